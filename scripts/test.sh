@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): builds and runs the whole suite twice — release, then
+# debug with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${QFORGE_JOBS:-$(nproc)}"
+for preset in release debug; do
+  echo "=== $preset: configure + build"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  echo "=== $preset: test"
+  ctest --preset "$preset" -j "$jobs"
+done

@@ -1,0 +1,44 @@
+#include <cstdio>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+
+namespace qforge::cli {
+
+int ReportError(const CLI::App& cmd, const Error& error) {
+  fmt::print(stderr, "qforge {}: {}\n", cmd.get_name(), error.message);
+  return 2;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"qforge: calibrate, quantize, run and measure large language models on the CPU", "qforge"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qforge 0.1.0");
+  std::vector<Command> commands = {
+      AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
+      AddGenerateCommand(app), AddPplCommand(app),
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One clear line, exit status 2 (CLI11's default prints several lines and uses other codes).
+    std::string where = "qforge";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    fmt::print(stderr, "{}: {} (see '{} --help')\n", where, e.what(), where);
+    return 2;
+  }
+  for (const Command& c : commands) {
+    if (c.app->parsed()) return c.run();
+  }
+  return 2;
+}
+
+}  // namespace qforge::cli

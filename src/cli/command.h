@@ -1,0 +1,34 @@
+// A qforge subcommand: its CLI11 sub-app (options bound to the command's own state) and the action
+// run after a successful parse. Each subcommand lives in its own cmd_<name>.cc and stays thin: it
+// parses options and calls one library function.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/result.h"
+
+namespace qforge::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  // Returns the process exit status. Errors from the library are printed by ReportError.
+  std::function<int()> run;
+};
+
+Command AddFormatsCommand(CLI::App& parent);
+Command AddQuantErrorCommand(CLI::App& parent);
+Command AddInspectCommand(CLI::App& parent);
+Command AddGenerateCommand(CLI::App& parent);
+Command AddPplCommand(CLI::App& parent);
+
+// Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
+int ReportError(const CLI::App& cmd, const Error& error);
+
+// Entry point used by tools/qforge_main.cc.
+int Main(int argc, char** argv);
+
+}  // namespace qforge::cli
