@@ -1,0 +1,76 @@
+// AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; only called when the CPU has them).
+// The kernel bodies are shared with AVX-512 in kernels_simd.inc; this file supplies the 8-lane traits.
+#include <immintrin.h>
+
+#include <cassert>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
+
+namespace qforge::kernels::avx2 {
+namespace {
+
+struct S {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static constexpr Isa kIsa = Isa::kAvx2;
+  static V Zero() { return _mm256_setzero_ps(); }
+  static V Set1(float a) { return _mm256_set1_ps(a); }
+  static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V LoadF16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static V LoadBF16(const uint16_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V Sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V Mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V Div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V Max(V a, V b) { return _mm256_max_ps(a, b); }
+  // Fixed order: (lanes 0-3 + lanes 4-7), then pairs, then the last two.
+  static float Hsum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+  }
+  static float Hmax(V v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+  }
+  // exp(x), Cephes expf scheme (Moshier, Cephes Math Library, expf.c): x = n ln2 + r with ln2 split
+  // into C1 + C2 for an exact-enough reduction, e^r by a degree-7 polynomial, 2^n by building the
+  // exponent field. Relative error ~2 ulp on [-87.3, 88.3]; x < -87.3365 (e^x below FLT_MIN) -> 0.
+  static V Exp(V x) {
+    const V lo = _mm256_set1_ps(-87.33654f), hi = _mm256_set1_ps(88.3762626647949f);
+    const V underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    const V fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    V p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i n = _mm256_cvtps_epi32(fx);
+    const V pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, pow2n));
+  }
+};
+
+#include "kernels/kernels_simd.inc"
+
+}  // namespace
+
+const KernelTable* Table() { return &kTable; }
+
+}  // namespace qforge::kernels::avx2

@@ -1,0 +1,77 @@
+// Scalar reference kernels: the plain definitions the SIMD versions are tested against.
+#include <algorithm>
+#include <cmath>
+
+#include "formats/float16.h"
+#include "kernels/kernels.h"
+
+namespace qforge::kernels::ref {
+
+float WeightAt(const WeightMatrix& w, int64_t o, int64_t i) {
+  const int64_t idx = o * w.stride + i;
+  switch (w.dtype) {
+    case DType::kF32: return static_cast<const float*>(w.data)[idx];
+    case DType::kF16: return HalfToFloat(static_cast<const uint16_t*>(w.data)[idx]);
+    case DType::kBF16: return BF16ToFloat(static_cast<const uint16_t*>(w.data)[idx]);
+    default: break;
+  }
+  assert(false && "WeightMatrix dtype must be f32, f16 or bf16");
+  return 0.0f;
+}
+
+void MatmulRows(const float* x, int64_t tokens, int64_t ldx, const WeightMatrix& w, int64_t o0, int64_t o1,
+                float* y, int64_t ldy) {
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t o = o0; o < o1; ++o) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < w.cols; ++i) s += x[t * ldx + i] * WeightAt(w, o, i);
+      y[t * ldy + (o - o0)] = s;
+    }
+  }
+}
+
+float Dot(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void RmsNorm(const float* x, const float* w, float eps, float* y, int64_t n) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+void Softmax(float* x, int64_t n) {
+  float m = x[0];
+  for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    s += x[i];
+  }
+  const float inv = 1.0f / s;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = HalfToFloat(src[i]);
+}
+
+void BF16ToF32(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToFloat(src[i]);
+}
+
+}  // namespace qforge::kernels::ref
