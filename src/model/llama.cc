@@ -1,0 +1,231 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace qforge::model {
+
+namespace {
+
+Result<TensorView> Need(const TensorLookup& tensors, const std::string& name, std::initializer_list<int64_t> shape) {
+  std::optional<TensorView> t = tensors(name);
+  if (!t) return MakeError("tensor '{}' is missing from the checkpoint", name);
+  const Shape want(shape);
+  if (!(t->shape == want)) return MakeError("tensor '{}': expected shape {}, found {}", name, want.ToString(), t->shape.ToString());
+  return *t;
+}
+
+Result<std::vector<float>> NormWeight(const TensorLookup& tensors, const std::string& name, int64_t n) {
+  QF_ASSIGN_OR_RETURN(TensorView t, Need(tensors, name, {n}));
+  std::vector<float> out(n);
+  const auto& k = kernels::Kernels();
+  switch (t.dtype) {
+    case DType::kF32: std::memcpy(out.data(), t.data, n * sizeof(float)); break;
+    case DType::kF16: k.f16_to_f32(static_cast<const uint16_t*>(t.data), out.data(), n); break;
+    case DType::kBF16: k.bf16_to_f32(static_cast<const uint16_t*>(t.data), out.data(), n); break;
+    default: return MakeError("tensor '{}': dtype {} not supported for a norm weight", name, Name(t.dtype));
+  }
+  return out;
+}
+
+Status MakeLinear(const TensorLookup& tensors, const QuantizationConfig& quant, const std::string& prefix, int64_t out,
+                  int64_t in, bool allow_bias, std::unique_ptr<LinearLayer>* layer, const LinearMethod** method) {
+  const LinearMethod& m = quant.MethodFor(prefix);
+  std::optional<TensorView> w = tensors(prefix + ".weight");
+  if (!w) return MakeError("tensor '{}.weight' is missing from the checkpoint", prefix);
+  std::optional<TensorView> b = allow_bias ? tensors(prefix + ".bias") : std::nullopt;
+  QF_ASSIGN_OR_RETURN(*layer, m.CreateWeights(prefix, *w, b ? &*b : nullptr));
+  if ((*layer)->out_features != out || (*layer)->in_features != in) {
+    return MakeError("tensor '{}.weight': expected [out, in] = [{}, {}], found [{}, {}]", prefix, out, in,
+                     (*layer)->out_features, (*layer)->in_features);
+  }
+  *method = &m;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, const TensorLookup& tensors,
+                                                       const QuantizationConfig& quant,
+                                                       std::shared_ptr<const void> keep_alive) {
+  const LlamaSpec& s = spec;
+  if (s.hidden <= 0 || s.intermediate <= 0 || s.layers <= 0 || s.heads <= 0 || s.kv_heads <= 0 || s.head_dim <= 0 ||
+      s.vocab <= 0) {
+    return MakeError("model config: hidden, intermediate, layers, heads, kv_heads, head_dim and vocab must be positive");
+  }
+  if (s.heads % s.kv_heads != 0) {
+    return MakeError("model config: num_attention_heads {} is not a multiple of num_key_value_heads {}", s.heads, s.kv_heads);
+  }
+  const int64_t rot = s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
+  if (rot % 2 != 0 || rot > s.head_dim) {
+    return MakeError("model config: rotary dim {} must be even and at most head_dim {}", rot, s.head_dim);
+  }
+  std::unique_ptr<LlamaModel> m(new LlamaModel);
+  m->spec_ = spec;
+  m->keep_alive_ = std::move(keep_alive);
+  QF_ASSIGN_OR_RETURN(m->embed_, Need(tensors, "model.embed_tokens.weight", {s.vocab, s.hidden}));
+  if (m->embed_.dtype != DType::kF32 && m->embed_.dtype != DType::kF16 && m->embed_.dtype != DType::kBF16) {
+    return MakeError("tensor 'model.embed_tokens.weight': dtype {} not supported (expected f32, f16 or bf16)",
+                     Name(m->embed_.dtype));
+  }
+  if (!m->embed_.IsContiguous()) return MakeError("tensor 'model.embed_tokens.weight' is not contiguous");
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  for (int64_t i = 0; i < s.layers; ++i) {
+    Layer L;
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    QF_ASSIGN_OR_RETURN(L.attn_norm, NormWeight(tensors, p + "input_layernorm.weight", s.hidden));
+    QF_ASSIGN_OR_RETURN(L.mlp_norm, NormWeight(tensors, p + "post_attention_layernorm.weight", s.hidden));
+    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.q_proj", q_dim, s.hidden, true, &L.q, &L.q_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.k_proj", kv_dim, s.hidden, true, &L.k, &L.k_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.v_proj", kv_dim, s.hidden, true, &L.v, &L.v_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.o_proj", s.hidden, q_dim, false, &L.o, &L.o_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "mlp.gate_proj", s.intermediate, s.hidden, false, &L.gate, &L.gate_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "mlp.up_proj", s.intermediate, s.hidden, false, &L.up, &L.up_m));
+    QF_TRY(MakeLinear(tensors, quant, p + "mlp.down_proj", s.hidden, s.intermediate, false, &L.down, &L.down_m));
+    m->layers_.push_back(std::move(L));
+  }
+  QF_ASSIGN_OR_RETURN(m->final_norm_, NormWeight(tensors, "model.norm.weight", s.hidden));
+  if (!s.tie_embeddings && tensors("lm_head.weight")) {
+    QF_TRY(MakeLinear(tensors, quant, "lm_head", s.vocab, s.hidden, false, &m->lm_head_, &m->lm_head_m_));
+  } else {
+    // Tied classifier: the embedding matrix is the [vocab, hidden] weight of the output layer.
+    const TensorView e = m->embed_;
+    const LinearMethod& lm = quant.MethodFor("lm_head");
+    QF_ASSIGN_OR_RETURN(m->lm_head_, lm.CreateWeights("model.embed_tokens", e, nullptr));
+    m->lm_head_m_ = &lm;
+  }
+  return m;
+}
+
+Session::Session(const LlamaModel& model, int64_t max_seq, int64_t max_block)
+    : m_(model), max_seq_(max_seq), max_block_(std::max<int64_t>(1, max_block)) {
+  const LlamaSpec& s = m_.spec_;
+  q_dim_ = s.heads * s.head_dim;
+  kv_dim_ = s.kv_heads * s.head_dim;
+  rot_dim_ = s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
+  k_cache_.resize(static_cast<size_t>(s.layers * max_seq_ * kv_dim_));
+  v_cache_.resize(k_cache_.size());
+  const int64_t b = max_block_;
+  x_.resize(b * s.hidden);
+  xn_.resize(b * s.hidden);
+  q_.resize(b * q_dim_);
+  k_.resize(b * kv_dim_);
+  v_.resize(b * kv_dim_);
+  att_.resize(b * q_dim_);
+  gate_.resize(b * s.intermediate);
+  up_.resize(b * s.intermediate);
+  inv_freq_.resize(rot_dim_ / 2);
+  cos_.resize(b * (rot_dim_ / 2));
+  sin_.resize(b * (rot_dim_ / 2));
+  scores_.resize(256 * max_seq_);  // ThreadPool::NumChunks is at most 256
+}
+
+Status Session::Forward(std::span<const int32_t> tokens, bool all_logits, float* logits, ThreadPool& pool) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (pos_ + n > max_seq_) {
+    return MakeError("context overflow: {} cached + {} new tokens exceed the session's {} positions", pos_, n, max_seq_);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= m_.spec_.vocab) {
+      return MakeError("token id {} at index {} is outside the vocabulary [0, {})", tokens[i], i, m_.spec_.vocab);
+    }
+  }
+  for (int64_t done = 0; done < n;) {
+    const int64_t b = std::min(max_block_, n - done);
+    const bool last_block = done + b == n;
+    float* out = nullptr;
+    if (logits != nullptr) {
+      if (all_logits) out = logits + done * m_.spec_.vocab;
+      else if (last_block) out = logits;
+    }
+    ForwardBlock(tokens.data() + done, b, out, all_logits, pool);
+    done += b;
+  }
+  return Status::Ok();
+}
+
+namespace {
+struct AttnArgs {
+  const kernels::KernelTable* k;
+  const float *q, *kc, *vc;
+  float *att, *scores;
+  int64_t heads, group, head_dim, q_dim, kv_dim, pos0, max_seq;
+  float scale;
+};
+}  // namespace
+
+void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool) {
+  const LlamaSpec& s = m_.spec_;
+  const auto& k = kernels::Kernels();
+  const int64_t H = s.hidden, I = s.intermediate, half = rot_dim_ / 2;
+  // Embeddings.
+  const int64_t esize = m_.embed_.dtype == DType::kF32 ? 4 : 2;
+  for (int64_t t = 0; t < n; ++t) {
+    const char* row = static_cast<const char*>(m_.embed_.data) + tokens[t] * H * esize;
+    float* dst = x_.data() + t * H;
+    if (m_.embed_.dtype == DType::kF32) std::memcpy(dst, row, H * sizeof(float));
+    else if (m_.embed_.dtype == DType::kF16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
+    else k.bf16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
+  }
+  // RoPE tables for this block (the dynamic variant depends on the sequence length so far).
+  float att_scale = 1.0f;
+  kernels::RopeInvFreq(static_cast<int>(rot_dim_), s.rope_theta, s.rope_scaling, pos_ + n, inv_freq_.data(), &att_scale);
+  for (int64_t t = 0; t < n; ++t) {
+    kernels::RopeCosSin(inv_freq_.data(), static_cast<int>(rot_dim_), pos_ + t, att_scale, cos_.data() + t * half,
+                        sin_.data() + t * half);
+  }
+  const MatrixF32 xn{xn_.data(), n, H, H};
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const LlamaModel::Layer& L = m_.layers_[l];
+    for (int64_t t = 0; t < n; ++t) k.rmsnorm(x_.data() + t * H, L.attn_norm.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
+    L.q_m->Apply(*L.q, xn, {q_.data(), n, q_dim_, q_dim_}, pool);
+    L.k_m->Apply(*L.k, xn, {k_.data(), n, kv_dim_, kv_dim_}, pool);
+    L.v_m->Apply(*L.v, xn, {v_.data(), n, kv_dim_, kv_dim_}, pool);
+    float* kc = k_cache_.data() + l * max_seq_ * kv_dim_;
+    float* vc = v_cache_.data() + l * max_seq_ * kv_dim_;
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::ApplyRope(q_.data() + t * q_dim_, static_cast<int>(s.heads), static_cast<int>(s.head_dim),
+                         static_cast<int>(rot_dim_), s.rope_style, cos_.data() + t * half, sin_.data() + t * half);
+      kernels::ApplyRope(k_.data() + t * kv_dim_, static_cast<int>(s.kv_heads), static_cast<int>(s.head_dim),
+                         static_cast<int>(rot_dim_), s.rope_style, cos_.data() + t * half, sin_.data() + t * half);
+    }
+    std::memcpy(kc + pos_ * kv_dim_, k_.data(), n * kv_dim_ * sizeof(float));
+    std::memcpy(vc + pos_ * kv_dim_, v_.data(), n * kv_dim_ * sizeof(float));
+    // Causal attention, one (token, head) pair per item: token t sees positions [0, pos_ + t].
+    const AttnArgs a{&k, q_.data(), kc, vc, att_.data(), scores_.data(), s.heads, s.heads / s.kv_heads, s.head_dim,
+                     q_dim_, kv_dim_, pos_, max_seq_, static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)))};
+    pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
+      float* sc = p->scores + chunk * p->max_seq;
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t t = item / p->heads, h = item % p->heads;
+        const int64_t kvh = h / p->group, len = p->pos0 + t + 1;
+        const float* q = p->q + t * p->q_dim + h * p->head_dim;
+        for (int64_t j = 0; j < len; ++j) sc[j] = p->k->dot(q, p->kc + j * p->kv_dim + kvh * p->head_dim, p->head_dim) * p->scale;
+        p->k->softmax(sc, len);
+        float* out = p->att + t * p->q_dim + h * p->head_dim;
+        std::fill(out, out + p->head_dim, 0.0f);
+        for (int64_t j = 0; j < len; ++j) p->k->axpy(sc[j], p->vc + j * p->kv_dim + kvh * p->head_dim, out, p->head_dim);
+      }
+    });
+    // Output projection into xn (free now), residual add.
+    L.o_m->Apply(*L.o, {att_.data(), n, q_dim_, q_dim_}, {xn_.data(), n, H, H}, pool);
+    for (int64_t i = 0; i < n * H; ++i) x_[i] += xn_[i];
+    // MLP.
+    for (int64_t t = 0; t < n; ++t) k.rmsnorm(x_.data() + t * H, L.mlp_norm.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
+    L.gate_m->Apply(*L.gate, xn, {gate_.data(), n, I, I}, pool);
+    L.up_m->Apply(*L.up, xn, {up_.data(), n, I, I}, pool);
+    for (int64_t t = 0; t < n; ++t) k.silu_mul(gate_.data() + t * I, up_.data() + t * I, gate_.data() + t * I, I);
+    L.down_m->Apply(*L.down, {gate_.data(), n, I, I}, {xn_.data(), n, H, H}, pool);
+    for (int64_t i = 0; i < n * H; ++i) x_[i] += xn_[i];
+  }
+  pos_ += n;
+  if (logits == nullptr) return;
+  const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
+  for (int64_t t = first; t < n; ++t) k.rmsnorm(x_.data() + t * H, m_.final_norm_.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
+  m_.lm_head_m_->Apply(*m_.lm_head_, {xn_.data() + first * H, rows, H, H}, {logits, rows, s.vocab, s.vocab}, pool);
+}
+
+}  // namespace qforge::model

@@ -1,0 +1,102 @@
+// The Llama-family decoder (Llama 1/2/3, Mistral-style GQA, Qwen2 with q/k/v biases, TinyLlama,
+// SmolLM, llama2.c stories): token embeddings, pre-norm RMSNorm blocks with rotary self-attention
+// (grouped-query) and a SwiGLU MLP, a final RMSNorm and an (optionally tied) classifier.
+//
+// Tensors are looked up by their canonical Hugging Face names (model.embed_tokens.weight,
+// model.layers.N.self_attn.q_proj.weight, ...). Linear layers go through the LinearMethod of the
+// checkpoint's QuantizationConfig (model/linear_method.h).
+//
+// Inference runs in a Session (KV cache + scratch, allocated once): Forward() takes a block of
+// tokens at the next positions (a whole prompt = batched prefill, one token = decode) and writes the
+// logits of the last or of every position. Activations, the KV cache and logits are f32.
+// Determinism: each token's computation has a fixed reduction order independent of the block it
+// is in and of the thread count, so prefill and token-by-token decode give bit-identical logits.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/rope.h"
+#include "model/linear_method.h"
+
+namespace qforge::model {
+
+// Architecture hyper-parameters the runtime needs (filled from io's ModelConfig by the loader).
+struct LlamaSpec {
+  int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
+  int64_t max_positions = 2048;
+  double rms_eps = 1e-5;
+  double rope_theta = 10000.0;
+  int64_t rotary_dim = 0;  // 0: head_dim (partial rotary otherwise)
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kHalf;
+  kernels::RopeScaling rope_scaling;
+  bool tie_embeddings = false;
+  int32_t bos_id = -1, eos_id = -1;
+};
+
+// Returns the tensor with a canonical HF name, or nullopt when the checkpoint lacks it.
+using TensorLookup = std::function<std::optional<TensorView>(const std::string& name)>;
+
+class LlamaModel {
+ public:
+  // Builds the model from the checkpoint tensors (used in place: they must outlive the model;
+  // `keep_alive` is held for that purpose, e.g. the memory-mapped source). Checks every shape.
+  static Result<std::unique_ptr<LlamaModel>> Create(const LlamaSpec& spec, const TensorLookup& tensors,
+                                                    const QuantizationConfig& quant,
+                                                    std::shared_ptr<const void> keep_alive = nullptr);
+
+  const LlamaSpec& spec() const { return spec_; }
+
+  struct Layer {
+    std::vector<float> attn_norm, mlp_norm;  // [hidden]
+    std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
+    const LinearMethod *q_m, *k_m, *v_m, *o_m, *gate_m, *up_m, *down_m;
+  };
+
+ private:
+  friend class Session;
+  LlamaModel() = default;
+  LlamaSpec spec_;
+  TensorView embed_;  // [vocab, hidden], f32/f16/bf16
+  std::vector<Layer> layers_;
+  std::vector<float> final_norm_;
+  std::unique_ptr<LinearLayer> lm_head_;
+  const LinearMethod* lm_head_m_ = nullptr;
+  std::shared_ptr<const void> keep_alive_;
+};
+
+class Session {
+ public:
+  // KV cache for max_seq positions; blocks of at most max_block tokens per internal step.
+  Session(const LlamaModel& model, int64_t max_seq, int64_t max_block = 64);
+
+  int64_t position() const { return pos_; }
+  int64_t max_seq() const { return max_seq_; }
+  // Forgets the cached context (the next Forward starts at position 0).
+  void Reset() { pos_ = 0; }
+
+  // Feeds `tokens` at positions [position(), position() + n). logits receives [n, vocab] rows when
+  // all_logits, else the last position's [vocab] row (nullptr: no logits computed). Errors: a token
+  // id outside the vocabulary, or the context overflowing max_seq (the session is then unchanged).
+  Status Forward(std::span<const int32_t> tokens, bool all_logits, float* logits, ThreadPool& pool);
+
+ private:
+  void ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool);
+
+  const LlamaModel& m_;
+  int64_t max_seq_, max_block_, pos_ = 0;
+  int64_t q_dim_, kv_dim_, rot_dim_;
+  std::vector<float> k_cache_, v_cache_;  // [layers, max_seq, kv_heads * head_dim]
+  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_;
+  std::vector<float> inv_freq_, cos_, sin_;  // cos/sin: [max_block, rot_dim / 2]
+  std::vector<float> scores_;                // [256 chunks, max_seq]
+};
+
+}  // namespace qforge::model
