@@ -1,0 +1,39 @@
+// Unicode helpers for the tokenizers: UTF-8 decoding that never fails, and the general-category
+// classes the pre-tokenizer regexes need (\p{L}, \p{N}, \s).
+//
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace qforge::io {
+
+// A closed range [first, last] of code points.
+struct CodepointRange {
+  char32_t first;
+  char32_t last;
+};
+
+// Marks a byte that does not start a valid UTF-8 sequence (it is consumed alone).
+inline constexpr char32_t kInvalidCodepoint = 0xFFFFFFFF;
+
+// Decodes the code point starting at s[pos] and returns its length in bytes (1..4). A malformed,
+// overlong, surrogate or truncated sequence yields kInvalidCodepoint with length 1, so every byte
+// of arbitrary input is covered exactly once. Requires pos < s.size().
+size_t DecodeUtf8(std::string_view s, size_t pos, char32_t* cp);
+
+// Appends the UTF-8 encoding of cp (cp <= 0x10FFFF).
+void AppendUtf8(char32_t cp, std::string* out);
+
+// Unicode general category L* (Lu, Ll, Lt, Lm, Lo) — the regex class \p{L}.
+bool IsLetter(char32_t cp);
+// Unicode general category N* (Nd, Nl, No) — the regex class \p{N}.
+bool IsNumber(char32_t cp);
+// The White_Space property (PropList.txt), which is what \s means in the Rust `regex` crate used
+// by HF tokenizers and in Oniguruma/PCRE Unicode mode.
+bool IsWhitespace(char32_t cp);
+
+}  // namespace qforge::io
