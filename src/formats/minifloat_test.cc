@@ -1,5 +1,6 @@
 #include "formats/minifloat.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -7,6 +8,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "core/thread_pool.h"
+#include "formats/float16.h"
+#include "formats/packing.h"
+#include "formats/quantized_tensor.h"
 
 namespace qforge::formats {
 namespace {
@@ -262,6 +268,160 @@ TEST(E8M0, AllCodes) {
   EXPECT_EQ(EncodeE8M0(std::numeric_limits<float>::infinity()), 0xFF);
   EXPECT_EQ(E8M0FromExponent(-500), 0);
   EXPECT_EQ(E8M0FromExponent(500), 254);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// float_codec.cc: storage casts and scaled minifloat grids through formats::Quantize.
+
+TensorF32 RandomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
+  TensorF32 t(Shape{rows, cols});
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (float& v : t.values) v = nd(rng);
+  return t;
+}
+
+QuantScheme MustParse(const char* text) {
+  auto s = QuantScheme::Parse(text);
+  EXPECT_TRUE(s.ok()) << text;
+  return *s;
+}
+
+TEST(FloatCodec, StorageCastsAreExact) {
+  TensorF32 w = RandomMatrix(7, 37, 1);
+  w.values[3] = 1e30f;  // f16 overflow -> inf (IEEE cast)
+  w.values[4] = -1e-30f;
+  w.values[5] = 65504.0f;
+  for (const char* name : {"f32", "f16", "bf16"}) {
+    auto q = Quantize(w.matrix(), MustParse(name));
+    ASSERT_TRUE(q.ok()) << name;
+    EXPECT_TRUE(q->scales.empty());
+    EXPECT_EQ(q->codes.size(), static_cast<size_t>(7 * 37 * (name[1] == '3' ? 4 : 2)));
+    TensorF32 y(Shape{7, 37});
+    Dequantize(*q, y.mutable_matrix());
+    for (size_t i = 0; i < w.values.size(); ++i) {
+      const float x = w.values[i];
+      uint32_t expect_bits;
+      if (name[1] == '3') {
+        expect_bits = std::bit_cast<uint32_t>(x);
+        uint32_t stored = 0;
+        for (int k = 0; k < 4; ++k) stored |= static_cast<uint32_t>(q->codes[4 * i + k]) << (8 * k);
+        EXPECT_EQ(stored, expect_bits);  // little-endian element bytes
+        EXPECT_EQ(std::bit_cast<uint32_t>(y.values[i]), expect_bits);
+      } else {
+        const uint16_t h = name[0] == 'f' ? FloatToHalf(x) : FloatToBF16(x);
+        EXPECT_EQ(q->codes[2 * i] | (q->codes[2 * i + 1] << 8), h) << name << " " << i;
+        EXPECT_EQ(y.values[i], name[0] == 'f' ? HalfToFloat(h) : BF16ToFloat(h)) << name << " " << i;
+      }
+    }
+  }
+}
+
+// Spacing of representable values of format f around |v| (v within range).
+double Quantum(double v, const MinifloatFormat& f) {
+  int e2 = 0;
+  std::frexp(std::fabs(v), &e2);
+  const int e = std::max(e2 - 1, 1 - f.bias);
+  return std::ldexp(1.0, e - f.man_bits);
+}
+
+bool Representable(float s, ScaleType t) {
+  if (t == ScaleType::kF16) return HalfToFloat(FloatToHalf(s)) == s;
+  if (t == ScaleType::kBF16) return BF16ToFloat(FloatToBF16(s)) == s;
+  return true;
+}
+
+TEST(FloatCodec, ScaledGridsFollowTheDefinition) {
+  const int64_t rows = 6, cols = 100;  // g32: three full groups and a tail of 4
+  TensorF32 w = RandomMatrix(rows, cols, 2);
+  for (int64_t c = 0; c < cols; ++c) w.values[2 * cols + c] = 0.0f;  // an all-zero row
+  w.values[3 * cols + 97] = 1000.0f;                                  // an outlier in a tail group
+  w.values[4 * cols + 5] = 1e-6f;
+  struct Fmt {
+    const char* name;
+    MinifloatFormat f;
+  };
+  ThreadPool pool(2);
+  for (const Fmt& fmt : {Fmt{"fp8_e4m3", kE4M3Format}, Fmt{"fp8_e5m2", kE5M2Format}, Fmt{"fp4_e2m1", kE2M1Format}}) {
+    const double maxf = DecodeMinifloat(fmt.f.max_finite_code(), fmt.f);
+    for (const char* gran : {":tensor", ":channel", ":g32"}) {
+      for (const char* st : {":scale=f32", ":scale=f16", ":scale=bf16"}) {
+        const std::string text = std::string(fmt.name) + gran + st;
+        const QuantScheme s = MustParse(text.c_str());
+        auto q = Quantize(w.matrix(), s);
+        ASSERT_TRUE(q.ok()) << text << ": " << q.error().message;
+        const bool tensor = s.granularity == Granularity::kTensor;
+        const int64_t groups = tensor ? 1 : s.GroupsPerRow(cols);
+        const int64_t glen = s.granularity == Granularity::kGroup ? 32 : cols;
+        ASSERT_EQ(q->scales.size(), static_cast<size_t>(tensor ? 1 : rows * groups)) << text;
+        ASSERT_EQ(q->codes.size(), static_cast<size_t>(rows * PackedBytes(cols, fmt.f.bits()))) << text;
+        TensorF32 y(Shape{rows, cols});
+        Dequantize(*q, y.mutable_matrix());
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t g = 0; g < groups; ++g) {
+            const float scale = q->scales[tensor ? 0 : r * groups + g];
+            float absmax = 0.0f;
+            for (int64_t rr = tensor ? 0 : r; rr < (tensor ? rows : r + 1); ++rr)
+              for (int64_t c = tensor ? 0 : g * glen; c < (tensor ? cols : std::min((g + 1) * glen, cols)); ++c)
+                absmax = std::max(absmax, std::fabs(w.values[rr * cols + c]));
+            if (absmax == 0.0f) {
+              EXPECT_EQ(scale, 0.0f) << text;
+            } else {
+              // Representable, not below absmax / max, and the smallest such value of its type.
+              EXPECT_TRUE(Representable(scale, s.scale_type)) << text << " " << scale;
+              const float wanted = absmax / static_cast<float>(maxf);
+              EXPECT_GE(scale, wanted) << text;
+              switch (s.scale_type) {
+                case ScaleType::kF16: EXPECT_LT(HalfToFloat(FloatToHalf(scale) - 1), wanted) << text; break;
+                case ScaleType::kBF16: EXPECT_LT(BF16ToFloat(FloatToBF16(scale) - 1), wanted) << text; break;
+                default: EXPECT_EQ(scale, wanted) << text; break;
+              }
+            }
+            for (int64_t c = g * glen; c < std::min((g + 1) * glen, cols); ++c) {
+              const float x = w.values[r * cols + c];
+              const float yv = y.values[r * cols + c];
+              if (scale == 0.0f) {
+                EXPECT_EQ(yv, 0.0f);
+                continue;
+              }
+              // Round to nearest: error at most half the element spacing around x / scale.
+              const double v = static_cast<double>(x) / scale;
+              const double err = std::fabs(static_cast<double>(yv) / scale - v);
+              EXPECT_LE(err, 0.5 * Quantum(std::min(std::fabs(v), maxf), fmt.f) * (1 + 1e-6) + 1e-12)
+                  << text << " r" << r << " c" << c << " x=" << x << " y=" << yv;
+            }
+          }
+        }
+        // Bit-identical with a thread pool.
+        auto q2 = Quantize(w.matrix(), s, &pool);
+        ASSERT_TRUE(q2.ok());
+        EXPECT_EQ(q2->codes, q->codes) << text;
+        EXPECT_EQ(q2->scales, q->scales) << text;
+      }
+    }
+  }
+}
+
+TEST(FloatCodec, Fp4PackingByHand) {
+  // One row, per-channel f32 scale: absmax 6 -> scale 1, codes 7 (6), 0xD (-3), 3 (1.5), 0, 0xC (-2).
+  const float row[] = {6.0f, -3.0f, 1.5f, 0.0f, -2.0f};
+  auto q = Quantize(MatrixF32{row, 1, 5, 5}, MustParse("fp4_e2m1:channel:scale=f32"));
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->scales, std::vector<float>{1.0f});
+  EXPECT_EQ(q->codes, (std::vector<uint8_t>{0xD7, 0x03, 0x0C}));  // low nibble first
+}
+
+TEST(FloatCodec, ScaleOverflowIsAnError) {
+  const float row[] = {1.0f, 1e9f};
+  auto q = Quantize(MatrixF32{row, 1, 2, 2}, MustParse("fp8_e4m3:channel:scale=f16"));
+  ASSERT_FALSE(q.ok());
+  EXPECT_NE(q.error().message.find("row 0"), std::string::npos) << q.error().message;
+  auto q32 = Quantize(MatrixF32{row, 1, 2, 2}, MustParse("fp8_e4m3:channel:scale=f32"));
+  ASSERT_TRUE(q32.ok());
+  TensorF32 y(Shape{1, 2});
+  Dequantize(*q32, y.mutable_matrix());
+  EXPECT_EQ(y.values[1], 1e9f / 448.0f * 448.0f);
 }
 
 }  // namespace
