@@ -79,6 +79,10 @@ class Tokenizer {
   // "gpt2-files", "hf-bpe"), for logs and errors.
   const std::string& kind() const { return kind_; }
 
+  // Overrides the default for Encode(text) (e.g. from tokenizer_config.json's add_bos_token). Not
+  // thread-safe: call before sharing the tokenizer.
+  void set_adds_bos(bool v) { adds_bos_ = v && bos_id_ >= 0; }
+
  protected:
   int32_t vocab_size_ = 0;
   int32_t bos_id_ = -1;
