@@ -1,0 +1,98 @@
+#include "eval/ppl.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace qforge::eval {
+
+namespace {
+
+// -log p(tok) from logits, as llama.cpp's log_softmax (max in f32, sum of expf in f64).
+double Nll(const float* logits, int64_t n_vocab, int32_t tok) {
+  float max_logit = logits[0];
+  for (int64_t i = 1; i < n_vocab; ++i) max_logit = std::max(max_logit, logits[i]);
+  double sum_exp = 0.0;
+  for (int64_t i = 0; i < n_vocab; ++i) sum_exp += std::exp(logits[i] - max_logit);
+  return -(logits[tok] - max_logit - std::log(sum_exp));
+}
+
+}  // namespace
+
+Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
+                                     const ChunkRule& rule, ThreadPool& pool) {
+  const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
+  if (ctx < 2) return MakeError("perplexity: context {} is too small (need at least 2)", ctx);
+  if (rule.first < 0 || rule.first > ctx - 2) return MakeError("perplexity: first scored position {} outside [0, {}]", rule.first, ctx - 2);
+  if (n < rule.min_tokens || n < ctx) {
+    return MakeError("perplexity: the text tokenizes to {} tokens; at least {} are needed for a context of {}", n,
+                     std::max(rule.min_tokens, ctx), ctx);
+  }
+  if (model.spec().max_positions > 0 && ctx > model.spec().max_positions) {
+    return MakeError("perplexity: context {} exceeds the model's {} positions", ctx, model.spec().max_positions);
+  }
+  int64_t n_chunk = n / ctx;
+  if (rule.max_chunks >= 0) n_chunk = std::min(n_chunk, rule.max_chunks);
+  const int64_t vocab = model.spec().vocab;
+  model::Session sess(model, ctx, 64);
+  std::vector<float> logits(ctx * vocab);
+  std::vector<int32_t> chunk(ctx);
+  double nll = 0, nll2 = 0;
+  int64_t count = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t c = 0; c < n_chunk; ++c) {
+    std::copy_n(tokens.begin() + c * ctx, ctx, chunk.begin());
+    if (rule.replace_first >= 0) chunk[0] = rule.replace_first;
+    sess.Reset();
+    QF_TRY(sess.Forward(chunk, true, logits.data(), pool));
+    // Targets are the original tokens (llama.cpp restores the replaced one; it is never a target).
+    for (int64_t j = rule.first; j < ctx - 1; ++j) {
+      const double v = Nll(logits.data() + j * vocab, vocab, tokens[c * ctx + j + 1]);
+      nll += v;
+      nll2 += v * v;
+      ++count;
+    }
+  }
+  PplResult r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.chunks = n_chunk;
+  r.tokens = count;
+  if (count == 0) return MakeError("perplexity: no tokens scored");
+  const double mean = nll / count;
+  r.mean_nll = mean;
+  r.ppl = std::exp(mean);
+  const double var = nll2 / count - mean * mean;
+  r.stderr_ppl = (var > 0 && count > 1) ? std::sqrt(var / (count - 1)) * r.ppl : 0.0;
+  return r;
+}
+
+Result<PplResult> Perplexity(const model::LlamaModel& model, const io::Tokenizer& tokenizer, std::string_view text,
+                             const PplOptions& o, ThreadPool& pool) {
+  const bool add_bos = tokenizer.adds_bos() && tokenizer.bos_id() >= 0;
+  const std::vector<int32_t> tokens = tokenizer.Encode(text, add_bos);
+  ChunkRule rule;
+  rule.ctx = o.ctx;
+  rule.max_chunks = o.max_chunks;
+  if (o.protocol == PplProtocol::kLlamaCpp) {
+    rule.first = o.ctx / 2;
+    rule.replace_first = add_bos ? tokenizer.bos_id() : -1;
+    rule.min_tokens = 2 * o.ctx;
+  } else {
+    rule.first = 0;
+  }
+  return PerplexityOfTokens(model, tokens, rule, pool);
+}
+
+Result<std::string> ReadTextLikeLlamaCpp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return MakeError("cannot open text file '{}'", path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+}  // namespace qforge::eval

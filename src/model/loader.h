@@ -1,0 +1,26 @@
+// Opens a MODEL path (HF directory, .gguf, llama2.c .bin) through io::ModelSource and builds the
+// Llama-family runtime model from it, with the LinearMethods of the checkpoint's quantization config.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "core/result.h"
+#include "io/model_source.h"
+#include "model/linear_method.h"
+#include "model/llama.h"
+
+namespace qforge::model {
+
+struct LoadedModel {
+  std::shared_ptr<const io::ModelSource> source;  // owns the mappings the weights point into
+  std::unique_ptr<QuantizationConfig> quant;
+  std::unique_ptr<LlamaModel> model;
+};
+
+// The runtime's view of a parsed config (architecture checks are io's; this maps the fields).
+LlamaSpec SpecFromConfig(const io::ModelConfig& config);
+
+Result<LoadedModel> LoadModel(const std::filesystem::path& path);
+
+}  // namespace qforge::model
