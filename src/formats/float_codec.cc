@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "formats/families.h"
@@ -162,10 +163,11 @@ Result<QuantizedTensor> QuantizeFloat(MatrixF32 w, const QuantScheme& s, ThreadP
     });
   }
   for (size_t r = 0; r < overflow.size(); ++r) {
-    if (overflow[r] != 0)
-      return MakeError("cannot quantize to {}: the scale of row {} group {} overflows its storage type; use "
-                       ":scale=f32 or a finer granularity",
-                       s.Name(), per_tensor ? -1 : static_cast<int64_t>(r), overflow[r] - 1);
+    if (overflow[r] == 0) continue;
+    const std::string where = per_tensor ? std::string("the tensor scale")
+                                         : fmt::format("the scale of row {} group {}", r, overflow[r] - 1);
+    return MakeError("cannot quantize to {}: {} overflows its storage type; use :scale=f32 or a finer granularity",
+                     s.Name(), where);
   }
 
   // Pass 2: element codes.

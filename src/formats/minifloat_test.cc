@@ -417,6 +417,9 @@ TEST(FloatCodec, ScaleOverflowIsAnError) {
   auto q = Quantize(MatrixF32{row, 1, 2, 2}, MustParse("fp8_e4m3:channel:scale=f16"));
   ASSERT_FALSE(q.ok());
   EXPECT_NE(q.error().message.find("row 0"), std::string::npos) << q.error().message;
+  auto qt = Quantize(MatrixF32{row, 1, 2, 2}, MustParse("fp8_e4m3:tensor:scale=f16"));
+  ASSERT_FALSE(qt.ok());
+  EXPECT_NE(qt.error().message.find("tensor scale"), std::string::npos) << qt.error().message;
   auto q32 = Quantize(MatrixF32{row, 1, 2, 2}, MustParse("fp8_e4m3:channel:scale=f32"));
   ASSERT_TRUE(q32.ok());
   TensorF32 y(Shape{1, 2});
