@@ -8,7 +8,9 @@
 //    (reference_tinystories_fragment_ids.txt, from libsentencepiece) through every loader.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -236,6 +238,128 @@ TEST(TokenizerGolden, Stories260KLoadersAgreeOnOddText) {
     const auto ref = sp->Encode(t.text, true);
     EXPECT_EQ(bin->Encode(t.text, true), ref) << t.text;
     EXPECT_EQ(gguf->Encode(t.text, true), ref) << t.text;
+  }
+}
+
+// --- HF tokenizer.json ------------------------------------------------------------------------------
+// No tokenizer.json is in shared/, so the tests write ones with the exact layout HF uses for these
+// models from the same vocabularies, and require the ids of the reference paths above.
+
+std::filesystem::path TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("qforge_tok_" + name + "_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+              "_" + std::to_string(reinterpret_cast<uintptr_t>(&name) & 0xffff));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteJson(const std::filesystem::path& p, const nlohmann::json& j) {
+  std::ofstream f(p);
+  f << j.dump();
+}
+
+TEST(TokenizerGolden, HfGpt2TokenizerJsonVectors) {
+  // Layout of HF's gpt2/tokenizer.json (model BPE, ByteLevel pre-tokenizer/decoder, one added token).
+  nlohmann::json vocab = nlohmann::json::parse(ReadFile(SharedPath("models/gpt2-tokenizer/vocab.json")));
+  nlohmann::json merges = nlohmann::json::array();
+  std::istringstream ms(ReadFile(SharedPath("models/gpt2-tokenizer/merges.no_version_header.txt")));
+  for (std::string line; std::getline(ms, line);) {
+    if (!line.empty()) merges.push_back(line);
+  }
+  nlohmann::json j = {
+      {"version", "1.0"},
+      {"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false},
+                         {"rstrip", false}, {"normalized", true}, {"special", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"post_processor", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
+                 {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+                 {"merges", merges}}}};
+  const auto dir = TempDir("gpt2");
+  WriteJson(dir / "tokenizer.json", j);
+  auto tok = Must(LoadTokenizerForModel(dir));
+  std::filesystem::remove_all(dir);
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->kind(), "hf-bpe");
+  EXPECT_FALSE(tok->adds_bos());
+  EXPECT_EQ(tok->eos_id(), 50256);
+  ExpectVectors(*tok, ReadVocabTests("ggml-vocab-gpt-2.gguf"), /*check_decode=*/true);
+  // HF matches added tokens in the text (split_special_tokens=false).
+  EXPECT_EQ(tok->Encode("a<|endoftext|>b", false), (std::vector<int32_t>{64, 50256, 65}));
+}
+
+TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
+  // stories260K's vocabulary as HF's LlamaConverter writes it (tokenizers 0.13-0.14 style): normalizer
+  // Prepend("▁") + Replace(" ", "▁"), BPE with byte_fallback and fuse_unk, merges from
+  // SentencePieceExtractor (every split of a piece into two pieces, ordered by the piece's score,
+  // descending, then by the ids of the two halves), decoder Replace/ByteFallback/Fuse/Strip.
+  auto g = GgufFile::Open(SharedPath("models/stories260K/stories260K.gguf"));
+  ASSERT_TRUE(g.ok());
+  auto pieces = g->GetArray<std::string>("tokenizer.ggml.tokens");
+  auto scores = g->GetArray<float>("tokenizer.ggml.scores");
+  ASSERT_TRUE(pieces.ok() && scores.ok());
+  std::map<std::string, int> id_of;
+  nlohmann::json vocab = nlohmann::json::object();
+  for (size_t i = 0; i < pieces->size(); ++i) {
+    id_of[(*pieces)[i]] = static_cast<int>(i);
+    vocab[(*pieces)[i]] = i;
+  }
+  struct M {
+    std::string l, r;
+    float score;
+  };
+  std::vector<M> merges;
+  for (size_t i = 0; i < pieces->size(); ++i) {
+    const std::string& p = (*pieces)[i];
+    std::vector<M> local;
+    for (size_t k = 1; k < p.size(); ++k) {
+      if (id_of.count(p.substr(0, k)) && id_of.count(p.substr(k))) local.push_back({p.substr(0, k), p.substr(k), (*scores)[i]});
+    }
+    std::stable_sort(local.begin(), local.end(), [&](const M& a, const M& b) {
+      return std::pair(id_of[a.l], id_of[a.r]) < std::pair(id_of[b.l], id_of[b.r]);
+    });
+    merges.insert(merges.end(), local.begin(), local.end());
+  }
+  std::stable_sort(merges.begin(), merges.end(), [](const M& a, const M& b) { return a.score > b.score; });
+  nlohmann::json jm = nlohmann::json::array();
+  for (const M& m : merges) jm.push_back(m.l + " " + m.r);
+  auto added = [](int id, const char* s) {
+    return nlohmann::json{{"id", id}, {"content", s}, {"single_word", false}, {"lstrip", false},
+                          {"rstrip", false}, {"normalized", false}, {"special", true}};
+  };
+  nlohmann::json j = {
+      {"added_tokens", {added(0, "<unk>"), added(1, "<s>"), added(2, "</s>")}},
+      {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
+                                                             {{"type", "Replace"}, {"pattern", {{"String", " "}}},
+                                                              {"content", "\xE2\x96\x81"}}}}}},
+      {"pre_tokenizer", nullptr},
+      {"post_processor", {{"type", "TemplateProcessing"},
+                          {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                                      {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
+      {"decoder", {{"type", "Sequence"}, {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
+                                                       {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
+                                                       {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", nullptr},
+                 {"end_of_word_suffix", nullptr}, {"fuse_unk", true}, {"byte_fallback", true}, {"vocab", vocab},
+                 {"merges", jm}}}};
+  const auto dir = TempDir("llama");
+  WriteJson(dir / "tokenizer.json", j);
+  auto tok = Must(LoadHfTokenizer(dir / "tokenizer.json"));
+  std::filesystem::remove_all(dir);
+  ASSERT_NE(tok, nullptr);
+  EXPECT_TRUE(tok->adds_bos());
+  EXPECT_EQ(tok->bos_id(), 1);
+  EXPECT_EQ(tok->eos_id(), 2);
+  const std::string text = TinyStoriesLf();
+  const auto ids = tok->Encode(text);
+  EXPECT_EQ(ids, ReferenceIds());
+  EXPECT_EQ(tok->Decode(ids), text);
+  // And on the llama.cpp vectors (byte fallback for the non-ASCII ones) against libsentencepiece.
+  auto sp = Must(LoadSentencePiece(SharedPath("models/stories260K/hf/tokenizer.model")));
+  for (const VocabTest& t : ReadVocabTests("ggml-vocab-llama-spm.gguf")) {
+    EXPECT_EQ(tok->Encode(t.text, false), sp->Encode(t.text, false)) << t.text;
   }
 }
 
