@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -227,6 +228,25 @@ TEST(TokenizerGolden, Stories260KFragmentGguf) {
   const auto ids = tok->Encode(text);
   EXPECT_EQ(ids, ReferenceIds());
   EXPECT_EQ(tok->Decode(ids), text);
+}
+
+TEST(TokenizerGolden, ConcurrentEncodeIsDeterministic) {
+  // Encode/Decode are const and thread-safe: 4 threads over one tokenizer give the reference ids.
+  auto gguf = Gguf("models/stories260K/stories260K.gguf");
+  auto gpt2 = Gpt2Files();
+  ASSERT_TRUE(gguf && gpt2);
+  const std::string text = TinyStoriesLf();
+  const auto ref = ReferenceIds();
+  const auto ref_gpt2 = gpt2->Encode(text, false);
+  std::vector<int> ok(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      ok[t] = gguf->Encode(text) == ref && gpt2->Encode(text, false) == ref_gpt2 && gguf->Decode(ref) == text;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, (std::vector<int>{1, 1, 1, 1}));
 }
 
 TEST(TokenizerGolden, Stories260KLoadersAgreeOnOddText) {
