@@ -198,7 +198,7 @@ std::string ModelConfig::ToString() const {
   std::string s = fmt::format(
       "architecture:      {}\nhidden_size:       {}\nintermediate_size: {}\nnum_layers:        {}\n"
       "num_heads:         {}\nnum_kv_heads:      {}\nhead_dim:          {}\nvocab_size:        {}\n"
-      "max_position:      {}\nrms_norm_eps:      {}\nrope_theta:        {}\nrope_scaling:      {}",
+      "max_position:      {}\nrms_norm_eps:      {:g}\nrope_theta:        {:g}\nrope_scaling:      {}",
       architecture, hidden_size, intermediate_size, num_layers, num_heads, num_kv_heads, head_dim, vocab_size,
       max_position, rms_norm_eps, rope_theta, RopeScalingTypeName(rope_scaling.type));
   if (rope_scaling.type != RopeScalingType::kNone) s += fmt::format(" (factor {})", rope_scaling.factor);
