@@ -81,7 +81,8 @@ int RunInspect(const CLI::App& app, const InspectOptions& o) {
     } else {
       j["tokenizer"] = nullptr;
     }
-    fmt::print("{}\n", j.dump(1));
+    // GGUF names are untrusted bytes: replace invalid UTF-8 instead of throwing.
+    fmt::print("{}\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
   fmt::print("model:             {}\nformat:            {} ({} file{})\n", o.model, io::SourceFormatName(src->format()),

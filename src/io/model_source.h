@@ -1,7 +1,7 @@
 // ModelSource: open a MODEL path in any supported form and see it one way.
 //
 //   MODEL = a directory with config.json and model.safetensors (or model.safetensors.index.json + shards)
-//         | a .gguf file | a llama2.c .bin checkpoint (detected by extension, then by GGUF magic)
+//         | a .gguf file (or any file starting with the GGUF magic) | a llama2.c .bin checkpoint
 //
 // Every tensor is exposed under ONE canonical naming, the HF Llama names:
 //   model.embed_tokens.weight                                [vocab, hidden]

@@ -342,7 +342,12 @@ Result<std::string> BuildHeader(const std::string& path, std::span<const Safeten
                        {"data_offsets", {offset, offset + want}}};
     offset += want;
   }
-  std::string s = header.dump();
+  std::string s;
+  try {
+    s = header.dump();
+  } catch (const json::exception& e) {  // only invalid UTF-8 in a name or metadata value can throw here
+    return MakeError("{}: cannot serialize the header: {}", path, e.what());
+  }
   // Reference writer (safetensors/src/tensor.rs): pad with spaces so that 8 + N is a multiple of 8.
   s.append((8 - s.size() % 8) % 8, ' ');
   return s;
@@ -392,6 +397,7 @@ Status WriteShardedSafetensors(const std::filesystem::path& dir, std::string_vie
     }
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  // Names were already serialized into the shards' headers, so this dump cannot meet invalid UTF-8.
   return WriteFileAtomically(dir / (std::string(stem) + ".safetensors.index.json"), index.dump(2) + "\n");
 }
 

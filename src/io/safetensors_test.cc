@@ -100,6 +100,10 @@ TEST_F(SafetensorsTest, WriterRejectsBadInputAndLeavesNothing) {
   s = WriteSafetensors(dir_ / "x.safetensors", dup);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("duplicate"), std::string::npos);
+  std::vector<SafetensorsWriteTensor> bad_utf8 = {{"\xff", DType::kF32, {3}, {reinterpret_cast<const uint8_t*>(a.data()), 12}}};
+  s = WriteSafetensors(dir_ / "x.safetensors", bad_utf8);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("cannot serialize"), std::string::npos) << s.error().message;
   EXPECT_TRUE(fs::is_empty(dir_));
 }
 
