@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "formats/float16.h"
 
 namespace qforge::formats {
@@ -73,13 +75,24 @@ TEST(GgmlBlocks, RoundTripErrorWithinHalfStep) {
   ASSERT_TRUE(DequantizeGgml(GgmlType::kQ8_0, q8, y8));
   ASSERT_TRUE(DequantizeGgml(GgmlType::kQ4_0, q4, y4));
   for (size_t b = 0; b < 64; ++b) {
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; ++j) {
+      if (std::fabs(x[b * 32 + j]) > amax) {
+        amax = std::fabs(x[b * 32 + j]);
+        max = x[b * 32 + j];
+      }
+    }
     // Steps are amax/127 (Q8_0) and amax/8 (Q4_0); the f16 scale adds a relative 2^-11 per unit code.
+    // Q4_0 maps `max` to code 0 (-8 d): the opposite sign reaches only 7 steps, so values beyond 7.5
+    // steps there are clamped to code 15 (ggml's MIN(15, ...)).
+    const float step4 = amax / 8;
     for (int j = 0; j < 32; ++j) {
       const float v = x[b * 32 + j];
       EXPECT_LE(std::fabs(y8[b * 32 + j] - v), amax / 127 * 0.5f + amax * 1e-3f) << b << " " << j;
-      EXPECT_LE(std::fabs(y4[b * 32 + j] - v), amax / 8 * 0.5f + amax * 5e-3f) << b << " " << j;
+      const bool clamped = (v > 0) != (max > 0) && std::fabs(v) > 7.5f * step4;
+      const float bound4 = clamped ? std::fabs(v) - 7 * step4 : step4 * 0.5f;
+      EXPECT_LE(std::fabs(y4[b * 32 + j] - v), bound4 + amax * 5e-3f) << b << " " << j;
+      if (v == max) EXPECT_NEAR(y4[b * 32 + j], v, amax * 1e-3f);  // the extreme is exact up to f16(d)
     }
   }
   for (int j = 64; j < 96; ++j) {
@@ -87,6 +100,33 @@ TEST(GgmlBlocks, RoundTripErrorWithinHalfStep) {
     EXPECT_EQ(y4[j], 0.0f);
   }
   EXPECT_FALSE(DequantizeGgml(GgmlType::kQ4_K, std::span<const uint8_t>(), std::span<float>()));
+}
+
+// Bytes and values from gguf-py (gguf.quants.quantize / dequantize, an independent numpy port of ggml's
+// reference quantizers) for x[j] = float(sin(0.37 j) * 3), j = 0..31.
+TEST(GgmlBlocks, MatchesGgufPyReference) {
+  std::vector<float> x(32);
+  for (int j = 0; j < 32; ++j) x[j] = static_cast<float>(std::sin(j * 0.37) * 3.0);
+  auto hex = [](const std::vector<uint8_t>& b) {
+    std::string s;
+    for (uint8_t v : b) s += fmt::format("{:02x}", v);
+    return s;
+  };
+  std::vector<uint8_t> q8(34), q4(18);
+  QuantizeQ8_0(x, q8);
+  QuantizeQ4_0(x, q4);
+  EXPECT_EQ(hex(q8), "0726002e56727f7b664317e8bc9a85818eabd3012f57737f7a654216e7bc9985818f");
+  EXPECT_EQ(hex(q4), "fbb5b885533110000224477aacceeffffffd");
+  std::vector<float> y(32);
+  DequantizeQ8_0(q8, y);
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[1], 0x1.1542p+0f);
+  EXPECT_EQ(y[2], 0x1.032dp+1f);
+  EXPECT_EQ(y[31], -0x1.548b8p+1f);
+  DequantizeQ4_0(q4, y);
+  EXPECT_EQ(y[1], 0x1.1f1p+0f);
+  EXPECT_EQ(y[2], 0x1.de7p+0f);
+  EXPECT_EQ(y[31], -0x1.4ee8p+1f);
 }
 
 TEST(GgmlBlocks, PlainTypesDecode) {
