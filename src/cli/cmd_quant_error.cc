@@ -40,6 +40,8 @@ int RunQuantError(const CLI::App& app, const QuantErrorArgs& a) {
     const auto kind = SyntheticKindFromName(a.synthetic);
     if (!kind)
       return ReportError(app, MakeError("unknown synthetic kind '{}' (gaussian, laplace or outliers)", a.synthetic));
+    if (a.rows * a.cols > (int64_t{1} << 30))  // 4 GiB of f32, plus a dequantized copy
+      return ReportError(app, MakeError("--rows x --cols = {} elements; at most 2^30 are supported", a.rows * a.cols));
     w = MakeSynthetic(*kind, a.rows, a.cols, a.seed);
     source = fmt::format("synthetic {} seed {}", a.synthetic, a.seed);
   }

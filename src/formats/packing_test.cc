@@ -38,7 +38,7 @@ TEST(Packing, RoundTripEveryWidthAndLength) {
       std::vector<uint8_t> packed(static_cast<size_t>(nbytes) + 1, 0xA5);
       PackBits(codes, bits, packed);
       const std::vector<uint8_t> ref = NaivePack(codes, bits);
-      ASSERT_EQ(0, std::memcmp(packed.data(), ref.data(), ref.size())) << "bits=" << bits << " n=" << n;
+      ASSERT_EQ(std::vector<uint8_t>(packed.begin(), packed.begin() + nbytes), ref) << "bits=" << bits << " n=" << n;
       EXPECT_EQ(packed[static_cast<size_t>(nbytes)], 0xA5) << "wrote past PackedBytes, bits=" << bits << " n=" << n;
       std::vector<uint8_t> back(static_cast<size_t>(n), 0xFF);
       UnpackBits(std::span<const uint8_t>(packed.data(), static_cast<size_t>(nbytes)), bits, back);

@@ -33,6 +33,8 @@ expect 2 "quant-error empty scheme" -- "$Q" quant-error --synthetic gaussian --s
 expect_err_one_line "quant-error empty scheme"
 expect 2 "quant-error bad rows" -- "$Q" quant-error --synthetic gaussian --rows 0
 expect_err_one_line "quant-error bad rows"
+expect 2 "quant-error too large" -- "$Q" quant-error --synthetic gaussian --rows 1048576 --cols 1048576
+expect_err_one_line "quant-error too large"
 expect 2 "quant-error bad flag" -- "$Q" quant-error --synthetic gaussian --no-such-flag
 expect_err_one_line "quant-error bad flag"
 expect 2 "quant-error missing file" -- "$Q" quant-error --tensor /nonexistent/m.safetensors:w
