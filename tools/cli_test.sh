@@ -36,5 +36,6 @@ for f in "$(dirname "$0")"/cli_test.d/*.sh; do
   [ -f "$f" ] && . "$f"
 done
 rm -f /tmp/qf_cli_err.$$
+echo
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
