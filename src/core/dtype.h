@@ -74,6 +74,18 @@ constexpr int ScaleBits(ScaleType t) {
   return 0;
 }
 
+constexpr std::string_view ScaleTypeName(ScaleType t) {
+  switch (t) {
+    case ScaleType::kNone: return "none";
+    case ScaleType::kF32: return "f32";
+    case ScaleType::kF16: return "f16";
+    case ScaleType::kBF16: return "bf16";
+    case ScaleType::kE8M0: return "e8m0";
+    case ScaleType::kE4M3: return "e4m3";
+  }
+  return "?";
+}
+
 struct DTypeInfo {
   DType id;
   std::string_view name;  // persisted; lower case, as accepted on the command line

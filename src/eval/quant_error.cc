@@ -180,17 +180,7 @@ std::string_view KindName(FormatKind k) {
   return "?";
 }
 
-std::string_view ScaleName(ScaleType t) {
-  switch (t) {
-    case ScaleType::kNone: return "-";
-    case ScaleType::kF32: return "f32";
-    case ScaleType::kF16: return "f16";
-    case ScaleType::kBF16: return "bf16";
-    case ScaleType::kE8M0: return "e8m0";
-    case ScaleType::kE4M3: return "e4m3";
-  }
-  return "?";
-}
+std::string_view ScaleName(ScaleType t) { return t == ScaleType::kNone ? "-" : ScaleTypeName(t); }
 
 std::string Bpw(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
 

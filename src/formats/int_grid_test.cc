@@ -243,7 +243,9 @@ TEST(IntGrid, CodecPropertiesForEveryConfiguration) {
           ASSERT_EQ(y.values[r * cols + c], DequantizeValue(code, p));
           const double err = std::abs(static_cast<double>(x) - y.values[r * cols + c]);
           const double slack = 1e-6 * std::abs(x) + 1e-30;
-          if (x >= lo_edge && x <= hi_edge) ASSERT_LE(err, p.scale / 2.0 + slack) << r << "," << c;
+          if (x >= lo_edge && x <= hi_edge) {
+            ASSERT_LE(err, p.scale / 2.0 + slack) << r << "," << c;
+          }
           if (p.scale == 0.0f) {
             // All-zero group, or one whose values all code to zero at the smallest scale.
             ASSERT_LE(err, RoundScale(1e-300, cfg.st, true) / 2.0) << r << "," << c;
@@ -252,7 +254,9 @@ TEST(IntGrid, CodecPropertiesForEveryConfiguration) {
             const double ulp = Ulp(p.scale, cfg.st);
             const double bound = cfg.sym ? std::max(p.scale / 2.0, (m / 2) * ulp) : p.scale / 2.0 + m * ulp;
             ASSERT_LE(err, bound + slack) << r << "," << c;
-            if (cfg.sym && ulp <= p.scale * 0x1p-7) ASSERT_LE(err, p.scale / 2.0 + slack) << "normal scale: no clipping";
+            if (cfg.sym && ulp <= p.scale * 0x1p-7) {
+              ASSERT_LE(err, p.scale / 2.0 + slack) << "normal scale: no clipping";
+            }
           }
           sse += err * err;
         }

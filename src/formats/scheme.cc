@@ -8,18 +8,6 @@ namespace qforge::formats {
 
 namespace {
 
-std::string_view ScaleTypeName(ScaleType t) {
-  switch (t) {
-    case ScaleType::kNone: return "none";
-    case ScaleType::kF32: return "f32";
-    case ScaleType::kF16: return "f16";
-    case ScaleType::kBF16: return "bf16";
-    case ScaleType::kE8M0: return "e8m0";
-    case ScaleType::kE4M3: return "e4m3";
-  }
-  return "?";
-}
-
 bool IsScaledGrid(FormatKind k) { return k == FormatKind::kIntGrid || k == FormatKind::kFloat; }
 
 }  // namespace

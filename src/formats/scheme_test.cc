@@ -29,7 +29,9 @@ TEST(Scheme, DefaultSchemesCoverEveryQuantizableFormat) {
     bool listed = false;
     for (const QuantScheme& s : schemes) listed |= s.format == info.id;
     // f32 is the identity cast: quantizable, but not worth comparing by default.
-    if (info.id != DType::kF32) EXPECT_EQ(listed, quantizable) << info.name;
+    if (info.id != DType::kF32) {
+      EXPECT_EQ(listed, quantizable) << info.name;
+    }
   }
 }
 

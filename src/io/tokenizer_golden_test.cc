@@ -76,7 +76,9 @@ void ExpectVectors(const Tokenizer& tok, const std::vector<VocabTest>& tests, bo
     failures += got != t.ids;
     // Round trip: every vector is valid UTF-8 without unk, so decoding gives the text back (the
     // SentencePiece-style tokenizers drop the dummy-prefix space they added).
-    if (check_decode) EXPECT_EQ(tok.Decode(got), t.text) << tok.kind();
+    if (check_decode) {
+      EXPECT_EQ(tok.Decode(got), t.text) << tok.kind();
+    }
   }
   EXPECT_EQ(failures, 0) << tok.kind();
 }
@@ -167,7 +169,9 @@ TEST(TokenizerGolden, GptNeoxGgufLoadsAndRoundTrips) {
   for (const VocabTest& t : ReadVocabTests("ggml-vocab-gpt-2.gguf")) {
     const auto ids = tok->Encode(t.text, false);
     EXPECT_EQ(tok->Decode(ids), t.text);
-    if (!t.text.empty()) EXPECT_FALSE(ids.empty());
+    if (!t.text.empty()) {
+      EXPECT_FALSE(ids.empty());
+    }
   }
   // Byte-level: invalid UTF-8 and NUL bytes survive too...
   const std::string bytes("a\x80\xfe\x00z \xc3", 7);
