@@ -18,8 +18,13 @@ class UnquantizedMethod : public LinearMethod {
  public:
   std::string_view name() const override { return "unquantized"; }
 
-  Result<std::unique_ptr<LinearLayer>> CreateWeights(std::string_view prefix, const TensorView& weight,
-                                                     const TensorView* bias) const override {
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> w = tensors(prefix + ".weight");
+    if (!w) return MakeError("tensor '{}.weight' is missing from the checkpoint", prefix);
+    const TensorView& weight = *w;
+    const std::optional<TensorView> b = allow_bias ? tensors(prefix + ".bias") : std::nullopt;
+    const TensorView* bias = b ? &*b : nullptr;
     if (weight.dtype != DType::kF32 && weight.dtype != DType::kF16 && weight.dtype != DType::kBF16) {
       return MakeError("{}.weight: dtype {} is not supported by the unquantized linear method (expected f32, f16 or bf16)",
                        prefix, Name(weight.dtype));

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,9 @@
 #include "core/thread_pool.h"
 
 namespace qforge::model {
+
+// Returns the checkpoint tensor with a canonical HF name, or nullopt when the checkpoint lacks it.
+using TensorLookup = std::function<std::optional<TensorView>(const std::string& name)>;
 
 // One linear layer's weights, in whatever form its LinearMethod keeps them.
 class LinearLayer {
@@ -31,10 +35,12 @@ class LinearMethod {
  public:
   virtual ~LinearMethod() = default;
   virtual std::string_view name() const = 0;
-  // Builds the layer called `prefix` (e.g. "model.layers.0.self_attn.q_proj") from its checkpoint
-  // tensors. The views must outlive the layer (they may be used in place, e.g. memory-mapped).
-  virtual Result<std::unique_ptr<LinearLayer>> CreateWeights(std::string_view prefix, const TensorView& weight,
-                                                             const TensorView* bias) const = 0;
+  // Builds the layer called `prefix` (e.g. "model.layers.0.self_attn.q_proj") from the checkpoint
+  // tensors it needs, looked up by name: "<prefix>.weight" for plain weights, or a method's own set
+  // (GPTQ: qweight/qzeros/scales/g_idx); "<prefix>.bias" when `allow_bias` and present. The views
+  // must outlive the layer (they may be used in place, e.g. memory-mapped).
+  virtual Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                             bool allow_bias) const = 0;
   // y[tokens, out] = x[tokens, in] W^T (+ bias). No allocation; deterministic for any pool size.
   virtual void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y,
                      ThreadPool& pool) const = 0;

@@ -34,10 +34,7 @@ Result<std::vector<float>> NormWeight(const TensorLookup& tensors, const std::st
 Status MakeLinear(const TensorLookup& tensors, const QuantizationConfig& quant, const std::string& prefix, int64_t out,
                   int64_t in, bool allow_bias, std::unique_ptr<LinearLayer>* layer, const LinearMethod** method) {
   const LinearMethod& m = quant.MethodFor(prefix);
-  std::optional<TensorView> w = tensors(prefix + ".weight");
-  if (!w) return MakeError("tensor '{}.weight' is missing from the checkpoint", prefix);
-  std::optional<TensorView> b = allow_bias ? tensors(prefix + ".bias") : std::nullopt;
-  QF_ASSIGN_OR_RETURN(*layer, m.CreateWeights(prefix, *w, b ? &*b : nullptr));
+  QF_ASSIGN_OR_RETURN(*layer, m.CreateWeights(prefix, tensors, allow_bias));
   if ((*layer)->out_features != out || (*layer)->in_features != in) {
     return MakeError("tensor '{}.weight': expected [out, in] = [{}, {}], found [{}, {}]", prefix, out, in,
                      (*layer)->out_features, (*layer)->in_features);
@@ -92,9 +89,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
     QF_TRY(MakeLinear(tensors, quant, "lm_head", s.vocab, s.hidden, false, &m->lm_head_, &m->lm_head_m_));
   } else {
     // Tied classifier: the embedding matrix is the [vocab, hidden] weight of the output layer.
-    const TensorView e = m->embed_;
     const LinearMethod& lm = quant.MethodFor("lm_head");
-    QF_ASSIGN_OR_RETURN(m->lm_head_, lm.CreateWeights("model.embed_tokens", e, nullptr));
+    QF_ASSIGN_OR_RETURN(m->lm_head_, lm.CreateWeights("model.embed_tokens", tensors, false));
     m->lm_head_m_ = &lm;
   }
   return m;

@@ -41,8 +41,6 @@ struct LlamaSpec {
   int32_t bos_id = -1, eos_id = -1;
 };
 
-// Returns the tensor with a canonical HF name, or nullopt when the checkpoint lacks it.
-using TensorLookup = std::function<std::optional<TensorView>(const std::string& name)>;
 
 class LlamaModel {
  public:
