@@ -92,7 +92,9 @@ TEST(GgmlBlocks, RoundTripErrorWithinHalfStep) {
       const bool clamped = (v > 0) != (max > 0) && std::fabs(v) > 7.5f * step4;
       const float bound4 = clamped ? std::fabs(v) - 7 * step4 : step4 * 0.5f;
       EXPECT_LE(std::fabs(y4[b * 32 + j] - v), bound4 + amax * 5e-3f) << b << " " << j;
-      if (v == max) EXPECT_NEAR(y4[b * 32 + j], v, amax * 1e-3f);  // the extreme is exact up to f16(d)
+      if (v == max) {
+        EXPECT_NEAR(y4[b * 32 + j], v, amax * 1e-3f);  // the extreme is exact up to f16(d)
+      }
     }
   }
   for (int j = 64; j < 96; ++j) {
