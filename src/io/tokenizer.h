@@ -84,6 +84,16 @@ class Tokenizer {
   void set_adds_bos(bool v) { adds_bos_ = v && bos_id_ >= 0; }
 
  protected:
+  // Once the fields below are set: bos/eos/unk ids are -1 (none) or inside the vocabulary.
+  Status CheckSpecialIds(std::string_view source) const {
+    for (int32_t id : {bos_id_, eos_id_, unk_id_}) {
+      if (id < -1 || id >= vocab_size_) {
+        return MakeError("{}: special token id {} outside the vocabulary of {}", source, id, vocab_size_);
+      }
+    }
+    return Status::Ok();
+  }
+
   int32_t vocab_size_ = 0;
   int32_t bos_id_ = -1;
   int32_t eos_id_ = -1;

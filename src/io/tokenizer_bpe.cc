@@ -54,11 +54,7 @@ class BpeTokenizer final : public Tokenizer {
       // Duplicates: the first id wins for encoding (HF keeps one; GGUF vocabs may repeat unused pieces).
       ids_.emplace(c_.pieces[i], static_cast<int32_t>(i));
     }
-    for (int32_t id : {c_.bos_id, c_.eos_id, c_.unk_id}) {
-      if (id < -1 || id >= vocab_size_) {
-        return MakeError("{}: special token id {} outside the vocabulary of {}", c_.source, id, vocab_size_);
-      }
-    }
+    QF_TRY(CheckSpecialIds(c_.source));
     merges_.reserve(c_.merges.size());
     for (size_t r = 0; r < c_.merges.size(); ++r) {
       const auto& [a, b] = c_.merges[r];

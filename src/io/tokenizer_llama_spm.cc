@@ -43,11 +43,7 @@ class LlamaSpmTokenizer final : public Tokenizer {
       return MakeError("{}: {} pieces but {} scores and {} types", c_.source, n, c_.scores.size(),
                        c_.types.size());
     }
-    for (int32_t id : {c_.bos_id, c_.eos_id, c_.unk_id}) {
-      if (id < -1 || id >= vocab_size_) {
-        return MakeError("{}: special token id {} outside the vocabulary of {}", c_.source, id, vocab_size_);
-      }
-    }
+    QF_TRY(CheckSpecialIds(c_.source));
     byte_ids_.fill(-1);
     for (size_t i = 0; i < n; ++i) {
       const auto id = static_cast<int32_t>(i);
