@@ -45,6 +45,33 @@ Status MakeLinear(const TensorLookup& tensors, const QuantizationConfig& quant, 
 
 }  // namespace
 
+std::string_view LinearSiteName(LinearSite site) {
+  switch (site) {
+    case LinearSite::kQkv: return "qkv";
+    case LinearSite::kO: return "o";
+    case LinearSite::kGateUp: return "gate_up";
+    case LinearSite::kDown: return "down";
+  }
+  return "?";
+}
+
+Result<DecoderLayer> CreateDecoderLayer(const LlamaSpec& s, int64_t i, const TensorLookup& tensors,
+                                        const QuantizationConfig& quant) {
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  DecoderLayer L;
+  const std::string p = "model.layers." + std::to_string(i) + ".";
+  QF_ASSIGN_OR_RETURN(L.attn_norm, NormWeight(tensors, p + "input_layernorm.weight", s.hidden));
+  QF_ASSIGN_OR_RETURN(L.mlp_norm, NormWeight(tensors, p + "post_attention_layernorm.weight", s.hidden));
+  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.q_proj", q_dim, s.hidden, true, &L.q, &L.q_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.k_proj", kv_dim, s.hidden, true, &L.k, &L.k_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.v_proj", kv_dim, s.hidden, true, &L.v, &L.v_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.o_proj", s.hidden, q_dim, false, &L.o, &L.o_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "mlp.gate_proj", s.intermediate, s.hidden, false, &L.gate, &L.gate_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "mlp.up_proj", s.intermediate, s.hidden, false, &L.up, &L.up_m));
+  QF_TRY(MakeLinear(tensors, quant, p + "mlp.down_proj", s.hidden, s.intermediate, false, &L.down, &L.down_m));
+  return L;
+}
+
 Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, const TensorLookup& tensors,
                                                        const QuantizationConfig& quant,
                                                        std::shared_ptr<const void> keep_alive) {
@@ -69,19 +96,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
                      Name(m->embed_.dtype));
   }
   if (!m->embed_.IsContiguous()) return MakeError("tensor 'model.embed_tokens.weight' is not contiguous");
-  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
   for (int64_t i = 0; i < s.layers; ++i) {
-    Layer L;
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    QF_ASSIGN_OR_RETURN(L.attn_norm, NormWeight(tensors, p + "input_layernorm.weight", s.hidden));
-    QF_ASSIGN_OR_RETURN(L.mlp_norm, NormWeight(tensors, p + "post_attention_layernorm.weight", s.hidden));
-    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.q_proj", q_dim, s.hidden, true, &L.q, &L.q_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.k_proj", kv_dim, s.hidden, true, &L.k, &L.k_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.v_proj", kv_dim, s.hidden, true, &L.v, &L.v_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "self_attn.o_proj", s.hidden, q_dim, false, &L.o, &L.o_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "mlp.gate_proj", s.intermediate, s.hidden, false, &L.gate, &L.gate_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "mlp.up_proj", s.intermediate, s.hidden, false, &L.up, &L.up_m));
-    QF_TRY(MakeLinear(tensors, quant, p + "mlp.down_proj", s.hidden, s.intermediate, false, &L.down, &L.down_m));
+    QF_ASSIGN_OR_RETURN(DecoderLayer L, CreateDecoderLayer(s, i, tensors, quant));
     m->layers_.push_back(std::move(L));
   }
   QF_ASSIGN_OR_RETURN(m->final_norm_, NormWeight(tensors, "model.norm.weight", s.hidden));
@@ -96,27 +112,31 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
   return m;
 }
 
+LayerScratch::LayerScratch(const LlamaSpec& s, int64_t max_seq, int64_t max_block_in)
+    : max_block(std::max<int64_t>(1, max_block_in)) {
+  q_dim = s.heads * s.head_dim;
+  kv_dim = s.kv_heads * s.head_dim;
+  rot_dim = s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
+  const int64_t b = max_block;
+  xn.resize(b * s.hidden);
+  q.resize(b * q_dim);
+  k.resize(b * kv_dim);
+  v.resize(b * kv_dim);
+  att.resize(b * q_dim);
+  gate.resize(b * s.intermediate);
+  up.resize(b * s.intermediate);
+  inv_freq.resize(rot_dim / 2);
+  cos.resize(b * (rot_dim / 2));
+  sin.resize(b * (rot_dim / 2));
+  scores.resize(256 * max_seq);  // ThreadPool::NumChunks is at most 256
+}
+
 Session::Session(const LlamaModel& model, int64_t max_seq, int64_t max_block)
-    : m_(model), max_seq_(max_seq), max_block_(std::max<int64_t>(1, max_block)) {
+    : m_(model), max_seq_(max_seq), sc_(model.spec_, max_seq, max_block) {
   const LlamaSpec& s = m_.spec_;
-  q_dim_ = s.heads * s.head_dim;
-  kv_dim_ = s.kv_heads * s.head_dim;
-  rot_dim_ = s.rotary_dim > 0 ? s.rotary_dim : s.head_dim;
-  k_cache_.resize(static_cast<size_t>(s.layers * max_seq_ * kv_dim_));
+  k_cache_.resize(static_cast<size_t>(s.layers * max_seq_ * sc_.kv_dim));
   v_cache_.resize(k_cache_.size());
-  const int64_t b = max_block_;
-  x_.resize(b * s.hidden);
-  xn_.resize(b * s.hidden);
-  q_.resize(b * q_dim_);
-  k_.resize(b * kv_dim_);
-  v_.resize(b * kv_dim_);
-  att_.resize(b * q_dim_);
-  gate_.resize(b * s.intermediate);
-  up_.resize(b * s.intermediate);
-  inv_freq_.resize(rot_dim_ / 2);
-  cos_.resize(b * (rot_dim_ / 2));
-  sin_.resize(b * (rot_dim_ / 2));
-  scores_.resize(256 * max_seq_);  // ThreadPool::NumChunks is at most 256
+  x_.resize(sc_.max_block * s.hidden);
 }
 
 Status Session::Forward(std::span<const int32_t> tokens, bool all_logits, float* logits, ThreadPool& pool) {
@@ -130,7 +150,7 @@ Status Session::Forward(std::span<const int32_t> tokens, bool all_logits, float*
     }
   }
   for (int64_t done = 0; done < n;) {
-    const int64_t b = std::min(max_block_, n - done);
+    const int64_t b = std::min(sc_.max_block, n - done);
     const bool last_block = done + b == n;
     float* out = nullptr;
     if (logits != nullptr) {
@@ -153,75 +173,133 @@ struct AttnArgs {
 };
 }  // namespace
 
+namespace {
+
+// Fills the block's RoPE tables for positions [pos0, pos0 + n) (the dynamic variant depends on the
+// sequence length so far).
+void PrepareRope(const LlamaSpec& s, LayerScratch& sc, int64_t pos0, int64_t n) {
+  const int64_t half = sc.rot_dim / 2;
+  float att_scale = 1.0f;
+  kernels::RopeInvFreq(static_cast<int>(sc.rot_dim), s.rope_theta, s.rope_scaling, pos0 + n, sc.inv_freq.data(),
+                       &att_scale);
+  for (int64_t t = 0; t < n; ++t) {
+    kernels::RopeCosSin(sc.inv_freq.data(), static_cast<int>(sc.rot_dim), pos0 + t, att_scale, sc.cos.data() + t * half,
+                        sc.sin.data() + t * half);
+  }
+}
+
+// One decoder layer over a block of n tokens at positions [pos0, pos0 + n): x [n, hidden] in place;
+// kc/vc hold the layer's [max_seq, kv_dim] cache (positions < pos0 already filled). RoPE tables
+// must have been prepared for the block. `tap` (optional) sees every linear's input.
+void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index, LayerScratch& sc, float* x, int64_t n,
+                  int64_t pos0, float* kc, float* vc, int64_t max_seq, ThreadPool& pool, const SiteTap* tap) {
+  const auto& k = kernels::Kernels();
+  const int64_t H = s.hidden, I = s.intermediate, half = sc.rot_dim / 2;
+  const int64_t q_dim = sc.q_dim, kv_dim = sc.kv_dim;
+  const MatrixF32 xn{sc.xn.data(), n, H, H};
+  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, L.attn_norm.data(), static_cast<float>(s.rms_eps), sc.xn.data() + t * H, H);
+  if (tap) (*tap)(layer_index, LinearSite::kQkv, xn);
+  L.q_m->Apply(*L.q, xn, {sc.q.data(), n, q_dim, q_dim}, pool);
+  L.k_m->Apply(*L.k, xn, {sc.k.data(), n, kv_dim, kv_dim}, pool);
+  L.v_m->Apply(*L.v, xn, {sc.v.data(), n, kv_dim, kv_dim}, pool);
+  for (int64_t t = 0; t < n; ++t) {
+    kernels::ApplyRope(sc.q.data() + t * q_dim, static_cast<int>(s.heads), static_cast<int>(s.head_dim),
+                       static_cast<int>(sc.rot_dim), s.rope_style, sc.cos.data() + t * half, sc.sin.data() + t * half);
+    kernels::ApplyRope(sc.k.data() + t * kv_dim, static_cast<int>(s.kv_heads), static_cast<int>(s.head_dim),
+                       static_cast<int>(sc.rot_dim), s.rope_style, sc.cos.data() + t * half, sc.sin.data() + t * half);
+  }
+  std::memcpy(kc + pos0 * kv_dim, sc.k.data(), n * kv_dim * sizeof(float));
+  std::memcpy(vc + pos0 * kv_dim, sc.v.data(), n * kv_dim * sizeof(float));
+  // Causal attention, one (token, head) pair per item: token t sees positions [0, pos0 + t].
+  const AttnArgs a{&k, sc.q.data(), kc, vc, sc.att.data(), sc.scores.data(), s.heads, s.heads / s.kv_heads, s.head_dim,
+                   q_dim, kv_dim, pos0, max_seq, static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)))};
+  pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
+    float* scr = p->scores + chunk * p->max_seq;
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t t = item / p->heads, h = item % p->heads;
+      const int64_t kvh = h / p->group, len = p->pos0 + t + 1;
+      const float* q = p->q + t * p->q_dim + h * p->head_dim;
+      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, p->kc + j * p->kv_dim + kvh * p->head_dim, p->head_dim) * p->scale;
+      p->k->softmax(scr, len);
+      float* out = p->att + t * p->q_dim + h * p->head_dim;
+      std::fill(out, out + p->head_dim, 0.0f);
+      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], p->vc + j * p->kv_dim + kvh * p->head_dim, out, p->head_dim);
+    }
+  });
+  // Output projection into xn (free now), residual add.
+  const MatrixF32 att{sc.att.data(), n, q_dim, q_dim};
+  if (tap) (*tap)(layer_index, LinearSite::kO, att);
+  L.o_m->Apply(*L.o, att, {sc.xn.data(), n, H, H}, pool);
+  for (int64_t i = 0; i < n * H; ++i) x[i] += sc.xn[i];
+  // MLP.
+  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, L.mlp_norm.data(), static_cast<float>(s.rms_eps), sc.xn.data() + t * H, H);
+  if (tap) (*tap)(layer_index, LinearSite::kGateUp, xn);
+  L.gate_m->Apply(*L.gate, xn, {sc.gate.data(), n, I, I}, pool);
+  L.up_m->Apply(*L.up, xn, {sc.up.data(), n, I, I}, pool);
+  for (int64_t t = 0; t < n; ++t) k.silu_mul(sc.gate.data() + t * I, sc.up.data() + t * I, sc.gate.data() + t * I, I);
+  const MatrixF32 mid{sc.gate.data(), n, I, I};
+  if (tap) (*tap)(layer_index, LinearSite::kDown, mid);
+  L.down_m->Apply(*L.down, mid, {sc.xn.data(), n, H, H}, pool);
+  for (int64_t i = 0; i < n * H; ++i) x[i] += sc.xn[i];
+}
+
+}  // namespace
+
+Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out) {
+  if (embed.rank() != 2 || !embed.IsContiguous()) return MakeError("embedding table: expected a contiguous 2-D tensor");
+  if (embed.dtype != DType::kF32 && embed.dtype != DType::kF16 && embed.dtype != DType::kBF16) {
+    return MakeError("embedding table: dtype {} not supported (expected f32, f16 or bf16)", Name(embed.dtype));
+  }
+  const auto& k = kernels::Kernels();
+  const int64_t V = embed.dim(0), H = embed.dim(1);
+  const int64_t esize = embed.dtype == DType::kF32 ? 4 : 2;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (tokens[t] < 0 || tokens[t] >= V) return MakeError("token id {} is outside the vocabulary [0, {})", tokens[t], V);
+    const char* row = static_cast<const char*>(embed.data) + tokens[t] * H * esize;
+    float* dst = out + t * H;
+    if (embed.dtype == DType::kF32) std::memcpy(dst, row, H * sizeof(float));
+    else if (embed.dtype == DType::kF16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
+    else k.bf16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
+  }
+  return Status::Ok();
+}
+
 void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool) {
   const LlamaSpec& s = m_.spec_;
   const auto& k = kernels::Kernels();
-  const int64_t H = s.hidden, I = s.intermediate, half = rot_dim_ / 2;
-  // Embeddings.
-  const int64_t esize = m_.embed_.dtype == DType::kF32 ? 4 : 2;
-  for (int64_t t = 0; t < n; ++t) {
-    const char* row = static_cast<const char*>(m_.embed_.data) + tokens[t] * H * esize;
-    float* dst = x_.data() + t * H;
-    if (m_.embed_.dtype == DType::kF32) std::memcpy(dst, row, H * sizeof(float));
-    else if (m_.embed_.dtype == DType::kF16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
-    else k.bf16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
-  }
-  // RoPE tables for this block (the dynamic variant depends on the sequence length so far).
-  float att_scale = 1.0f;
-  kernels::RopeInvFreq(static_cast<int>(rot_dim_), s.rope_theta, s.rope_scaling, pos_ + n, inv_freq_.data(), &att_scale);
-  for (int64_t t = 0; t < n; ++t) {
-    kernels::RopeCosSin(inv_freq_.data(), static_cast<int>(rot_dim_), pos_ + t, att_scale, cos_.data() + t * half,
-                        sin_.data() + t * half);
-  }
-  const MatrixF32 xn{xn_.data(), n, H, H};
+  const int64_t H = s.hidden;
+  // Token ids were checked by Forward.
+  (void)EmbedTokens(m_.embed_, {tokens, static_cast<size_t>(n)}, x_.data());
+  PrepareRope(s, sc_, pos_, n);
   for (int64_t l = 0; l < s.layers; ++l) {
-    const LlamaModel::Layer& L = m_.layers_[l];
-    for (int64_t t = 0; t < n; ++t) k.rmsnorm(x_.data() + t * H, L.attn_norm.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
-    L.q_m->Apply(*L.q, xn, {q_.data(), n, q_dim_, q_dim_}, pool);
-    L.k_m->Apply(*L.k, xn, {k_.data(), n, kv_dim_, kv_dim_}, pool);
-    L.v_m->Apply(*L.v, xn, {v_.data(), n, kv_dim_, kv_dim_}, pool);
-    float* kc = k_cache_.data() + l * max_seq_ * kv_dim_;
-    float* vc = v_cache_.data() + l * max_seq_ * kv_dim_;
-    for (int64_t t = 0; t < n; ++t) {
-      kernels::ApplyRope(q_.data() + t * q_dim_, static_cast<int>(s.heads), static_cast<int>(s.head_dim),
-                         static_cast<int>(rot_dim_), s.rope_style, cos_.data() + t * half, sin_.data() + t * half);
-      kernels::ApplyRope(k_.data() + t * kv_dim_, static_cast<int>(s.kv_heads), static_cast<int>(s.head_dim),
-                         static_cast<int>(rot_dim_), s.rope_style, cos_.data() + t * half, sin_.data() + t * half);
-    }
-    std::memcpy(kc + pos_ * kv_dim_, k_.data(), n * kv_dim_ * sizeof(float));
-    std::memcpy(vc + pos_ * kv_dim_, v_.data(), n * kv_dim_ * sizeof(float));
-    // Causal attention, one (token, head) pair per item: token t sees positions [0, pos_ + t].
-    const AttnArgs a{&k, q_.data(), kc, vc, att_.data(), scores_.data(), s.heads, s.heads / s.kv_heads, s.head_dim,
-                     q_dim_, kv_dim_, pos_, max_seq_, static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)))};
-    pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
-      float* sc = p->scores + chunk * p->max_seq;
-      for (int64_t item = b; item < e; ++item) {
-        const int64_t t = item / p->heads, h = item % p->heads;
-        const int64_t kvh = h / p->group, len = p->pos0 + t + 1;
-        const float* q = p->q + t * p->q_dim + h * p->head_dim;
-        for (int64_t j = 0; j < len; ++j) sc[j] = p->k->dot(q, p->kc + j * p->kv_dim + kvh * p->head_dim, p->head_dim) * p->scale;
-        p->k->softmax(sc, len);
-        float* out = p->att + t * p->q_dim + h * p->head_dim;
-        std::fill(out, out + p->head_dim, 0.0f);
-        for (int64_t j = 0; j < len; ++j) p->k->axpy(sc[j], p->vc + j * p->kv_dim + kvh * p->head_dim, out, p->head_dim);
-      }
-    });
-    // Output projection into xn (free now), residual add.
-    L.o_m->Apply(*L.o, {att_.data(), n, q_dim_, q_dim_}, {xn_.data(), n, H, H}, pool);
-    for (int64_t i = 0; i < n * H; ++i) x_[i] += xn_[i];
-    // MLP.
-    for (int64_t t = 0; t < n; ++t) k.rmsnorm(x_.data() + t * H, L.mlp_norm.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
-    L.gate_m->Apply(*L.gate, xn, {gate_.data(), n, I, I}, pool);
-    L.up_m->Apply(*L.up, xn, {up_.data(), n, I, I}, pool);
-    for (int64_t t = 0; t < n; ++t) k.silu_mul(gate_.data() + t * I, up_.data() + t * I, gate_.data() + t * I, I);
-    L.down_m->Apply(*L.down, {gate_.data(), n, I, I}, {xn_.data(), n, H, H}, pool);
-    for (int64_t i = 0; i < n * H; ++i) x_[i] += xn_[i];
+    float* kc = k_cache_.data() + l * max_seq_ * sc_.kv_dim;
+    float* vc = v_cache_.data() + l * max_seq_ * sc_.kv_dim;
+    ForwardLayer(s, m_.layers_[l], l, sc_, x_.data(), n, pos_, kc, vc, max_seq_, pool, tap_);
   }
   pos_ += n;
   if (logits == nullptr) return;
   const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
-  for (int64_t t = first; t < n; ++t) k.rmsnorm(x_.data() + t * H, m_.final_norm_.data(), static_cast<float>(s.rms_eps), xn_.data() + t * H, H);
-  m_.lm_head_m_->Apply(*m_.lm_head_, {xn_.data() + first * H, rows, H, H}, {logits, rows, s.vocab, s.vocab}, pool);
+  for (int64_t t = first; t < n; ++t) k.rmsnorm(x_.data() + t * H, m_.final_norm_.data(), static_cast<float>(s.rms_eps), sc_.xn.data() + t * H, H);
+  m_.lm_head_m_->Apply(*m_.lm_head_, {sc_.xn.data() + first * H, rows, H, H}, {logits, rows, s.vocab, s.vocab}, pool);
+}
+
+LayerRunner::LayerRunner(const LlamaSpec& spec, int64_t max_seq, int64_t max_block)
+    : spec_(spec), max_seq_(max_seq), sc_(spec, max_seq, max_block) {
+  k_cache_.resize(static_cast<size_t>(max_seq_ * sc_.kv_dim));
+  v_cache_.resize(k_cache_.size());
+}
+
+Status LayerRunner::Run(const DecoderLayer& layer, int64_t layer_index, float* x, int64_t n, ThreadPool& pool,
+                        const SiteTap* tap) {
+  if (n > max_seq_) return MakeError("sequence of {} tokens exceeds the layer runner's {} positions", n, max_seq_);
+  for (int64_t done = 0; done < n;) {
+    const int64_t b = std::min(sc_.max_block, n - done);
+    PrepareRope(spec_, sc_, done, b);
+    ForwardLayer(spec_, layer, layer_index, sc_, x + done * spec_.hidden, b, done, k_cache_.data(), v_cache_.data(),
+                 max_seq_, pool, tap);
+    done += b;
+  }
+  return Status::Ok();
 }
 
 }  // namespace qforge::model

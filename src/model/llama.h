@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,37 @@ struct LlamaSpec {
 };
 
 
+// Where a decoder layer's linears read their input: q/k/v read the attention RMSNorm output,
+// o_proj the attention output, gate/up the MLP RMSNorm output, down_proj silu(gate) * up.
+enum class LinearSite : uint8_t { kQkv = 0, kO = 1, kGateUp = 2, kDown = 3 };
+std::string_view LinearSiteName(LinearSite site);  // "qkv", "o", "gate_up", "down"
+
+// Called with the [n, features] input of the linears at `site` of layer `layer`, for each block of
+// n tokens a forward pass runs (calibration observers). The view is valid during the call only.
+using SiteTap = std::function<void(int64_t layer, LinearSite site, MatrixF32 input)>;
+
+// One decoder layer: pre-attention and pre-MLP RMSNorm weights and the seven linears, each with
+// the LinearMethod that built it.
+struct DecoderLayer {
+  std::vector<float> attn_norm, mlp_norm;  // [hidden]
+  std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
+  const LinearMethod *q_m = nullptr, *k_m = nullptr, *v_m = nullptr, *o_m = nullptr, *gate_m = nullptr,
+                     *up_m = nullptr, *down_m = nullptr;
+};
+
+// Builds decoder layer `index` from the checkpoint tensors (canonical HF names), checking shapes.
+Result<DecoderLayer> CreateDecoderLayer(const LlamaSpec& spec, int64_t index, const TensorLookup& tensors,
+                                        const QuantizationConfig& quant);
+
+// Scratch of one forward pass over blocks of at most max_block tokens (internal to llama.cc).
+struct LayerScratch {
+  LayerScratch(const LlamaSpec& spec, int64_t max_seq, int64_t max_block);
+  int64_t max_block, q_dim, kv_dim, rot_dim;
+  std::vector<float> xn, q, k, v, att, gate, up;
+  std::vector<float> inv_freq, cos, sin;  // cos/sin: [max_block, rot_dim / 2]
+  std::vector<float> scores;              // [256 chunks, max_seq]
+};
+
 class LlamaModel {
  public:
   // Builds the model from the checkpoint tensors (used in place: they must outlive the model;
@@ -52,11 +84,7 @@ class LlamaModel {
 
   const LlamaSpec& spec() const { return spec_; }
 
-  struct Layer {
-    std::vector<float> attn_norm, mlp_norm;  // [hidden]
-    std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
-    const LinearMethod *q_m, *k_m, *v_m, *o_m, *gate_m, *up_m, *down_m;
-  };
+  using Layer = DecoderLayer;
 
  private:
   friend class Session;
@@ -79,6 +107,8 @@ class Session {
   int64_t max_seq() const { return max_seq_; }
   // Forgets the cached context (the next Forward starts at position 0).
   void Reset() { pos_ = 0; }
+  // Observes every linear's input during later Forward calls (nullptr: none). Not owned.
+  void set_tap(const SiteTap* tap) { tap_ = tap; }
 
   // Feeds `tokens` at positions [position(), position() + n). logits receives [n, vocab] rows when
   // all_logits, else the last position's [vocab] row (nullptr: no logits computed). Errors: a token
@@ -89,12 +119,31 @@ class Session {
   void ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool);
 
   const LlamaModel& m_;
-  int64_t max_seq_, max_block_, pos_ = 0;
-  int64_t q_dim_, kv_dim_, rot_dim_;
+  int64_t max_seq_, pos_ = 0;
+  LayerScratch sc_;
   std::vector<float> k_cache_, v_cache_;  // [layers, max_seq, kv_heads * head_dim]
-  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_;
-  std::vector<float> inv_freq_, cos_, sin_;  // cos/sin: [max_block, rot_dim / 2]
-  std::vector<float> scores_;                // [256 chunks, max_seq]
+  std::vector<float> x_;
+  const SiteTap* tap_ = nullptr;
 };
+
+// Runs single decoder layers over whole sequences at positions 0..n-1 (no state kept between
+// calls): the layer-by-layer calibration pipeline of quant/ feeds each layer the previous layer's
+// outputs. Bit-identical to the same layer inside Session::Forward on the same inputs.
+class LayerRunner {
+ public:
+  LayerRunner(const LlamaSpec& spec, int64_t max_seq, int64_t max_block = 64);
+  // x: [n, hidden] row-major, replaced by the layer's output. n <= max_seq.
+  Status Run(const DecoderLayer& layer, int64_t layer_index, float* x, int64_t n, ThreadPool& pool,
+             const SiteTap* tap = nullptr);
+
+ private:
+  LlamaSpec spec_;
+  int64_t max_seq_;
+  LayerScratch sc_;
+  std::vector<float> k_cache_, v_cache_;  // [max_seq, kv_dim]
+};
+
+// Embedding rows of `tokens` from an [vocab, hidden] f32/f16/bf16 table into out [n, hidden].
+Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out);
 
 }  // namespace qforge::model

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "formats/float16.h"
@@ -245,6 +246,53 @@ TEST(Llama, RejectsBadShapesTokensAndOverflow) {
   const std::vector<int32_t> five = {1, 2, 3, 4, 5};
   EXPECT_FALSE(sess.Forward(five, false, logits.data(), pool).ok());
   EXPECT_EQ(sess.position(), 0);
+}
+
+// The calibration pipeline's LayerRunner, chained layer by layer from the embeddings, sees exactly
+// the linear inputs the full Session sees (bit for bit), at every site of every layer, with a
+// block size that splits the sequence (3 blocks).
+TEST(LayerRunner, MatchesSessionAtEveryLinearSite) {
+  LlamaSpec spec = SmallSpec();
+  auto ckpt = MakeSyntheticLlama(spec, DType::kBF16, 11, /*qkv_bias=*/true);
+  auto quant = MakeQuantizationConfig("");
+  ASSERT_TRUE(quant.ok());
+  auto model = LlamaModel::Create(spec, ckpt->Lookup(), **quant);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  const std::vector<int32_t> tokens = {1, 5, 9, 33, 2, 70, 14, 14, 3, 60, 21, 7, 8};
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  using Key = std::pair<int64_t, LinearSite>;
+  auto record = [](std::map<Key, std::vector<float>>* out) {
+    return SiteTap([out](int64_t l, LinearSite site, MatrixF32 x) {
+      auto& v = (*out)[{l, site}];
+      for (int64_t r = 0; r < x.rows; ++r) v.insert(v.end(), x.Row(r), x.Row(r) + x.cols);
+    });
+  };
+  ThreadPool pool(2);
+  std::map<Key, std::vector<float>> from_session, from_runner;
+  const SiteTap tap_s = record(&from_session), tap_r = record(&from_runner);
+  Session session(**model, 32, 5);
+  session.set_tap(&tap_s);
+  ASSERT_TRUE(session.Forward(tokens, false, nullptr, pool).ok());
+
+  const auto embed = ckpt->Lookup()("model.embed_tokens.weight");
+  ASSERT_TRUE(embed.has_value());
+  std::vector<float> x(n * spec.hidden);
+  ASSERT_TRUE(EmbedTokens(*embed, tokens, x.data()).ok());
+  LayerRunner runner(spec, 32, 5);
+  for (int64_t l = 0; l < spec.layers; ++l) {
+    auto layer = CreateDecoderLayer(spec, l, ckpt->Lookup(), **quant);
+    ASSERT_TRUE(layer.ok()) << layer.error().message;
+    ASSERT_TRUE(runner.Run(*layer, l, x.data(), n, pool, &tap_r).ok());
+  }
+  ASSERT_EQ(from_session.size(), static_cast<size_t>(4 * spec.layers));
+  ASSERT_EQ(from_runner.size(), from_session.size());
+  for (const auto& [key, v] : from_session) {
+    const auto& w = from_runner.at(key);
+    ASSERT_EQ(v.size(), w.size());
+    EXPECT_EQ(std::memcmp(v.data(), w.data(), v.size() * sizeof(float)), 0)
+        << "layer " << key.first << " site " << LinearSiteName(key.second);
+  }
+  EXPECT_FALSE(runner.Run(*CreateDecoderLayer(spec, 0, ckpt->Lookup(), **quant), 0, x.data(), 33, pool).ok());
 }
 
 }  // namespace
