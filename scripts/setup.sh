@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libeigen3-dev
-  libsentencepiece-dev libssl-dev
+  libsentencepiece-dev libssl-dev libicu-dev
   clang-format
 )
 

@@ -156,6 +156,13 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   void EncodeSegment(std::string_view seg, bool first_segment, std::vector<int32_t>* out) const {
+    // NFC first: in a Sequence with Prepend/Replace its order does not matter, since neither " " nor
+    // "▁" composes with a following mark.
+    std::string nfc;
+    if (c_.nfc) {
+      nfc = NormalizeNfc(seg);
+      seg = nfc;
+    }
     std::string norm;
     if (c_.spm_normalize) {
       if (!c_.spm_prepend_first_only || first_segment) norm = std::string(kSpmSpace);

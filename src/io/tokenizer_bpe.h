@@ -5,8 +5,8 @@
 // Encoding of one text (tokenizers/src/models/bpe/model.rs + the pipeline of tokenizer.json):
 //   1. added tokens (BpeConfig::verbatim) are matched in the raw text, leftmost-longest; the text between
 //      them is processed by steps 2-5;
-//   2. normalize: SPM-style Prepend("▁") + Replace(" ", "▁") when spm_normalize; ByteLevel
-//      add_prefix_space prepends " " when the segment does not start with one;
+//   2. normalize: NFC (Qwen2) when nfc; SPM-style Prepend("▁") + Replace(" ", "▁") when spm_normalize;
+//      ByteLevel add_prefix_space prepends " " when the segment does not start with one;
 //   3. pre-tokenize with the regex (if any) into words;
 //   4. byte-level: map each byte to its GPT-2 printable stand-in (bytes_to_unicode);
 //   5. per word: (ignore_merges: the whole word if it is a token) else start from one symbol per
@@ -37,6 +37,7 @@ struct BpeConfig {
   bool byte_level = false;
   std::optional<PreTokenizerRegex> regex;
   bool add_prefix_space = false;  // ByteLevel(add_prefix_space=true)
+  bool nfc = false;               // normalizer NFC: NormalizeNfc each segment first (unicode.h)
   bool spm_normalize = false;     // Prepend("▁") + Replace(" ", "▁"), or Metaspace (prepend "always")
   bool spm_prepend_first_only = false;  // Metaspace prepend_scheme "first": only the text's first segment
   bool ignore_merges = false;

@@ -1,6 +1,6 @@
 // HF tokenizers' tokenizer.json (model type BPE) mapped onto BpeConfig. Supported components — exactly
-// the ones the Llama-2/TinyLlama, GPT-2 and Llama-3 files use; anything else is rejected by name:
-//   normalizer:    null | Prepend("▁") | Replace(" " -> "▁") | Sequence of those
+// the ones the Llama-2/TinyLlama, GPT-2, Llama-3 and Qwen2 files use; anything else is rejected by name:
+//   normalizer:    null | NFC | Prepend("▁") | Replace(" " -> "▁") | Sequence of those
 //   pre_tokenizer: null | ByteLevel | Split(known regex, Isolated, invert false) | Metaspace(split false)
 //                  | Sequence of those
 //   decoder:       null | ByteLevel | Replace("▁" -> " ") | ByteFallback | Fuse | Strip(" ", 1, 0)
@@ -9,7 +9,6 @@
 //                  special token -> that token is BOS and added; anything else -> no BOS.
 // tokenizer_config.json (beside tokenizer.json, optional): add_bos_token overrides the BOS default;
 // bos_token / eos_token name the BOS/EOS pieces.
-// NFC normalization (Qwen2) is not implemented and rejected.
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -53,7 +52,13 @@ Status ApplyNormalizer(const json& n, const std::string& src, BpeConfig* c, bool
   if (n.is_null()) return Status::Ok();
   const std::string t = TypeOf(n);
   if (t == "Sequence") {
-    for (const json& s : n.value("normalizers", json::array())) QF_TRY(ApplyNormalizer(s, src, c, prepend, replace));
+    const json& list = n.value("normalizers", json::array());
+    if (!list.is_array()) return MakeError("{}: normalizer Sequence: 'normalizers' is not an array", src);
+    for (const json& s : list) QF_TRY(ApplyNormalizer(s, src, c, prepend, replace));
+    return Status::Ok();
+  }
+  if (t == "NFC") {  // Qwen2; NFD/NFKC/NFKD stay rejected below
+    c->nfc = true;
     return Status::Ok();
   }
   if (t == "Prepend" && n.value("prepend", "") == kSpmSpace) {

@@ -1,5 +1,5 @@
-// Unicode helpers for the tokenizers: UTF-8 decoding that never fails, and the general-category
-// classes the pre-tokenizer regexes need (\p{L}, \p{N}, \s).
+// Unicode helpers for the tokenizers: UTF-8 decoding that never fails, the general-category
+// classes the pre-tokenizer regexes need (\p{L}, \p{N}, \s), and NFC normalization (ICU).
 //
 // All functions are pure and thread-safe.
 #pragma once
@@ -35,5 +35,13 @@ bool IsNumber(char32_t cp);
 // The White_Space property (PropList.txt), which is what \s means in the Rust `regex` crate used
 // by HF tokenizers and in Oniguruma/PCRE Unicode mode.
 bool IsWhitespace(char32_t cp);
+
+// Unicode Normalization Form C (UAX #15) of UTF-8 text, as HF tokenizers' NFC normalizer computes it
+// (canonical decomposition, canonical reordering, canonical composition), done by ICU's
+// Normalizer2::getNFCInstance (unicode_normalize.cc). Each maximal run of valid UTF-8 (as DecodeUtf8
+// defines it) is normalized on its own; an invalid byte is copied unchanged and acts as a boundary
+// (nothing composes or reorders across it), so arbitrary bytes never fail and stay for the byte-level
+// BPE to encode. ASCII-only input is returned unchanged without calling ICU.
+std::string NormalizeNfc(std::string_view text);
 
 }  // namespace qforge::io
