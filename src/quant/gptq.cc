@@ -1,0 +1,207 @@
+#include "quant/gptq.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+
+#include "quant/rtn.h"
+
+namespace qforge::quant {
+
+namespace {
+
+// Rows per task: large enough that the lazy block update is a GEMM (32 x 128 x rest), small enough to
+// balance 4096 rows over the pool. The chunk layout depends only on `out` (ThreadPool::ChunkRange).
+constexpr int64_t kRowGrain = 32;
+// Column blocks of the triangular inverse, one task each.
+constexpr int64_t kInvBlock = 128;
+
+// U = upper Cholesky factor of (H_d + lambda I)^-1 for the permuted, dead-fixed Hessian, or false when
+// the factorisation fails. hp(i, j) = H_d[perm[i], perm[j]] (column-major, symmetric).
+bool UpperInverseCholesky(const Eigen::MatrixXd& hp, double lambda, ThreadPool& pool, Eigen::MatrixXd* u) {
+  const int64_t n = hp.rows();
+  // A = P (H + lambda I) P, P the reversal; only the lower triangle is read by LLT.
+  Eigen::MatrixXd a = hp.reverse();
+  a.diagonal().array() += lambda;
+  Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(a);  // in place: a's lower triangle becomes L
+  if (llt.info() != Eigen::Success) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(a(i, i) > 0.0) || !std::isfinite(a(i, i))) return false;
+  }
+  // L^-1, column block by column block: column j of L^-1 is zero above row j, so block [j0, j1) solves
+  // L[j0:, j0:] X = I[j0:, j0:j1] (in^3 / 3 flops in all, each block one task of a fixed shape).
+  u->setZero(n, n);
+  const int64_t nb = (n + kInvBlock - 1) / kInvBlock;
+  pool.ParallelFor(nb, 1, [&](int64_t b0, int64_t b1, int64_t) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t j0 = b * kInvBlock, w = std::min(kInvBlock, n - j0);
+      auto x = u->block(j0, j0, n - j0, w);
+      for (int64_t k = 0; k < w; ++k) x(k, k) = 1.0;
+      a.bottomRightCorner(n - j0, n - j0).triangularView<Eigen::Lower>().solveInPlace(x);
+    }
+  });
+  u->reverseInPlace();  // U = P L^-1 P: upper triangular, H^-1 = U^T U
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(u->coeff(i, i) > 0.0) || !std::isfinite(u->coeff(i, i))) return false;
+  }
+  return u->allFinite();
+}
+
+}  // namespace
+
+Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const double> h, const WeightQuantOptions& opt,
+                                               ThreadPool& pool, GptqStats* stats) {
+  QF_TRY(ValidateWeightQuantOptions(opt, w.cols));
+  QF_TRY(CheckFinite(w, "GPTQ weight"));
+  const int64_t n = w.cols, out = w.rows;
+  if (static_cast<int64_t>(h.size()) != n * n)
+    return MakeError("GPTQ: expected a Hessian of {} x {} = {} values (the weight's in), found {}", n, n, n * n, h.size());
+  for (int64_t i = 0; i < n * n; ++i) {
+    if (!std::isfinite(h[i]))
+      return MakeError("GPTQ: expected a finite Hessian, found {} at ({}, {})", h[i], i / n, i % n);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (h[i * n + i] < 0.0)
+      return MakeError("GPTQ: expected a Hessian with a non-negative diagonal (a Gram matrix), found H[{}, {}] = {}", i, i,
+                       h[i * n + i]);
+  }
+
+  // Dead columns (reference: H[dead, dead] = 1, W[:, dead] = 0).
+  std::vector<double> diag(static_cast<size_t>(n));
+  std::vector<char> dead(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    dead[i] = h[i * n + i] == 0.0;
+    diag[i] = dead[i] ? 1.0 : h[i * n + i];
+  }
+  // Processing order.
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (opt.act_order)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
+
+  Eigen::MatrixXd hp(n, n);
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t pj = perm[j];
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pi = perm[i];
+      hp(i, j) = pi == pj ? diag[pi] : (dead[pi] || dead[pj] ? 0.0 : h[pi * n + pj]);
+    }
+  }
+  double mean_diag = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += diag[i];
+  mean_diag /= static_cast<double>(n);
+
+  Eigen::MatrixXd u;
+  double rel = opt.damp;
+  int retries = 0;
+  std::vector<double> tried;
+  for (;;) {
+    tried.push_back(rel);
+    if (UpperInverseCholesky(hp, rel * mean_diag, pool, &u)) break;
+    if (retries == kMaxDampRetries) {
+      std::string list;
+      for (double d : tried) list += fmt::format("{}{:g}", list.empty() ? "" : ", ", d);
+      return MakeError(
+          "GPTQ: the Cholesky factorisation of the damped Hessian failed for every damp tried ({}; lambda = damp * "
+          "mean(diag H) = damp * {:g}): H is not positive semi-definite or not finite enough",
+          list, mean_diag);
+    }
+    rel = rel > 0.0 ? rel * 10.0 : 0.01;
+    ++retries;
+  }
+  hp.resize(0, 0);
+
+  formats::GroupQuantMatrix q = MakeGroupQuantMatrix(out, n, opt);
+  const bool per_channel = opt.group_size <= 0;
+  const bool static_groups = !per_channel && opt.static_groups;
+  const bool dynamic = !per_channel && !static_groups;
+  const int64_t gs = q.group_size, groups = q.groups;
+  if (dynamic) {
+    for (int64_t j = 0; j < n; ++j) q.g_idx[perm[j]] = static_cast<int32_t>(j / gs);
+  }
+
+  const int64_t bs = opt.block_size;
+  const int64_t num_chunks = ThreadPool::NumChunks(out, kRowGrain);
+  std::vector<double> chunk_loss(static_cast<size_t>(num_chunks), 0.0);
+
+  pool.ParallelFor(out, kRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+    const int64_t rows = r1 - r0;
+    // Original rows (dead columns zeroed), float, original column order: for the fixed grids.
+    std::vector<float> orig(static_cast<size_t>(n));
+    // Fixed grids [rows, groups] (per channel: groups == 1; static groups).
+    std::vector<formats::GridParams> fixed;
+    // The working weights, permuted: wc(r, j) = W[r0 + r, perm[j]] (column-major for column access).
+    Eigen::MatrixXd wc(rows, n);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = w.Row(r0 + r);
+      for (int64_t i = 0; i < n; ++i) orig[i] = dead[i] ? 0.0f : src[i];
+      for (int64_t j = 0; j < n; ++j) wc(r, j) = orig[perm[j]];
+      if (!dynamic) {
+        for (int64_t g = 0; g < groups; ++g) {
+          const int64_t b = g * gs, len = std::min(gs, n - b);
+          const formats::GridParams p = GroupGrid(std::span<const float>(orig.data() + b, static_cast<size_t>(len)), opt);
+          fixed.push_back(p);
+          q.scales[(r0 + r) * groups + g] = p.scale;
+          q.zeros[(r0 + r) * groups + g] = static_cast<uint8_t>(p.zero);
+        }
+      }
+    }
+    std::vector<formats::GridParams> cur(static_cast<size_t>(rows));  // the dynamic group's grid per row
+    std::vector<float> vals(static_cast<size_t>(gs));
+    Eigen::MatrixXd err(rows, bs);
+    Eigen::MatrixXd tail;
+    double loss = 0.0;
+    for (int64_t i1 = 0; i1 < n; i1 += bs) {
+      const int64_t i2 = std::min(i1 + bs, n), count = i2 - i1;
+      for (int64_t i = i1; i < i2; ++i) {
+        if (dynamic && i % gs == 0) {
+          // Current values of the group's columns [i, e): in-block ones are up to date in wc; columns
+          // past the block still miss this block's updates from columns [i1, i).
+          const int64_t e = std::min(i + gs, n), in_block = std::min(e, i2) - i;
+          if (e > i2) tail.noalias() = wc.middleCols(i2, e - i2) - err.leftCols(i - i1) * u.block(i1, i2, i - i1, e - i2);
+          const int64_t g = i / gs;
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t k = 0; k < in_block; ++k) vals[k] = static_cast<float>(wc(r, i + k));
+            for (int64_t k = in_block; k < e - i; ++k) vals[k] = static_cast<float>(tail(r, k - in_block));
+            cur[r] = GroupGrid(std::span<const float>(vals.data(), static_cast<size_t>(e - i)), opt);
+            q.scales[(r0 + r) * groups + g] = cur[r].scale;
+            q.zeros[(r0 + r) * groups + g] = static_cast<uint8_t>(cur[r].zero);
+          }
+        }
+        const double d = u(i, i);
+        const int64_t col = perm[i];
+        for (int64_t r = 0; r < rows; ++r) {
+          const formats::GridParams& p =
+              dynamic ? cur[r] : fixed[static_cast<size_t>(r * groups + (per_channel ? 0 : col / gs))];
+          const double wv = wc(r, i);
+          const uint8_t code = formats::QuantizeValue(static_cast<float>(wv), p);
+          q.codes[(r0 + r) * n + col] = code;
+          const double e = (wv - static_cast<double>(formats::DequantizeValue(code, p))) / d;
+          err(r, i - i1) = e;
+          loss += e * e;
+        }
+        // Spread the error over the rest of the block: W[:, i+1:i2] -= err_i U[i, i+1:i2].
+        if (i + 1 < i2)
+          wc.middleCols(i + 1, i2 - i - 1).noalias() -= err.col(i - i1) * u.row(i).segment(i + 1, i2 - i - 1);
+      }
+      // Lazy batch update of the columns past the block: W[:, i2:] -= Err U[i1:i2, i2:].
+      if (i2 < n) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
+    }
+    chunk_loss[chunk] = loss;
+  });
+
+  if (stats) {
+    stats->damp_used = rel;
+    stats->damp_retries = retries;
+    stats->proxy_loss = 0.0;
+    for (double l : chunk_loss) stats->proxy_loss += l;
+  }
+  return q;
+}
+
+}  // namespace qforge::quant
