@@ -18,7 +18,7 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", "qforge 0.1.0");
   std::vector<Command> commands = {
       AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
-      AddGenerateCommand(app), AddPplCommand(app),
+      AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app),
   };
   try {
     app.parse(argc, argv);

@@ -163,4 +163,12 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view c
   return w.Commit();
 }
 
+void ReleasePages(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(bytes.data()) + page - 1) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size()) / page * page;
+  if (e > b) (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 }  // namespace qforge::io

@@ -41,6 +41,12 @@ class MappedFile {
   std::string path_;
 };
 
+// Drops the resident pages of a read-only file mapping that lie entirely inside `bytes`
+// (madvise MADV_DONTNEED): they are re-read from the file if touched again. Lets a streaming pass
+// over a large checkpoint (quant/pipeline) keep one layer resident instead of the whole file.
+// A hint: failures are ignored.
+void ReleasePages(std::span<const uint8_t> bytes);
+
 // Writes a file atomically: Create() opens a unique temporary "<path>.tmp-XXXXXX" beside <path>;
 // Write() appends; Commit() flushes, fsyncs, closes and renames it to <path>. If the writer is
 // destroyed without a successful Commit() (error path), the temporary file is removed.

@@ -1,0 +1,121 @@
+// qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq [--bits B] [--group-size G] [--sym|--asym]
+//                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
+//                 [--calib-seqlen L] [--seed S] [--threads T] [--overwrite] [--json]
+// Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "quant/pipeline.h"
+
+namespace qforge::cli {
+
+namespace {
+struct QuantizeArgs {
+  std::string model, out, method = "gptq";
+  int bits = 4;
+  int64_t group_size = 128;
+  bool sym = false, asym = false, act_order = false, static_groups = false, overwrite = false, json = false;
+  double damp = 0.01;
+  std::vector<std::string> calib;
+  int64_t calib_samples = 128, calib_seqlen = 0;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
+  auto method = quant::MethodFromName(a.method);
+  if (!method) return ReportError(app, Error{fmt::format("--method '{}': expected rtn, gptq, awq or awq+gptq", a.method)});
+  quant::QuantizeOptions opt;
+  opt.method = *method;
+  opt.weights.bits = a.bits;
+  opt.weights.group_size = a.group_size;
+  // Default: asymmetric grids (the GPTQ and AWQ papers' setting).
+  opt.weights.symmetric = a.sym;
+  opt.weights.act_order = a.act_order;
+  opt.weights.static_groups = a.static_groups;
+  opt.weights.damp = a.damp;
+  for (const auto& f : a.calib) opt.calib.files.emplace_back(f);
+  opt.calib.samples = a.calib_samples;
+  opt.calib.seqlen = a.calib_seqlen;
+  opt.calib.seed = a.seed;
+  opt.overwrite = a.overwrite;
+  ThreadPool pool(a.threads);
+  const bool tty = isatty(fileno(stderr)) != 0;
+  auto progress = [tty](int64_t done, int64_t total, double seconds) {
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / total);
+    const double eta = done > 0 ? seconds / done * (total - done) : 0;
+    fmt::print(stderr, "{}layer {}/{} [{}{}] {:.1f}s elapsed, {:.1f}s/layer, ETA {:.1f}s{}", tty ? "\r" : "", done,
+               total, std::string(filled, '='), std::string(width - filled, ' '), seconds, seconds / done, eta,
+               tty && done < total ? "" : "\n");
+    std::fflush(stderr);
+  };
+  auto r = quant::QuantizeModel(a.model, a.out, opt, pool, progress);
+  if (!r.ok()) return ReportError(app, r.error());
+  if (a.json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (double e : r->layer_error) layers.push_back(e);
+    nlohmann::json j = {{"output", a.out},           {"method", a.method},
+                        {"layer_error", layers},     {"total_error", r->total_error},
+                        {"tensor_bytes", r->tensor_bytes}, {"quantized_params", r->quantized_params},
+                        {"seconds", r->seconds},     {"peak_rss_bytes", r->peak_rss_bytes}};
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  if (r->total_error >= 0) {
+    fmt::print("relative output error of the quantized linears on the calibration data (||X(W-Q)^T|| / ||XW^T||):\n");
+    fmt::print("{:<6} {:>10}   {}\n", "layer", "error", "per linear (q k v o gate up down)");
+    size_t li = 0;
+    for (size_t l = 0; l < r->layer_error.size(); ++l) {
+      std::string per;
+      while (li < r->linears.size() && r->linears[li].layer == static_cast<int64_t>(l)) {
+        per += fmt::format(" {:.4f}", r->linears[li].rel_error);
+        ++li;
+      }
+      fmt::print("{:<6} {:>10.5f}  {}\n", l, r->layer_error[l], per);
+    }
+    fmt::print("{:<6} {:>10.5f}\n", "total", r->total_error);
+  }
+  fmt::print("wrote {} ({} method, {} bits, group {}; {:.2f} MB of tensors) in {:.1f}s, peak RSS {:.1f} MB, {} threads\n",
+             a.out, a.method, a.bits, a.group_size, r->tensor_bytes / 1e6, r->seconds, r->peak_rss_bytes / 1e6,
+             pool.num_threads());
+  return 0;
+}
+}  // namespace
+
+Command AddQuantizeCommand(CLI::App& parent) {
+  Command c;
+  auto a = std::make_shared<QuantizeArgs>();
+  c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only)");
+  c.app->add_option("model", a->model, "Hugging Face model directory")->required();
+  c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
+  c.app->add_option("--method", a->method, "rtn, gptq, awq or awq+gptq")->capture_default_str();
+  c.app->add_option("--bits", a->bits, "Bits per weight (2..8)")->capture_default_str()->check(CLI::Range(2, 8));
+  c.app->add_option("--group-size", a->group_size, "Weights per scale along the input dim (-1: per channel)")
+      ->capture_default_str();
+  auto* sym = c.app->add_flag("--sym", a->sym, "Symmetric grids (no zero point)");
+  auto* asym = c.app->add_flag("--asym", a->asym, "Asymmetric grids with a zero point (default)");
+  sym->excludes(asym);
+  c.app->add_flag("--act-order", a->act_order, "GPTQ: quantize columns by descending Hessian diagonal (desc_act)");
+  c.app->add_flag("--static-groups", a->static_groups, "GPTQ: compute group grids before any update");
+  c.app->add_option("--damp", a->damp, "GPTQ: damping as a fraction of mean(diag H)")->capture_default_str()->check(CLI::Range(0.0, 10.0));
+  c.app->add_option("--calib", a->calib, "Calibration text files (plain text or JSONL with a \"text\" field)")
+      ->expected(1, -1)
+      ->check(CLI::ExistingFile);
+  c.app->add_option("--calib-samples", a->calib_samples, "Calibration segments N")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  c.app->add_option("--calib-seqlen", a->calib_seqlen, "Tokens per segment L (0: min(2048, model context))")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c.app->add_option("--seed", a->seed, "Seed of the segment sampling")->capture_default_str();
+  c.app->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c.app->add_flag("--overwrite", a->overwrite, "Replace an existing output directory");
+  c.app->add_flag("--json", a->json, "Print the summary as JSON");
+  c.run = [app = c.app, a] { return RunQuantize(*app, *a); };
+  return c;
+}
+
+}  // namespace qforge::cli

@@ -1,0 +1,131 @@
+// The weight-only quantization pipeline behind `qforge quantize`: calibrate, quantize decoder layer by
+// decoder layer, write a quantized Hugging Face checkpoint.
+//
+// Sequential and bounded in memory (GPTQ's sequential mode, Frantar et al. 2023, Sec. 5):
+//   X <- embeddings of the N calibration segments                    [N, L, hidden] f32, resident
+//   for each decoder layer i:
+//     read layer i's weights from the memory-mapped input (as f32; the mapped pages are released
+//       afterwards, so one layer is resident, not the whole model)
+//     run X through the full-precision layer i (a copy of X: the run is for observation) with
+//       observers on the four linear inputs: q/k/v share one (the attention RMSNorm output), gate/up
+//       share one, o_proj and down_proj one each: per-channel absmax, mean|x|, mean x^2 and the
+//       Hessian H = (2/n) sum x^T x in double
+//     AWQ: per group of linears, search s = mean|x|^alpha and fold it (see below), then search
+//       per-group clipping ranges; the observers' H and samples are rescaled to the folded inputs
+//     quantize each linear (RTN, GPTQ with the site's H, ...), record its relative output error on
+//       the calibration data, pack it into the checkpoint layout
+//     X <- the QUANTIZED layer i applied to X (so layer i+1 is calibrated on what it will really see)
+//   embeddings, final norm and an untied lm_head are copied unquantized.
+//
+// AWQ folding (Lin et al. 2024, and llm-awq's auto_scale / apply_scale), per decoder layer:
+//   q/k/v   <- s: input_layernorm.weight /= s, W_{q,k,v}[:, j] *= s_j
+//   o_proj  <- s: v_proj rows (and bias) /= s, W_o[:, j] *= s_j; only when v_proj's out == o_proj's in
+//              (no grouped-query attention), as llm-awq; skipped (and reported) otherwise
+//   gate/up <- s: post_attention_layernorm.weight /= s, W_{gate,up}[:, j] *= s_j
+//   down    <- s: up_proj rows /= s, W_down[:, j] *= s_j
+// In exact arithmetic the full-precision model is unchanged. α is chosen per group of linears by the
+// summed output error of those linears on (a subsample of) the calibration inputs — llm-awq measures
+// the output of the enclosing module (whole attention / MLP block); qforge measures the linears'
+// own outputs. Clipping is searched for every linear but q_proj and k_proj (llm-awq skips those: the
+// q·k product makes their error hard to measure per linear).
+//
+// Output layout: GPTQ v1 for rtn / gptq (and for awq when bits != 4 or an output dim is not a
+// multiple of 8); AWQ gemm for awq and awq+gptq at 4 bits. config.json gets a quantization_config
+// with qforge's own record under "qforge": method, options, calibration provenance, the input
+// files' SHA-256, and per-linear errors are in quantize_report.json. The same inputs and options
+// give byte-identical output for any thread count (no times or host names are written).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "formats/group_quant.h"
+#include "model/linear_method.h"
+#include "quant/calibration.h"
+#include "quant/weight_quant.h"
+
+namespace qforge::quant {
+
+// The seven linears of a Llama decoder layer, in checkpoint order.
+inline constexpr int kNumLinears = 7;
+inline constexpr std::array<const char*, kNumLinears> kLinearNames = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+
+// One decoder layer's weights as owned f32 tensors (the pipeline edits them: AWQ folding, clipping,
+// then the dequantized values).
+struct LayerWeightsF32 {
+  std::array<TensorF32, kNumLinears> w;    // [out, in], in kLinearNames order
+  std::array<std::vector<float>, 3> bias;  // q, k, v; empty when absent
+  std::vector<float> attn_norm, mlp_norm;  // [hidden]
+  // Serves the tensors under their canonical names below `prefix` ("model.layers.3."); the lookup
+  // refers to this object, which must outlive it.
+  model::TensorLookup Lookup(const std::string& prefix) const;
+};
+
+// AWQ scales per linear-input site (model::LinearSite order: qkv, o, gate_up, down); an empty
+// vector leaves that site unscaled.
+struct AwqLayerScales {
+  std::array<std::vector<float>, 4> scales;
+};
+
+// Folds AWQ scales into a layer so that the full-precision layer computes the same function (in
+// exact arithmetic): see the table in the file comment.
+void FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
+
+enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq };
+std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq"
+std::optional<Method> MethodFromName(std::string_view name);
+
+struct QuantizeOptions {
+  Method method = Method::kGptq;
+  WeightQuantOptions weights;
+  CalibrationOptions calib;           // files may be empty for rtn (no error report then)
+  int64_t awq_max_rows = 4096;        // calibration rows (tokens) kept per site for AWQ's searches
+  int awq_grid = 20;                  // α grid points (llm-awq: n_grid = 20)
+  bool overwrite = false;
+  uint64_t max_shard_bytes = uint64_t{1} << 30;
+  // Tests: receives every quantized linear (in checkpoint order) when non-null.
+  std::vector<formats::GroupQuantMatrix>* capture = nullptr;
+};
+
+struct LinearReport {
+  std::string name;         // "model.layers.3.mlp.down_proj"
+  int64_t layer = 0;
+  double rel_error = -1;    // sqrt(tr(ΔHΔᵀ) / tr(WHWᵀ)) on the calibration inputs (-1: no calibration)
+  double damp_used = 0;     // GPTQ: the λ fraction finally used; 0 otherwise
+  int damp_retries = 0;     // GPTQ: times the damping was raised after a failed Cholesky
+  double awq_alpha = -1;    // AWQ: the α chosen for this linear's group (-1: not scaled)
+  double rtn_rel_error = -1;  // GPTQ methods: RTN's error on the same weights and inputs, for comparison
+};
+
+struct QuantizeReport {
+  std::vector<LinearReport> linears;
+  std::vector<double> layer_error;  // RMS of the layer's linears' rel_error
+  double total_error = -1;          // RMS over all linears
+  int64_t quantized_params = 0, total_params = 0;
+  uint64_t tensor_bytes = 0;        // bytes of tensor data written
+  double seconds = 0;
+  int64_t peak_rss_bytes = 0;       // getrusage maximum resident set size of the process
+  nlohmann::json provenance;        // as written into config.json's quantization_config.qforge
+};
+
+// Progress after each layer: layers done, total, seconds so far.
+using ProgressFn = std::function<void(int64_t done, int64_t total, double seconds)>;
+
+// Quantizes the Hugging Face model directory `model` into the new directory `out`.
+Result<QuantizeReport> QuantizeModel(const std::filesystem::path& model, const std::filesystem::path& out,
+                                     const QuantizeOptions& options, ThreadPool& pool,
+                                     const ProgressFn& progress = nullptr);
+
+}  // namespace qforge::quant
