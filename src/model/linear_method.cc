@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "kernels/kernels.h"
+#include "model/linear_method_quant.h"
 
 namespace qforge::model {
 
@@ -103,10 +104,14 @@ Result<std::unique_ptr<QuantizationConfig>> MakeQuantizationConfig(std::string_v
     Registry& r = GetRegistry();
     std::lock_guard<std::mutex> lock(r.mu);
     auto it = r.factories.find(quant_method);
-    if (it == r.factories.end()) {
-      return MakeError("quantization_config.quant_method '{}' is not supported by this build (known: none)", quant_method);
-    }
-    f = it->second;
+    if (it != r.factories.end()) f = it->second;
+  }
+  // Built-ins by an explicit call (linear_method_quant.cc), so no static initializer can be dropped
+  // by the static-library linker; a registered factory of the same name takes precedence.
+  if (!f) f = BuiltinQuantizationConfigFactory(quant_method);
+  if (!f) {
+    return MakeError("quantization_config.quant_method '{}' is not supported by this build (known: none, gptq, awq)",
+                     quant_method);
   }
   return f(config_json);
 }

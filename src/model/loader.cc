@@ -1,5 +1,7 @@
 #include "model/loader.h"
 
+#include "model/linear_method_quant.h"
+
 namespace qforge::model {
 
 LlamaSpec SpecFromConfig(const io::ModelConfig& c) {
@@ -51,19 +53,50 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
   QF_ASSIGN_OR_RETURN(out.quant, MakeQuantizationConfig(method, qjson));
   const io::ModelSource* sp = source.get();
   const std::string where = path.string();
-  TensorLookup lookup = [sp](const std::string& name) -> std::optional<TensorView> {
-    const io::SourceTensor* t = sp->Find(name);
-    if (t == nullptr || !t->is_plain()) return std::nullopt;
-    return t->view();
+  // GGUF block-quantized tensors: Q8_0 / Q4_0 linears run through the GGML linear method (repacked
+  // into the quantized matmul's layout); a block-quantized embedding table is dequantized to f32 at
+  // load (the runtime reads embedding rows as f32/f16/bf16); other block types are refused by name.
+  struct Holder {
+    std::shared_ptr<const io::ModelSource> source;
+    TensorF32 embed;  // the dequantized embedding when it is block-quantized
   };
-  // Name block-quantized GGUF tensors explicitly instead of calling them missing.
+  auto holder = std::make_shared<Holder>();
+  holder->source = source;
+  bool any_block = false;
   for (const io::SourceTensor& t : source->tensors()) {
-    if (!t.is_plain()) {
-      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run yet", where, t.name,
-                       t.source_name, t.type_name());
+    if (t.is_plain()) continue;
+    const bool supported = t.ggml_type && (*t.ggml_type == formats::GgmlType::kQ8_0 || *t.ggml_type == formats::GgmlType::kQ4_0);
+    if (!supported) {
+      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run yet (q8_0 and q4_0 are supported)",
+                       where, t.name, t.source_name, t.type_name());
+    }
+    any_block = true;
+    if (t.name == "model.embed_tokens.weight") {
+      holder->embed = TensorF32(t.shape);
+      QF_TRY(source->ReadF32(t, holder->embed.values));
     }
   }
-  auto m = LlamaModel::Create(SpecFromConfig(source->config()), lookup, *out.quant, source);
+  if (any_block) {
+    if (!method.empty() && method != "none") {
+      return MakeError("{}: GGUF block-quantized tensors together with quantization_config.quant_method '{}'", where, method);
+    }
+    out.quant = MakeGgmlQuantizationConfig([sp](const std::string& name) -> std::optional<GgmlTensorRef> {
+      const io::SourceTensor* t = sp->Find(name);
+      if (t == nullptr || t->is_plain() || !t->ggml_type) return std::nullopt;
+      return GgmlTensorRef{*t->ggml_type, t->shape, t->bytes};
+    });
+  }
+  const Holder* hp = holder.get();
+  TensorLookup lookup = [sp, hp](const std::string& name) -> std::optional<TensorView> {
+    const io::SourceTensor* t = sp->Find(name);
+    if (t == nullptr) return std::nullopt;
+    if (!t->is_plain()) {
+      if (name == "model.embed_tokens.weight" && !hp->embed.values.empty()) return hp->embed.view();
+      return std::nullopt;
+    }
+    return t->view();
+  };
+  auto m = LlamaModel::Create(SpecFromConfig(source->config()), lookup, *out.quant, holder);
   if (!m.ok()) return std::move(m).error().Context(where);
   out.model = std::move(m).value();
   out.source = std::move(source);

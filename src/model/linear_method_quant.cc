@@ -1,0 +1,378 @@
+#include "model/linear_method_quant.h"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+#include "formats/float16.h"
+#include "formats/group_quant.h"
+#include "io/gptq_layout.h"
+#include "kernels/qmatmul.h"
+
+namespace qforge::model {
+
+namespace {
+
+using nlohmann::json;
+
+// ---- the layer and the shared Apply ----
+
+class QuantLayer : public LinearLayer {
+ public:
+  kernels::QuantWeightMatrix w;
+  std::unique_ptr<LinearLayer> fallback;  // set when the layer is not quantized in the checkpoint
+};
+
+Status ReadBias(const std::string& prefix, const TensorLookup& tensors, int64_t out, std::vector<float>* bias) {
+  const std::optional<TensorView> b = tensors(prefix + ".bias");
+  if (!b) return Status::Ok();
+  if (b->NumElements() != out) return MakeError("tensor '{}.bias': expected {} elements, found {}", prefix, out, b->NumElements());
+  if (!b->IsContiguous()) return MakeError("tensor '{}.bias' is not contiguous", prefix);
+  bias->resize(static_cast<size_t>(out));
+  for (int64_t i = 0; i < out; ++i) {
+    switch (b->dtype) {
+      case DType::kF32: (*bias)[i] = static_cast<const float*>(b->data)[i]; break;
+      case DType::kF16: (*bias)[i] = HalfToFloat(static_cast<const uint16_t*>(b->data)[i]); break;
+      case DType::kBF16: (*bias)[i] = BF16ToFloat(static_cast<const uint16_t*>(b->data)[i]); break;
+      default: return MakeError("tensor '{}.bias': dtype {} not supported (expected f32, f16 or bf16)", prefix, Name(b->dtype));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<LinearLayer>> Fallback(const std::string& prefix, const TensorLookup& tensors, bool allow_bias) {
+  QF_ASSIGN_OR_RETURN(std::unique_ptr<LinearLayer> inner, UnquantizedLinearMethod().CreateWeights(prefix, tensors, allow_bias));
+  auto layer = std::make_unique<QuantLayer>();
+  layer->in_features = inner->in_features;
+  layer->out_features = inner->out_features;
+  layer->fallback = std::move(inner);
+  return std::unique_ptr<LinearLayer>(std::move(layer));
+}
+
+Result<std::unique_ptr<LinearLayer>> Finish(const std::string& prefix, const TensorLookup& tensors, bool allow_bias,
+                                            const formats::GroupQuantMatrix& m) {
+  auto w = kernels::MakeQuantWeightMatrix(m);
+  if (!w.ok()) return std::move(w).error().Context(prefix);
+  auto layer = std::make_unique<QuantLayer>();
+  layer->w = std::move(w).value();
+  layer->in_features = layer->w.cols;
+  layer->out_features = layer->w.rows;
+  if (allow_bias) QF_TRY(ReadBias(prefix, tensors, layer->out_features, &layer->bias));
+  return std::unique_ptr<LinearLayer>(std::move(layer));
+}
+
+class QuantMethodBase : public LinearMethod {
+ public:
+  void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const QuantLayer&>(layer);
+    if (l.fallback) {
+      UnquantizedLinearMethod().Apply(*l.fallback, x, y, pool);
+      return;
+    }
+    // Per-thread scratch, grown only when a call needs more than any earlier one (see the header).
+    thread_local std::vector<float> scratch;
+    const int64_t need = kernels::QMatMulScratchFloats(l.w, x.rows, pool.num_threads());
+    if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need));
+    kernels::QMatMul(x, l.w, y, pool, scratch);
+    if (!l.bias.empty()) {
+      for (int64_t t = 0; t < y.rows; ++t) {
+        float* row = y.Row(t);
+        for (int64_t o = 0; o < y.cols; ++o) row[o] += l.bias[o];
+      }
+    }
+  }
+};
+
+// ---- config parsing ----
+
+Result<json> ParseConfig(std::string_view text, const char* method) {
+  if (text.empty()) return MakeError("quantization_config for quant_method '{}' is missing", method);
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return MakeError("quantization_config ({}): not a JSON object", method);
+  return j;
+}
+
+// The first of `keys` present in j (several spellings exist: AutoAWQ's w_bit vs transformers' bits).
+const json* FindKey(const json& j, std::initializer_list<const char*> keys, const char** which) {
+  for (const char* k : keys) {
+    auto it = j.find(k);
+    if (it != j.end() && !it->is_null()) {
+      *which = k;
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
+Result<int64_t> GetInt(const json& j, std::initializer_list<const char*> keys, std::optional<int64_t> def) {
+  const char* k = *keys.begin();
+  const json* v = FindKey(j, keys, &k);
+  if (v == nullptr) {
+    if (def) return *def;
+    return MakeError("quantization_config.{} is missing", k);
+  }
+  if (!v->is_number_integer()) return MakeError("quantization_config.{}: expected an integer, found {}", k, v->dump());
+  return v->get<int64_t>();
+}
+
+Result<bool> GetBool(const json& j, std::initializer_list<const char*> keys, bool def) {
+  const char* k = *keys.begin();
+  const json* v = FindKey(j, keys, &k);
+  if (v == nullptr) return def;
+  if (!v->is_boolean()) return MakeError("quantization_config.{}: expected true or false, found {}", k, v->dump());
+  return v->get<bool>();
+}
+
+Result<std::vector<std::string>> GetNotConvert(const json& j) {
+  std::vector<std::string> out;
+  auto it = j.find("modules_to_not_convert");
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) return MakeError("quantization_config.modules_to_not_convert: expected a list of names");
+  for (const json& e : *it) {
+    if (!e.is_string()) return MakeError("quantization_config.modules_to_not_convert: expected strings, found {}", e.dump());
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+// vLLM's rule: a layer is skipped when any listed name occurs in its prefix.
+bool NotConverted(const std::vector<std::string>& names, std::string_view prefix) {
+  for (const std::string& n : names)
+    if (!n.empty() && prefix.find(n) != std::string_view::npos) return true;
+  return false;
+}
+
+// ---- GPTQ ----
+
+struct GptqParams {
+  int bits = 4;
+  int64_t group_size = 128;
+  bool desc_act = false, sym = true;
+};
+
+class GptqMethod : public QuantMethodBase {
+ public:
+  explicit GptqMethod(GptqParams p) : p_(p) {}
+  std::string_view name() const override { return "gptq"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> qweight = tensors(prefix + ".qweight");
+    if (!qweight) {
+      if (tensors(prefix + ".weight")) return Fallback(prefix, tensors, allow_bias);
+      return MakeError("tensor '{}.qweight' is missing from the GPTQ checkpoint (and there is no '{}.weight')", prefix, prefix);
+    }
+    const std::optional<TensorView> qzeros = tensors(prefix + ".qzeros");
+    const std::optional<TensorView> scales = tensors(prefix + ".scales");
+    const std::optional<TensorView> g_idx = tensors(prefix + ".g_idx");
+    if (!qzeros) return MakeError("tensor '{}.qzeros' is missing from the GPTQ checkpoint", prefix);
+    if (!scales) return MakeError("tensor '{}.scales' is missing from the GPTQ checkpoint", prefix);
+    if (qweight->rank() != 2) {
+      return MakeError("tensor '{}.qweight': expected 2-D [in * bits / 32, out], found {}", prefix, qweight->shape.ToString());
+    }
+    const int64_t out = qweight->dim(1);
+    // `in` from g_idx when present (exact); else from the packed rows (exact when in * bits % 32 == 0).
+    int64_t in = qweight->dim(0) * 32 / p_.bits;
+    if (g_idx) {
+      if (g_idx->rank() != 1) return MakeError("tensor '{}.g_idx': expected 1-D [in], found {}", prefix, g_idx->shape.ToString());
+      in = g_idx->dim(0);
+    } else if (p_.desc_act) {
+      return MakeError("tensor '{}.g_idx' is missing but desc_act is true", prefix);
+    }
+    QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m,
+                        io::UnpackGptq(prefix, *qweight, *qzeros, *scales, g_idx ? &*g_idx : nullptr, p_.bits,
+                                       p_.group_size, p_.sym, in, out));
+    return Finish(prefix, tensors, allow_bias, m);
+  }
+
+ private:
+  GptqParams p_;
+};
+
+class GptqConfig : public QuantizationConfig {
+ public:
+  GptqConfig(GptqParams p, std::vector<std::string> skip) : method_(p), skip_(std::move(skip)) {}
+  std::string_view name() const override { return "gptq"; }
+  const LinearMethod& MethodFor(std::string_view prefix) const override {
+    if (NotConverted(skip_, prefix)) return UnquantizedLinearMethod();
+    return method_;
+  }
+
+ private:
+  GptqMethod method_;
+  std::vector<std::string> skip_;
+};
+
+// ---- AWQ ----
+
+class AwqMethod : public QuantMethodBase {
+ public:
+  explicit AwqMethod(int64_t group_size) : group_size_(group_size) {}
+  std::string_view name() const override { return "awq"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> qweight = tensors(prefix + ".qweight");
+    if (!qweight) {
+      if (tensors(prefix + ".weight")) return Fallback(prefix, tensors, allow_bias);
+      return MakeError("tensor '{}.qweight' is missing from the AWQ checkpoint (and there is no '{}.weight')", prefix, prefix);
+    }
+    const std::optional<TensorView> qzeros = tensors(prefix + ".qzeros");
+    const std::optional<TensorView> scales = tensors(prefix + ".scales");
+    if (!qzeros) return MakeError("tensor '{}.qzeros' is missing from the AWQ checkpoint", prefix);
+    if (!scales) return MakeError("tensor '{}.scales' is missing from the AWQ checkpoint", prefix);
+    if (qweight->rank() != 2) {
+      return MakeError("tensor '{}.qweight': expected 2-D [in, out / 8], found {}", prefix, qweight->shape.ToString());
+    }
+    QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m,
+                        io::UnpackAwqGemm(prefix, *qweight, *qzeros, *scales, 4, group_size_, qweight->dim(0),
+                                          qweight->dim(1) * 8));
+    return Finish(prefix, tensors, allow_bias, m);
+  }
+
+ private:
+  int64_t group_size_;
+};
+
+class AwqConfig : public QuantizationConfig {
+ public:
+  AwqConfig(int64_t group_size, std::vector<std::string> skip) : method_(group_size), skip_(std::move(skip)) {}
+  std::string_view name() const override { return "awq"; }
+  const LinearMethod& MethodFor(std::string_view prefix) const override {
+    if (NotConverted(skip_, prefix)) return UnquantizedLinearMethod();
+    return method_;
+  }
+
+ private:
+  AwqMethod method_;
+  std::vector<std::string> skip_;
+};
+
+// ---- GGUF Q8_0 / Q4_0 ----
+
+Result<formats::GroupQuantMatrix> RepackGgml(const std::string& name, const GgmlTensorRef& t) {
+  using formats::GgmlType;
+  if (t.type != GgmlType::kQ8_0 && t.type != GgmlType::kQ4_0) {
+    return MakeError("tensor '{}': GGML type {} is not supported by the CPU runtime (q8_0 and q4_0 are)", name,
+                     formats::GgmlInfo(t.type).name);
+  }
+  if (t.shape.rank != 2 || t.shape[1] % formats::kGgmlQK != 0 || t.shape[0] <= 0 || t.shape[1] <= 0) {
+    return MakeError("tensor '{}': expected a 2-D [out, in] {} tensor with in a multiple of 32, found {}", name,
+                     formats::GgmlInfo(t.type).name, t.shape.ToString());
+  }
+  const bool q8 = t.type == GgmlType::kQ8_0;
+  const int64_t rows = t.shape[0], cols = t.shape[1], blocks = cols / formats::kGgmlQK;
+  const int64_t bb = q8 ? formats::kQ8_0BlockBytes : formats::kQ4_0BlockBytes;
+  if (static_cast<int64_t>(t.bytes.size()) != rows * blocks * bb) {
+    return MakeError("tensor '{}': {} [{}, {}] needs {} bytes, found {}", name, formats::GgmlInfo(t.type).name, rows, cols,
+                     rows * blocks * bb, t.bytes.size());
+  }
+  formats::GroupQuantMatrix m;
+  m.bits = q8 ? 8 : 4;
+  m.symmetric = true;
+  m.rows = rows;
+  m.cols = cols;
+  m.group_size = formats::kGgmlQK;
+  m.groups = blocks;
+  m.codes.resize(static_cast<size_t>(rows * cols));
+  m.g_idx.resize(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) m.g_idx[i] = static_cast<int32_t>(i / formats::kGgmlQK);
+  m.scales.resize(static_cast<size_t>(rows * blocks));
+  m.zeros.assign(static_cast<size_t>(rows * blocks), q8 ? 128 : 8);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* blk = t.bytes.data() + (r * blocks + b) * bb;
+      const uint16_t d = static_cast<uint16_t>(blk[0] | (blk[1] << 8));  // little-endian f16 scale
+      m.scales[r * blocks + b] = HalfToFloat(d);
+      uint8_t* c = m.codes.data() + r * cols + b * formats::kGgmlQK;
+      if (q8) {
+        // int8 q -> code q + 128, zero 128: (code - 128) * d == q * d.
+        for (int j = 0; j < 32; ++j) c[j] = static_cast<uint8_t>(static_cast<int>(static_cast<int8_t>(blk[2 + j])) + 128);
+      } else {
+        // Q4_0: element j (0..15) is the low nibble of qs[j], element j + 16 the high nibble.
+        for (int j = 0; j < 16; ++j) {
+          c[j] = blk[2 + j] & 15;
+          c[j + 16] = blk[2 + j] >> 4;
+        }
+      }
+    }
+  }
+  return m;
+}
+
+class GgmlMethod : public QuantMethodBase {
+ public:
+  explicit GgmlMethod(GgmlTensorLookup raw) : raw_(std::move(raw)) {}
+  std::string_view name() const override { return "ggml"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::string name = prefix + ".weight";
+    const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
+    if (!t) return Fallback(prefix, tensors, allow_bias);
+    QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m, RepackGgml(name, *t));
+    return Finish(prefix, tensors, allow_bias, m);
+  }
+
+ private:
+  GgmlTensorLookup raw_;
+};
+
+class GgmlConfig : public QuantizationConfig {
+ public:
+  explicit GgmlConfig(GgmlTensorLookup raw) : method_(std::move(raw)) {}
+  std::string_view name() const override { return "ggml"; }
+  const LinearMethod& MethodFor(std::string_view) const override { return method_; }
+
+ private:
+  GgmlMethod method_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<QuantizationConfig>> MakeGptqConfig(std::string_view text) {
+  QF_ASSIGN_OR_RETURN(json j, ParseConfig(text, "gptq"));
+  if (auto it = j.find("checkpoint_format"); it != j.end() && !it->is_null()) {
+    if (!it->is_string() || it->get<std::string>() != "gptq") {
+      return MakeError("quantization_config.checkpoint_format {} is not supported (only \"gptq\", the v1 layout)", it->dump());
+    }
+  }
+  GptqParams p;
+  QF_ASSIGN_OR_RETURN(const int64_t bits, GetInt(j, {"bits"}, std::nullopt));
+  if (bits < 2 || bits > 8) return MakeError("quantization_config.bits {} is not supported by GPTQ here (expected 2..8)", bits);
+  p.bits = static_cast<int>(bits);
+  QF_ASSIGN_OR_RETURN(p.group_size, GetInt(j, {"group_size"}, std::nullopt));
+  if (p.group_size == 0 || p.group_size < -1) {
+    return MakeError("quantization_config.group_size {} is not supported (expected -1 or a positive size)", p.group_size);
+  }
+  QF_ASSIGN_OR_RETURN(p.desc_act, GetBool(j, {"desc_act"}, false));
+  QF_ASSIGN_OR_RETURN(p.sym, GetBool(j, {"sym"}, true));
+  QF_ASSIGN_OR_RETURN(std::vector<std::string> skip, GetNotConvert(j));
+  return std::unique_ptr<QuantizationConfig>(new GptqConfig(p, std::move(skip)));
+}
+
+Result<std::unique_ptr<QuantizationConfig>> MakeAwqConfig(std::string_view text) {
+  QF_ASSIGN_OR_RETURN(json j, ParseConfig(text, "awq"));
+  if (auto it = j.find("version"); it != j.end() && !it->is_null()) {
+    std::string v = it->is_string() ? it->get<std::string>() : it->dump();
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v != "gemm") return MakeError("quantization_config.version {} is not supported (only \"gemm\")", it->dump());
+  }
+  QF_ASSIGN_OR_RETURN(const int64_t bits, GetInt(j, {"bits", "w_bit"}, std::nullopt));
+  if (bits != 4) return MakeError("quantization_config.bits {} is not supported by AWQ gemm (expected 4)", bits);
+  QF_ASSIGN_OR_RETURN(const int64_t gs, GetInt(j, {"group_size", "q_group_size"}, std::nullopt));
+  if (gs == 0 || gs < -1) return MakeError("quantization_config.group_size {} is not supported", gs);
+  QF_ASSIGN_OR_RETURN(const bool zp, GetBool(j, {"zero_point"}, true));
+  if (!zp) return MakeError("quantization_config.zero_point false is not supported by AWQ gemm (expected true)");
+  QF_ASSIGN_OR_RETURN(std::vector<std::string> skip, GetNotConvert(j));
+  return std::unique_ptr<QuantizationConfig>(new AwqConfig(gs, std::move(skip)));
+}
+
+std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw) {
+  return std::make_unique<GgmlConfig>(std::move(raw));
+}
+
+QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quant_method) {
+  if (quant_method == "gptq") return MakeGptqConfig;
+  if (quant_method == "awq") return MakeAwqConfig;
+  return nullptr;
+}
+
+}  // namespace qforge::model

@@ -1,0 +1,58 @@
+// Weight-only quantized linear methods of the runtime (model/linear_method.h seam):
+//
+//   quant_method "gptq": GPTQ v1 checkpoints (AutoGPTQ / GPTQModel, checkpoint_format "gptq" or
+//       absent): <prefix>.qweight/.qzeros/.scales/.g_idx, unpacked by io/gptq_layout.h. Config keys:
+//       bits (2..8), group_size (-1 = per channel), desc_act, sym (default true),
+//       modules_to_not_convert. Anything else in checkpoint_format (gptq_v2, marlin, ...) is
+//       rejected by name.
+//   quant_method "awq": AutoAWQ "gemm" checkpoints (version "gemm", bits / w_bit 4, zero_point true,
+//       group_size / q_group_size): <prefix>.qweight/.qzeros/.scales.
+//   GGUF Q8_0 / Q4_0 linears (no quant_method: the loader builds this config for GGUF files whose
+//       linears are block-quantized): blocks repacked into the kernel matrix (Q8_0 = 8-bit codes
+//       q + 128 with zero 128, Q4_0 = 4-bit nibbles with zero 8; one f16 scale per 32).
+//
+// Each builds a kernels::QuantWeightMatrix at load and runs kernels::QMatMul in Apply (dequantize
+// inside the matmul). A layer listed in modules_to_not_convert, or one whose checkpoint has
+// <prefix>.weight but no <prefix>.qweight (e.g. an unquantized lm_head), uses the unquantized method.
+//
+// Scratch: Apply uses a thread_local buffer (the gathered act-order input and decoded tiles),
+// grown on the first call that needs more and reused afterwards, so steady-state decode does not
+// allocate; it is private to the calling thread, so concurrent sessions on different threads are
+// safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/tensor.h"
+#include "formats/ggml_blocks.h"
+#include "model/linear_method.h"
+
+namespace qforge::model {
+
+// The factory of a built-in quantized method ("gptq", "awq"), or nullptr for other names. Called by
+// MakeQuantizationConfig directly (an explicit call, so static-library linking cannot drop it).
+QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quant_method);
+
+Result<std::unique_ptr<QuantizationConfig>> MakeGptqConfig(std::string_view config_json);
+Result<std::unique_ptr<QuantizationConfig>> MakeAwqConfig(std::string_view config_json);
+
+// A GGML block-quantized tensor as stored in a GGUF file: shape row-major [out, in].
+struct GgmlTensorRef {
+  formats::GgmlType type = formats::GgmlType::kF32;
+  Shape shape;
+  std::span<const uint8_t> bytes;
+};
+// Raw tensors by canonical name (nullopt when absent or not block-quantized).
+using GgmlTensorLookup = std::function<std::optional<GgmlTensorRef>(const std::string& name)>;
+
+// Config whose method repacks Q8_0 / Q4_0 "<prefix>.weight" found by `raw` and falls back to the
+// unquantized method (through the TensorLookup) otherwise. Other block types are errors by name.
+std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw);
+
+}  // namespace qforge::model
