@@ -37,8 +37,9 @@ bool IsNumber(char32_t cp);
 bool IsWhitespace(char32_t cp);
 
 // Unicode Normalization Form C (UAX #15) of UTF-8 text, as HF tokenizers' NFC normalizer computes it
-// (canonical decomposition, canonical reordering, canonical composition), done by ICU's
-// Normalizer2::getNFCInstance (unicode_normalize.cc). Each maximal run of valid UTF-8 (as DecodeUtf8
+// (canonical decomposition, canonical reordering, canonical composition): ICU's NFC restricted to the
+// code points assigned in Unicode 9.0, the version of HF tokenizers' tables; later code points are left
+// unchanged and act as boundaries (unicode_normalize.cc). Each maximal run of valid UTF-8 (as DecodeUtf8
 // defines it) is normalized on its own; an invalid byte is copied unchanged and acts as a boundary
 // (nothing composes or reorders across it), so arbitrary bytes never fail and stay for the byte-level
 // BPE to encode. ASCII-only input is returned unchanged without calling ICU.

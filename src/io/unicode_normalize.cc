@@ -3,6 +3,7 @@
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 #include <unicode/stringpiece.h>
+#include <unicode/uniset.h>
 
 #include <cassert>
 
@@ -48,12 +49,40 @@ void AppendNfcRun(const icu::Normalizer2& nfc, std::string_view run, std::string
         cut = at;
         break;
       }
-      do --at; while (at > 0 && (static_cast<uint8_t>(run[at]) & 0xC0) == 0x80);
+      --at;
+      while (at > 0 && (static_cast<uint8_t>(run[at]) & 0xC0) == 0x80) --at;
     }
     AppendNfcChunk(nfc, run.substr(0, cut), out);
     run.remove_prefix(cut);
   }
   AppendNfcChunk(nfc, run, out);
+}
+
+// NFC as of Unicode 9.0, the version of the tables in HF tokenizers' `unicode-normalization-alignments`
+// crate (measured with tokenizers 0.23.3: every combining mark assigned in Unicode <= 9.0 is reordered,
+// none assigned in 10.0-15.0 is, and the Unicode 13 composite U+11938 = U+11935 U+11930 is not formed).
+// ICU 72 has Unicode 15 data; a FilteredNormalizer2 over [:age=9.0:] (every code point assigned in
+// Unicode <= 9.0) leaves the later ones unchanged and normalizes the text between them on its own —
+// exactly how an older normalizer treats a code point it does not know (a starter with ccc 0 that has no
+// decomposition and is in no composition pair). This is UTS #46's approach for IDNA2003's Unicode 3.2,
+// and it is exact because Unicode's normalization stability policy fixes the decompositions and
+// combining classes of assigned characters and forbids new compositions of existing ones.
+// Built once (thread-safe static init), immutable and never destroyed; nullptr if ICU fails.
+const icu::Normalizer2* HfNfc() {
+  static const icu::Normalizer2* const instance = []() -> const icu::Normalizer2* {
+    UErrorCode status = U_ZERO_ERROR;
+    // A process-wide singleton owned by ICU.
+    const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+    if (U_FAILURE(status) || nfc == nullptr) return nullptr;
+    auto* unicode_9 = new icu::UnicodeSet(UNICODE_STRING_SIMPLE("[:age=9.0:]"), status);
+    if (U_FAILURE(status)) {
+      delete unicode_9;
+      return nullptr;
+    }
+    unicode_9->freeze();
+    return new icu::FilteredNormalizer2(*nfc, *unicode_9);
+  }();
+  return instance;
 }
 
 }  // namespace
@@ -62,10 +91,8 @@ std::string NormalizeNfc(std::string_view text) {
   bool ascii = true;
   for (char ch : text) ascii = ascii && static_cast<unsigned char>(ch) < 0x80;
   if (ascii) return std::string(text);
-  UErrorCode status = U_ZERO_ERROR;
-  // A process-wide singleton owned by ICU; thread-safe to use concurrently (ICU's documentation).
-  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-  if (U_FAILURE(status) || nfc == nullptr) return std::string(text);
+  const icu::Normalizer2* nfc = HfNfc();
+  if (nfc == nullptr) return std::string(text);
   std::string out;
   out.reserve(text.size());
   size_t run_start = 0, pos = 0;
