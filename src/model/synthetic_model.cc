@@ -4,6 +4,10 @@
 
 #include "core/random.h"
 #include "formats/float16.h"
+#include "io/mapped_file.h"
+#include "io/safetensors.h"
+
+#include <nlohmann/json.hpp>
 
 namespace qforge::model {
 
@@ -58,6 +62,47 @@ std::unique_ptr<SyntheticCheckpoint> MakeSyntheticLlama(const LlamaSpec& s, DTyp
   Add(*c, "model.norm.weight", {s.hidden}, DType::kF32, rng, 1.0, 0.1);
   if (!s.tie_embeddings) Add(*c, "lm_head.weight", {s.vocab, s.hidden}, dtype, rng, 0.0, 0.02);
   return c;
+}
+
+Status WriteSyntheticHfModel(const SyntheticCheckpoint& ckpt, const LlamaSpec& s, const std::filesystem::path& dir,
+                             const std::filesystem::path& tokenizer_model) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) return MakeError("{}: already exists", dir.string());
+  if (!std::filesystem::create_directories(dir, ec)) return MakeError("{}: cannot create: {}", dir.string(), ec.message());
+  const bool bias = ckpt.tensors.count("model.layers.0.self_attn.q_proj.bias") > 0;
+  DType dtype = DType::kF32;
+  if (auto it = ckpt.tensors.find("model.embed_tokens.weight"); it != ckpt.tensors.end()) dtype = it->second.dtype;
+  nlohmann::json config = {
+      {"architectures", {bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+      {"model_type", bias ? "qwen2" : "llama"},
+      {"hidden_size", s.hidden},
+      {"intermediate_size", s.intermediate},
+      {"num_hidden_layers", s.layers},
+      {"num_attention_heads", s.heads},
+      {"num_key_value_heads", s.kv_heads},
+      {"head_dim", s.head_dim},
+      {"vocab_size", s.vocab},
+      {"max_position_embeddings", s.max_positions},
+      {"rms_norm_eps", s.rms_eps},
+      {"rope_theta", s.rope_theta},
+      {"hidden_act", "silu"},
+      {"tie_word_embeddings", s.tie_embeddings},
+      {"bos_token_id", s.bos_id >= 0 ? s.bos_id : 1},
+      {"eos_token_id", s.eos_id >= 0 ? s.eos_id : 2},
+      {"torch_dtype", dtype == DType::kF32 ? "float32" : dtype == DType::kF16 ? "float16" : "bfloat16"}};
+  {
+    QF_ASSIGN_OR_RETURN(io::AtomicFileWriter w, io::AtomicFileWriter::Create(dir / "config.json"));
+    QF_TRY(w.Write(config.dump(2) + "\n"));
+    QF_TRY(w.Commit());
+  }
+  std::vector<io::SafetensorsWriteTensor> ts;
+  for (const auto& [name, t] : ckpt.tensors) ts.push_back({name, t.dtype, t.shape, t.bytes});
+  QF_TRY(io::WriteSafetensors(dir / "model.safetensors", ts, {{"format", "pt"}}));
+  if (!tokenizer_model.empty()) {
+    std::filesystem::copy_file(tokenizer_model, dir / "tokenizer.model", ec);
+    if (ec) return MakeError("{}: cannot copy: {}", tokenizer_model.string(), ec.message());
+  }
+  return Status::Ok();
 }
 
 }  // namespace qforge::model

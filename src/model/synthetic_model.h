@@ -2,12 +2,14 @@
 // of any shape without files) and benchmarks (a realistic 1B-class shape without downloads).
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/result.h"
 #include "model/llama.h"
 
 namespace qforge::model {
@@ -27,5 +29,11 @@ struct SyntheticCheckpoint {
 // No lm_head when spec.tie_embeddings.
 std::unique_ptr<SyntheticCheckpoint> MakeSyntheticLlama(const LlamaSpec& spec, DType dtype, uint64_t seed,
                                                         bool qkv_bias = false);
+
+// Writes `ckpt` as a Hugging Face model directory: config.json (LlamaForCausalLM, or
+// Qwen2ForCausalLM when it has q/k/v biases) and model.safetensors, plus `tokenizer_model` copied
+// as tokenizer.model when given (its vocabulary should match spec.vocab). `dir` must not exist.
+Status WriteSyntheticHfModel(const SyntheticCheckpoint& ckpt, const LlamaSpec& spec, const std::filesystem::path& dir,
+                             const std::filesystem::path& tokenizer_model = {});
 
 }  // namespace qforge::model

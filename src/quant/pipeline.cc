@@ -184,9 +184,26 @@ model::TensorLookup LayerWeightsF32::Lookup(const std::string& prefix) const {
   };
 }
 
-void FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {
+Status FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {
   using model::LinearSite;
   auto site = [&](LinearSite s) -> const std::vector<float>& { return f.scales[static_cast<int>(s)]; };
+  auto check = [&](const std::vector<float>& s, int64_t n, const char* what) -> Status {
+    if (static_cast<int64_t>(s.size()) != n) {
+      return MakeError("AWQ scales for {}: {} values, expected {}", what, s.size(), n);
+    }
+    for (float v : s) {
+      if (!(v > 0.0f) || !std::isfinite(v)) return MakeError("AWQ scales for {}: {} is not a positive finite scale", what, v);
+    }
+    return Status::Ok();
+  };
+  const int64_t H = lw.w[0].cols(), kv = lw.w[2].rows(), q_in_o = lw.w[3].cols(), I = lw.w[6].cols();
+  if (const auto& s = site(LinearSite::kQkv); !s.empty()) QF_TRY(check(s, H, "q/k/v"));
+  if (const auto& s = site(LinearSite::kO); !s.empty()) {
+    QF_TRY(check(s, q_in_o, "o_proj"));
+    if (kv != q_in_o) return MakeError("AWQ scales for o_proj: v_proj has {} outputs but o_proj {} inputs (grouped-query attention)", kv, q_in_o);
+  }
+  if (const auto& s = site(LinearSite::kGateUp); !s.empty()) QF_TRY(check(s, H, "gate/up"));
+  if (const auto& s = site(LinearSite::kDown); !s.empty()) QF_TRY(check(s, I, "down_proj"));
   if (const auto& s = site(LinearSite::kQkv); !s.empty()) {
     for (int l : {0, 1, 2}) ScaleColumns(lw.w[l].mutable_matrix(), s);
     DivideVector(std::span<float>(lw.attn_norm), s);
@@ -204,6 +221,7 @@ void FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {
     ScaleColumns(lw.w[6].mutable_matrix(), s);
     DivideRows(lw.w[5].mutable_matrix(), s);
   }
+  return Status::Ok();
 }
 
 Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path& out, const QuantizeOptions& opt,
@@ -317,7 +335,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
         ScaleHessian(hess[s], r.scales);
         fold.scales[s] = std::move(r.scales);
       }
-      FoldAwqScales(lw, fold);
+      QF_TRY(FoldAwqScales(lw, fold));
     }
     // The reference each linear's error is measured against: the (folded) weights before clipping.
     std::array<TensorF32, kNumLin> reference;

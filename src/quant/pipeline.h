@@ -80,8 +80,9 @@ struct AwqLayerScales {
 };
 
 // Folds AWQ scales into a layer so that the full-precision layer computes the same function (in
-// exact arithmetic): see the table in the file comment.
-void FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
+// exact arithmetic): see the table in the file comment. Errors (nothing changed): a scale vector of
+// the wrong length, a non-positive scale, o_proj scales under grouped-query attention.
+Status FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
 
 enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq };
 std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq"
