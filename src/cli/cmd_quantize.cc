@@ -1,6 +1,6 @@
 // qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq [--bits B] [--group-size G] [--sym|--asym]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
-//                 [--calib-seqlen L] [--seed S] [--threads T] [--overwrite] [--json]
+//                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
 #include <unistd.h>
 
@@ -26,6 +26,7 @@ struct QuantizeArgs {
   int64_t calib_samples = 128, calib_seqlen = 0;
   uint64_t seed = 0;
   int threads = 0;
+  int64_t shard_mb = 1024;
 };
 
 int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
@@ -45,6 +46,7 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   opt.calib.seqlen = a.calib_seqlen;
   opt.calib.seed = a.seed;
   opt.overwrite = a.overwrite;
+  opt.max_shard_bytes = static_cast<uint64_t>(a.shard_mb) << 20;
   ThreadPool pool(a.threads);
   const bool tty = isatty(fileno(stderr)) != 0;
   auto progress = [tty](int64_t done, int64_t total, double seconds) {
@@ -64,6 +66,9 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
     nlohmann::json j = {{"output", a.out},           {"method", a.method},
                         {"layer_error", layers},     {"total_error", r->total_error},
                         {"tensor_bytes", r->tensor_bytes}, {"quantized_params", r->quantized_params},
+                        {"linear_bytes", r->linear_bytes},
+                        {"linear_bits_per_weight", r->quantized_params > 0 ? 8.0 * r->linear_bytes / r->quantized_params : 0.0},
+                        {"total_params", r->total_params},
                         {"seconds", r->seconds},     {"peak_rss_bytes", r->peak_rss_bytes}};
     fmt::print("{}\n", j.dump());
     return 0;
@@ -112,6 +117,9 @@ Command AddQuantizeCommand(CLI::App& parent) {
   c.app->add_option("--calib-seqlen", a->calib_seqlen, "Tokens per segment L (0: min(2048, model context))")->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--seed", a->seed, "Seed of the segment sampling")->capture_default_str();
   c.app->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c.app->add_option("--shard-size", a->shard_mb, "Output shard size in MiB (also the most output buffered in memory)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   c.app->add_flag("--overwrite", a->overwrite, "Replace an existing output directory");
   c.app->add_flag("--json", a->json, "Print the summary as JSON");
   c.run = [app = c.app, a] { return RunQuantize(*app, *a); };

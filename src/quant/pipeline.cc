@@ -384,6 +384,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
       if (!packed.ok()) return std::move(packed).error().Context(lr.name);
       for (io::PackedTensor& t : *packed) {
+        report.linear_bytes += t.bytes.size();
         QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
       }
       if (l <= kV && !lw.bias[l].empty()) {

@@ -116,6 +116,7 @@ struct QuantizeReport {
   double total_error = -1;          // RMS over all linears
   int64_t quantized_params = 0, total_params = 0;
   uint64_t tensor_bytes = 0;        // bytes of tensor data written
+  uint64_t linear_bytes = 0;        // of which the quantized linears' tensors (codes, zeros, scales, g_idx)
   double seconds = 0;
   int64_t peak_rss_bytes = 0;       // getrusage maximum resident set size of the process
   nlohmann::json provenance;        // as written into config.json's quantization_config.qforge
