@@ -22,11 +22,12 @@ constexpr int64_t kRowGrain = 32;
 constexpr int64_t kInvBlock = 128;
 
 // U = upper Cholesky factor of (H_d + lambda I)^-1 for the permuted, dead-fixed Hessian, or false when
-// the factorisation fails. hp(i, j) = H_d[perm[i], perm[j]] (column-major, symmetric).
-bool UpperInverseCholesky(const Eigen::MatrixXd& hp, double lambda, ThreadPool& pool, Eigen::MatrixXd* u) {
-  const int64_t n = hp.rows();
-  // A = P (H + lambda I) P, P the reversal; only the lower triangle is read by LLT.
-  Eigen::MatrixXd a = hp.reverse();
+// the factorisation fails. fill(a) writes A = P H_d P (P the reversal of the processing order) into the
+// [n, n] matrix a, at least its lower triangle, which is all LLT reads.
+template <typename Fill>
+bool UpperInverseCholesky(int64_t n, Fill fill, double lambda, ThreadPool& pool, Eigen::MatrixXd* u) {
+  Eigen::MatrixXd a = Eigen::MatrixXd::Zero(n, n);  // upper triangle unused, but never uninitialised
+  fill(a);
   a.diagonal().array() += lambda;
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(a);  // in place: a's lower triangle becomes L
   if (llt.info() != Eigen::Success) return false;
@@ -84,14 +85,18 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
   if (opt.act_order)
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
 
-  Eigen::MatrixXd hp(n, n);
-  for (int64_t j = 0; j < n; ++j) {
-    const int64_t pj = perm[j];
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t pi = perm[i];
-      hp(i, j) = pi == pj ? diag[pi] : (dead[pi] || dead[pj] ? 0.0 : h[pi * n + pj]);
-    }
-  }
+  // A(i, j) = H_d[perm[n-1-i], perm[n-1-j]], lower triangle (column by column, split over the pool).
+  auto fill = [&](Eigen::MatrixXd& a) {
+    pool.ParallelFor(n, 16, [&](int64_t j0, int64_t j1, int64_t) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t pj = perm[n - 1 - j];
+        for (int64_t i = j; i < n; ++i) {
+          const int64_t pi = perm[n - 1 - i];
+          a(i, j) = pi == pj ? diag[pi] : (dead[pi] || dead[pj] ? 0.0 : h[pi * n + pj]);
+        }
+      }
+    });
+  };
   double mean_diag = 0.0;
   for (int64_t i = 0; i < n; ++i) mean_diag += diag[i];
   mean_diag /= static_cast<double>(n);
@@ -102,7 +107,7 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
   std::vector<double> tried;
   for (;;) {
     tried.push_back(rel);
-    if (UpperInverseCholesky(hp, rel * mean_diag, pool, &u)) break;
+    if (UpperInverseCholesky(n, fill, rel * mean_diag, pool, &u)) break;
     if (retries == kMaxDampRetries) {
       std::string list;
       for (double d : tried) list += fmt::format("{}{:g}", list.empty() ? "" : ", ", d);
@@ -114,7 +119,6 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
     rel = rel > 0.0 ? rel * 10.0 : 0.01;
     ++retries;
   }
-  hp.resize(0, 0);
 
   formats::GroupQuantMatrix q = MakeGroupQuantMatrix(out, n, opt);
   const bool per_channel = opt.group_size <= 0;

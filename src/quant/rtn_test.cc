@@ -71,7 +71,9 @@ TEST(Rtn, ErrorBoundTailsAndDequantize) {
           for (int64_t i = 0; i < 172; ++i) {
             const float s = q->scales[o * q->groups + i / gs];
             EXPECT_EQ(q->g_idx[i], i / gs);
-            if (!sym) EXPECT_GE(q->zeros[o * q->groups + i / gs], 1);
+            if (!sym) {
+              EXPECT_GE(q->zeros[o * q->groups + i / gs], 1);
+            }
             // Symmetric: |err| <= s/2; asymmetric: plus the clipping of the rounded-down f16 scale,
             // up to (2^b - 1) ulp with ulp <= 2^-10 s (int_grid.h).
             const double bound = s * (sym ? 0.5 : 0.5 + ((1 << bits) - 1) / 1024.0);
