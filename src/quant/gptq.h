@@ -45,6 +45,7 @@
 // count.
 //
 // Cost: Cholesky in^3/3 + triangular inverse in^3/3 (double) + updates 2 * out * in^2 (double);
+// measured 14 s for a 4096 x 4096 weight (act order, g128) with 2 threads on the 2-core dev machine;
 // memory 2 in^2 doubles for the factorisation plus the output.
 #pragma once
 
