@@ -19,6 +19,7 @@ int Main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
       AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app),
+      AddEvalCommand(app),
   };
   try {
     app.parse(argc, argv);

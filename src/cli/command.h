@@ -25,6 +25,7 @@ Command AddInspectCommand(CLI::App& parent);
 Command AddGenerateCommand(CLI::App& parent);
 Command AddPplCommand(CLI::App& parent);
 Command AddQuantizeCommand(CLI::App& parent);
+Command AddEvalCommand(CLI::App& parent);
 
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);
