@@ -304,6 +304,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       for (int s = 0; s < kNumSites; ++s) {
         hess[s] = obs[s].Hessian(pool);
         mean_abs[s] = obs[s].MeanAbs();
+        obs[s] = InputObserver(1);  // free its accumulators before the next site's H is built
       }
     }
 
@@ -337,9 +338,11 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       }
       QF_TRY(FoldAwqScales(lw, fold));
     }
-    // The reference each linear's error is measured against: the (folded) weights before clipping.
+    // The reference each linear's error is measured against: the (folded) weights before clipping
+    // (a copy only when AWQ clips; otherwise the weights themselves, before they are overwritten).
     std::array<TensorF32, kNumLin> reference;
-    if (have_calib) reference = lw.w;
+    if (have_calib && UsesAwq(opt.method)) reference = lw.w;
+    auto ref = [&](int l) { return UsesAwq(opt.method) ? reference[l].matrix() : lw.w[l].matrix(); };
     if (UsesAwq(opt.method)) {
       for (int l = kV; l < kNumLin; ++l) {  // not q_proj, k_proj (llm-awq auto_clip)
         const int s = static_cast<int>(kLinSite[l]);
@@ -369,17 +372,20 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
         if (!r.ok()) return std::move(r).error().Context(lr.name);
         q = std::move(r).value();
       }
-      if (have_calib && UsesGptq(opt.method)) {
-        // RTN on the same (folded, clipped) weights and inputs: what GPTQ's error is compared with.
-        auto rtn = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
-        if (!rtn.ok()) return std::move(rtn).error().Context(lr.name);
-        lr.rtn_rel_error = RelativeOutputError(reference[l].matrix(), *rtn, hess[s], pool);
-      }
-      DequantizeInto(q, lw.w[l].mutable_matrix());
       if (have_calib) {
-        lr.rel_error = RelativeOutputError(reference[l].matrix(), lw.w[l].matrix(), hess[s], pool);
+        // Relative output error sqrt(tr(ΔHΔᵀ) / tr(WHWᵀ)); the denominator is shared with RTN's
+        // error on the same (folded, clipped) weights and inputs, which GPTQ's is compared with.
+        const double den = HessianTrace(ref(l), hess[s], pool);
+        auto ratio = [den](double num) { return den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY); };
+        lr.rel_error = ratio(ProxyLoss(ref(l), q, hess[s], pool));
+        if (UsesGptq(opt.method)) {
+          auto rtn = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
+          if (!rtn.ok()) return std::move(rtn).error().Context(lr.name);
+          lr.rtn_rel_error = ratio(ProxyLoss(ref(l), *rtn, hess[s], pool));
+        }
         layer_errs.push_back(lr.rel_error);
       }
+      DequantizeInto(q, lw.w[l].mutable_matrix());
       if (opt.capture != nullptr) opt.capture->push_back(q);
       auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
       if (!packed.ok()) return std::move(packed).error().Context(lr.name);
