@@ -1,0 +1,905 @@
+// report.html: one self-contained page (inline CSS, inline vanilla script, inline SVG plots drawn here).
+// Every string from the JSON goes through Esc(); numbers are printed with fmt (locale-independent),
+// SVG coordinates with 1 decimal, so the page is a pure function of the matrix.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "eval/report.h"
+#include "eval/report_internal.h"
+
+namespace qforge::eval {
+using namespace report_detail;
+
+namespace {
+
+std::string Esc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// Sort key of a numeric cell: shortest round-trip form, "" when missing.
+std::string SortKey(std::optional<double> v) { return v ? fmt::format("{}", *v) : ""; }
+std::string Px(double v) { return fmt::format("{:.1f}", v); }
+
+// ---------------------------------------------------------------------------------------------
+// Methods: one colour + marker each (Okabe & Ito's colour-blind-safe palette, "Color Universal
+// Design", 2008), canonical methods first, unknown ones after in alphabetical order.
+
+struct MethodStyle {
+  const char* color;
+  const char* marker;  // circle | square | diamond | up | down | cross | star
+};
+
+constexpr std::string_view kKnownMethods[] = {"baseline", "rtn", "gptq", "awq", "awq+gptq"};
+constexpr MethodStyle kKnownStyles[] = {
+    {"#3d3d3d", "star"}, {"#e69f00", "circle"}, {"#0072b2", "square"}, {"#009e73", "up"}, {"#cc79a7", "diamond"}};
+constexpr MethodStyle kOtherStyles[] = {{"#d55e00", "down"}, {"#56b4e9", "cross"}, {"#8c6d31", "circle"},
+                                        {"#7f7f7f", "square"}};
+
+std::vector<std::string> MethodsPresent(const MatrixModel& m) {
+  std::vector<std::string> known, other;
+  for (const json* r : m.rows) {
+    std::string method = Str(*r, {"method"});
+    if (method.empty()) method = "?";
+    bool is_known = std::find(std::begin(kKnownMethods), std::end(kKnownMethods), method) != std::end(kKnownMethods);
+    auto& list = is_known ? known : other;
+    if (std::find(list.begin(), list.end(), method) == list.end()) list.push_back(method);
+  }
+  std::sort(known.begin(), known.end(), [](const std::string& a, const std::string& b) {
+    return std::find(std::begin(kKnownMethods), std::end(kKnownMethods), a) <
+           std::find(std::begin(kKnownMethods), std::end(kKnownMethods), b);
+  });
+  std::sort(other.begin(), other.end());
+  known.insert(known.end(), other.begin(), other.end());
+  return known;
+}
+
+MethodStyle StyleOf(const std::vector<std::string>& methods, std::string_view method) {
+  for (size_t k = 0; k < std::size(kKnownMethods); ++k) {
+    if (kKnownMethods[k] == method) return kKnownStyles[k];
+  }
+  size_t unknown = 0;
+  for (const std::string& m : methods) {
+    if (m == method) break;
+    if (std::find(std::begin(kKnownMethods), std::end(kKnownMethods), m) == std::end(kKnownMethods)) ++unknown;
+  }
+  return kOtherStyles[unknown % std::size(kOtherStyles)];
+}
+
+std::string MethodOf(const json& row) {
+  std::string m = Str(row, {"method"});
+  return m.empty() ? "?" : m;
+}
+
+// A marker of radius ~r centred at (x, y), filled with `color`.
+std::string Marker(std::string_view shape, double x, double y, double r, std::string_view color) {
+  std::string fill = fmt::format(" fill=\"{}\" stroke=\"#fff\" stroke-width=\"1\"", color);
+  if (shape == "square") {
+    double s = r * 0.9;
+    return fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"{}/>", Px(x - s), Px(y - s), Px(2 * s), Px(2 * s),
+                       fill);
+  }
+  auto poly = [&](std::initializer_list<std::pair<double, double>> pts) {
+    std::string p;
+    for (auto [dx, dy] : pts) p += fmt::format("{}{},{}", p.empty() ? "" : " ", Px(x + dx * r), Px(y + dy * r));
+    return fmt::format("<polygon points=\"{}\"{}/>", p, fill);
+  };
+  if (shape == "diamond") return poly({{0, -1.25}, {1.1, 0}, {0, 1.25}, {-1.1, 0}});
+  if (shape == "up") return poly({{0, -1.3}, {1.15, 0.8}, {-1.15, 0.8}});
+  if (shape == "down") return poly({{0, 1.3}, {1.15, -0.8}, {-1.15, -0.8}});
+  if (shape == "star") {
+    std::string p;
+    for (int k = 0; k < 10; ++k) {
+      double a = -M_PI / 2 + k * M_PI / 5, rr = (k % 2 ? 0.55 : 1.45) * r;
+      p += fmt::format("{}{},{}", k ? " " : "", Px(x + rr * std::cos(a)), Px(y + rr * std::sin(a)));
+    }
+    return fmt::format("<polygon points=\"{}\"{}/>", p, fill);
+  }
+  if (shape == "cross") {
+    double s = r * 0.9;
+    return fmt::format("<path d=\"M{} {}L{} {}M{} {}L{} {}\" stroke=\"{}\" stroke-width=\"2.5\"/>", Px(x - s), Px(y - s),
+                       Px(x + s), Px(y + s), Px(x - s), Px(y + s), Px(x + s), Px(y - s), color);
+  }
+  return fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\"{}/>", Px(x), Px(y), Px(r), fill);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Axes: linear with "nice" 1-2-5 steps, or log10 (when the data span more than 10x) with ticks at
+// 1-2-5 per decade (1..9 when that gives fewer than 3, decades only past 6 decades).
+
+struct Axis {
+  double lo = 0, hi = 1;      // data range shown (log10 of it for a log axis)
+  bool log = false;
+  double px0 = 0, px1 = 1;    // pixels of lo and hi
+  std::vector<double> ticks;  // data values
+  std::vector<std::string> labels;
+
+  double Map(double v) const {
+    double t = ((log ? std::log10(v) : v) - lo) / (hi - lo);
+    return px0 + t * (px1 - px0);
+  }
+};
+
+double NiceStep(double raw) {
+  double e = std::floor(std::log10(raw)), f = raw / std::pow(10, e);
+  double nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+  return nf * std::pow(10, e);
+}
+
+// `values` are finite; `integer` keeps ticks on whole numbers (layer indices).
+Axis MakeAxis(const std::vector<double>& values, double px0, double px1, bool allow_log, bool integer = false,
+              double pad_fraction = 0.07) {
+  Axis a;
+  a.px0 = px0;
+  a.px1 = px1;
+  double mn = 0, mx = 1;
+  if (!values.empty()) {
+    mn = *std::min_element(values.begin(), values.end());
+    mx = *std::max_element(values.begin(), values.end());
+  }
+  a.log = allow_log && mn > 0 && mx / mn > 10;
+  if (a.log) {
+    double l = std::log10(mn), h = std::log10(mx), pad = (h - l) * pad_fraction;
+    a.lo = l - pad;
+    a.hi = h + pad;
+    for (const std::vector<double>& mult : {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+      a.ticks.clear();
+      bool decades_only = a.hi - a.lo > 6;
+      for (int e = static_cast<int>(std::floor(a.lo)); e <= static_cast<int>(std::ceil(a.hi)); ++e) {
+        for (double m : mult) {
+          if (decades_only && m != 1) continue;
+          double v = m * std::pow(10.0, e), lv = std::log10(v);
+          if (lv >= a.lo - 1e-12 && lv <= a.hi + 1e-12) a.ticks.push_back(v);
+        }
+      }
+      if (a.ticks.size() >= 3) break;
+    }
+    for (double v : a.ticks) a.labels.push_back(fmt::format("{:g}", v));
+    return a;
+  }
+  double range = mx - mn;
+  double pad = range > 0 ? range * pad_fraction : (mx != 0 ? std::abs(mx) * 0.1 : 1);
+  a.lo = mn - pad;
+  a.hi = mx + pad;
+  if (integer) {
+    a.lo = std::min(a.lo, mn - 0.3);
+    a.hi = std::max(a.hi, mx + 0.3);
+  }
+  double step = NiceStep((a.hi - a.lo) / 5);
+  if (integer) step = std::max(1.0, std::round(step));
+  int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
+  for (double k = std::ceil(a.lo / step); k * step <= a.hi + 1e-9 * step; k += 1) {
+    double v = k * step;
+    a.ticks.push_back(v);
+    a.labels.push_back(fmt::format("{:.{}f}", std::abs(v) < step * 1e-9 ? 0.0 : v, decimals));
+  }
+  return a;
+}
+
+// Plot geometry (SVG user units).
+struct Frame {
+  double width = 640, height = 400, left = 70, right = 20, top = 20, bottom = 52;
+  double X0() const { return left; }
+  double X1() const { return width - right; }
+  double Y0() const { return height - bottom; }  // bottom edge
+  double Y1() const { return top; }
+};
+
+std::string SvgOpen(std::string_view id, const Frame& f, std::string_view title) {
+  return fmt::format(
+      "<svg id=\"{}\" class=\"plot\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\" "
+      "preserveAspectRatio=\"xMidYMid meet\"><title>{}</title>",
+      id, f.width, f.height, Esc(title), Esc(title));
+}
+
+// Grid, ticks and axis labels.
+std::string SvgAxes(const Frame& f, const Axis& x, const Axis& y, std::string_view x_label, std::string_view y_label) {
+  std::string s = fmt::format("<rect class=\"bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", Px(f.X0()), Px(f.Y1()),
+                              Px(f.X1() - f.X0()), Px(f.Y0() - f.Y1()));
+  for (size_t i = 0; i < x.ticks.size(); ++i) {
+    double px = x.Map(x.ticks[i]);
+    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>", Px(px), Px(f.Y1()), Px(f.Y0()));
+    s += fmt::format("<line class=\"tickmark\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>", Px(px), Px(f.Y0()),
+                     Px(f.Y0() + 5));
+    s += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", Px(px), Px(f.Y0() + 18),
+                     Esc(x.labels[i]));
+  }
+  for (size_t i = 0; i < y.ticks.size(); ++i) {
+    double py = y.Map(y.ticks[i]);
+    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()), Px(py));
+    s += fmt::format("<line class=\"tickmark\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0() - 5), Px(f.X0()),
+                     Px(py));
+    s += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", Px(f.X0() - 8), Px(py + 4),
+                     Esc(y.labels[i]));
+  }
+  s += fmt::format("<rect class=\"axisframe\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", Px(f.X0()), Px(f.Y1()),
+                   Px(f.X1() - f.X0()), Px(f.Y0() - f.Y1()));
+  s += fmt::format("<text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                   Px((f.X0() + f.X1()) / 2), Px(f.height - 12), Esc(x_label));
+  s += fmt::format(
+      "<text class=\"axis-label\" transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>", Px(18),
+      Px((f.Y0() + f.Y1()) / 2), Esc(y_label), y.log ? " (log scale)" : "");
+  return s;
+}
+
+std::string NoData(const Frame& f, std::string_view what) {
+  return fmt::format("<text class=\"nodata\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">no {} to plot</text>",
+                     Px(f.width / 2), Px(f.height / 2), Esc(what));
+}
+
+struct LegendItem {
+  std::string label, color, marker;  // marker "" for a line sample
+  std::string dash;                  // stroke-dasharray of a line sample ("" solid)
+  bool line = false;
+};
+
+// A legend box with its top-left corner at (x, y).
+std::string SvgLegend(double x, double y, const std::vector<LegendItem>& items) {
+  if (items.empty()) return "";
+  size_t longest = 0;
+  for (const LegendItem& it : items) longest = std::max(longest, it.label.size());
+  double w = 40 + 6.6 * static_cast<double>(std::min<size_t>(longest, 28)), h = 10 + 18.0 * items.size();
+  std::string s = fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"4\"/>", Px(x),
+                              Px(y), Px(w), Px(h));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const LegendItem& it = items[i];
+    double cy = y + 14 + 18.0 * i;
+    if (it.line) {
+      s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>", Px(x + 8),
+                       Px(x + 30), Px(cy), it.color,
+                       it.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", it.dash));
+    }
+    if (!it.marker.empty()) s += Marker(it.marker, x + 19, cy, 4.5, it.color);
+    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>", Px(x + 36), Px(cy + 4), Esc(it.label));
+  }
+  return s + "</g>";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scatter with Pareto front (minimise x; minimise or maximise y).
+
+struct ScatterPoint {
+  double x = 0, y = 0;
+  size_t row = 0;
+  std::string method, tip, label;
+};
+
+struct ScatterSpec {
+  std::string id, title, x_label, y_label, what;
+  std::vector<ScatterPoint> points;
+  bool maximize_y = false;
+  std::optional<double> ref_y;  // a dashed horizontal reference (the baseline)
+  std::string ref_label;
+};
+
+// Indices into spec.points of the front, in ascending x.
+std::vector<size_t> ScatterFront(const ScatterSpec& spec) {
+  std::vector<std::pair<double, double>> pts;
+  for (const ScatterPoint& p : spec.points) pts.emplace_back(p.x, spec.maximize_y ? -p.y : p.y);
+  return ParetoFront(pts);
+}
+
+std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string>& methods) {
+  Frame f;
+  std::string s = SvgOpen(spec.id, f, spec.title);
+  std::vector<double> xs, ys;
+  for (const ScatterPoint& p : spec.points) {
+    xs.push_back(p.x);
+    ys.push_back(p.y);
+  }
+  if (spec.ref_y) ys.push_back(*spec.ref_y);
+  Axis x = MakeAxis(xs, f.X0(), f.X1(), true), y = MakeAxis(ys, f.Y0(), f.Y1(), true, false, 0.09);
+  s += SvgAxes(f, x, y, spec.x_label, spec.y_label);
+  if (spec.points.empty()) return s + NoData(f, spec.what) + "</svg>";
+
+  if (spec.ref_y) {
+    double py = y.Map(*spec.ref_y);
+    s += fmt::format("<line class=\"ref\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()), Px(py));
+    s += fmt::format("<text class=\"ref-label\" x=\"{}\" y=\"{}\" text-anchor=\"start\">{}</text>", Px(f.X0() + 6),
+                     Px(py - 5), Esc(spec.ref_label));
+  }
+  // The front as a step line: from each front point right to the next one's x, then to its y.
+  std::vector<size_t> front = ScatterFront(spec);
+  if (!front.empty()) {
+    std::string d = fmt::format("M{} {}", Px(x.Map(spec.points[front[0]].x)), Px(y.Map(spec.points[front[0]].y)));
+    for (size_t k = 1; k < front.size(); ++k) {
+      d += fmt::format("H{}V{}", Px(x.Map(spec.points[front[k]].x)), Px(y.Map(spec.points[front[k]].y)));
+    }
+    s += fmt::format("<path class=\"front\" d=\"{}\"/>", d);
+  }
+  for (size_t i = 0; i < spec.points.size(); ++i) {
+    const ScatterPoint& p = spec.points[i];
+    MethodStyle st = StyleOf(methods, p.method);
+    s += fmt::format("<g class=\"pt\" data-row=\"{}\"><title>{}</title>{}</g>", p.row, Esc(p.tip),
+                     Marker(st.marker, x.Map(p.x), y.Map(p.y), 6, st.color));
+  }
+  // Labels of the front's points, to the right of the point (left when near the right edge).
+  for (size_t i : front) {
+    const ScatterPoint& p = spec.points[i];
+    double px = x.Map(p.x), py = y.Map(p.y);
+    bool left = px > f.X1() - 110;
+    s += fmt::format("<text class=\"pt-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>", Px(px + (left ? -10 : 10)),
+                     Px(py - 8), left ? "end" : "start", Esc(p.label));
+  }
+  std::vector<LegendItem> legend;
+  for (const std::string& m : methods) {
+    bool used = std::any_of(spec.points.begin(), spec.points.end(), [&](const ScatterPoint& p) { return p.method == m; });
+    if (!used) continue;
+    MethodStyle st = StyleOf(methods, m);
+    legend.push_back({m, st.color, st.marker, "", false});
+  }
+  if (!front.empty()) legend.push_back({"Pareto front", "#b3261e", "", "", true});
+  size_t longest = 0;
+  for (const LegendItem& it : legend) longest = std::max(longest, it.label.size());
+  double lw = 40 + 6.6 * static_cast<double>(std::min<size_t>(longest, 28));
+  s += SvgLegend(f.X1() - lw - 10, f.Y1() + 10, legend);
+  return s + "</svg>";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-layer error: one line per row across the decoder layers. Colour = method, dash = bits,
+// marker shape distinguishes rows that share method and bits (e.g. two group sizes).
+
+std::string DashOf(std::optional<double> bits) {
+  if (!bits) return "";
+  int b = static_cast<int>(*bits);
+  if (b >= 8) return "2 3";
+  if (b >= 5) return "8 3 2 3";
+  if (b == 4) return "7 4";
+  return "";
+}
+
+std::string RenderLayerError(const MatrixModel& m, const std::vector<std::string>& methods) {
+  Frame f;
+  f.width = 1000;
+  f.height = 380;
+  f.right = 250;
+  const std::string title = "Quantization error per decoder layer";
+  std::string s = SvgOpen("plot-layer-error", f, title);
+  struct Line {
+    size_t row;
+    std::vector<double> err;  // NaN where missing
+  };
+  std::vector<Line> lines;
+  std::vector<double> xs, ys;
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    const json* le = Find(*m.rows[i], {"quantize", "layer_error"});
+    if (le == nullptr || !le->is_array() || le->empty()) continue;
+    Line line{i, {}};
+    for (const json& e : *le) {
+      double v = e.is_number() ? e.get<double>() : NAN;
+      line.err.push_back(std::isfinite(v) && v > 0 ? v : NAN);
+      if (std::isfinite(line.err.back())) {
+        xs.push_back(static_cast<double>(line.err.size() - 1));
+        ys.push_back(v);
+      }
+    }
+    if (std::any_of(line.err.begin(), line.err.end(), [](double v) { return std::isfinite(v); })) lines.push_back(line);
+  }
+  Axis x = MakeAxis(xs, f.X0(), f.X1(), false, true, 0.03), y = MakeAxis(ys, f.Y0(), f.Y1(), true, false, 0.08);
+  s += SvgAxes(f, x, y, "decoder layer", "relative output error (RMS over the layer's linears)");
+  if (lines.empty()) return s + NoData(f, "quantize.layer_error") + "</svg>";
+
+  static constexpr const char* kShapes[] = {"circle", "square", "up", "diamond", "down", "cross"};
+  std::map<std::pair<std::string, std::string>, int> variants;
+  std::vector<LegendItem> legend;
+  for (const Line& line : lines) {
+    const json& row = *m.rows[line.row];
+    std::string method = MethodOf(row);
+    MethodStyle st = StyleOf(methods, method);
+    std::optional<double> bits = Num(row, {"bits"});
+    int variant = variants[{method, BitsText(row)}]++;
+    std::string shape = kShapes[variant % std::size(kShapes)];
+    std::string dash = DashOf(bits);
+    std::string d, marks;
+    bool pen_down = false;
+    for (size_t l = 0; l < line.err.size(); ++l) {
+      if (!std::isfinite(line.err[l])) {
+        pen_down = false;
+        continue;
+      }
+      double px = x.Map(static_cast<double>(l)), py = y.Map(line.err[l]);
+      d += fmt::format("{}{} {}", pen_down ? "L" : "M", Px(px), Px(py));
+      pen_down = true;
+      marks += Marker(shape, px, py, 3.2, st.color);
+    }
+    std::string id = Str(row, {"id"});
+    s += fmt::format(
+        "<g class=\"ln\" data-row=\"{}\"><title>{}: total error {}</title><path d=\"{}\" stroke=\"{}\"{}/>{}</g>", line.row,
+        Esc(id), Fixed(Num(row, {"quantize", "total_error"}), 5), d, st.color,
+        dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash), marks);
+    legend.push_back({id.empty() ? method : id, st.color, shape, dash, true});
+  }
+  s += SvgLegend(f.X1() + 16, f.Y1(), legend);
+  return s + "</svg>";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page.
+
+constexpr std::string_view kCss = R"css(
+:root{--fg:#1b1f24;--muted:#5b636e;--faint:#8a939e;--line:#e3e7ec;--bg:#f6f7f9;--card:#fff;--accent:#0b5cad;--bad:#b3261e;--good:#1a7f37}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif;-webkit-font-smoothing:antialiased}
+.wrap{max-width:1360px;margin:0 auto;padding:28px 32px 48px}
+code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
+header.top{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:22px 26px;margin-bottom:22px}
+.eyebrow{text-transform:uppercase;letter-spacing:.08em;font-size:11.5px;color:var(--accent);font-weight:600}
+h1{font-size:24px;margin:4px 0 6px;font-weight:650;word-break:break-all}
+h1 .dir{color:var(--muted);font-weight:400}
+h2{font-size:18px;margin:0 0 4px;font-weight:650}
+h2 .num{color:var(--accent);margin-right:8px}
+h3{font-size:14px;margin:16px 0 6px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.04em}
+.chips{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0 14px}
+.chip{background:#eef3f9;color:#23415f;border-radius:999px;padding:2px 10px;font-size:12.5px}
+.chip.bad{background:#fbeaea;color:var(--bad)}
+pre.cmd{background:#0f1720;color:#e6edf3;border-radius:8px;padding:10px 14px;margin:0;white-space:pre-wrap;word-break:break-all}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px;margin:16px 0 0}
+.meta dt{color:var(--muted)}
+.meta dd{margin:0}
+.meta ul{margin:0;padding-left:18px}
+.sha{color:var(--faint)}
+section.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:20px 24px;margin-bottom:22px}
+.hint{color:var(--muted);margin:0 0 12px;font-size:13px}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
+table{border-collapse:collapse;width:100%}
+table.matrix{font-size:13px;font-variant-numeric:tabular-nums}
+table.matrix th,table.matrix td{padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}
+table.matrix thead th{background:#f0f3f6;position:sticky;top:0;font-weight:600;text-align:right;color:#2b3137}
+table.matrix thead tr.groups th{text-align:center;font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);border-bottom:0;background:#f7f9fb}
+table.matrix thead tr.groups th+th{border-left:1px solid var(--line)}
+table.matrix thead th.sortable{cursor:pointer;user-select:none}
+table.matrix thead th.sortable:hover{background:#e4eaf0}
+table.matrix thead th.sortable::after{content:"\2195";color:#b5bdc6;margin-left:4px;font-size:11px}
+table.matrix thead th[aria-sort=ascending]::after{content:"\25B2";color:var(--accent)}
+table.matrix thead th[aria-sort=descending]::after{content:"\25BC";color:var(--accent)}
+table.matrix th.l,table.matrix td.l{text-align:left}
+table.matrix td{text-align:right}
+table.matrix tbody tr:nth-child(even){background:#fafbfc}
+table.matrix tbody tr:hover,table.matrix tbody tr.hl{background:#fff6d9}
+table.matrix tbody tr.baseline{background:#f1f6fd}
+table.matrix tbody tr.failed{background:#fdf3f3}
+table.matrix tbody tr.failed td{color:var(--faint)}
+table.matrix tbody tr.failed td.status{color:var(--bad);font-weight:600}
+td.id{font-weight:600}
+.dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px;vertical-align:0}
+.pm{color:var(--faint);font-size:12px;margin-left:3px}
+.delta{display:block;font-size:11.5px;color:var(--muted)}
+.delta.ok{color:var(--good)}.delta.mid{color:#9a6700}.delta.bad{color:var(--bad)}
+.badge{display:inline-block;font-size:10.5px;font-weight:600;color:#b3261e;border:1px solid #e8b4b0;border-radius:4px;padding:0 4px;margin-left:6px;vertical-align:1px}
+td.status{text-align:left;max-width:260px;overflow:hidden;text-overflow:ellipsis}
+td.cmd{text-align:left}
+td.cmd details summary{cursor:pointer;color:var(--accent);font-size:12px}
+td.cmd details code{display:block;white-space:pre-wrap;word-break:break-all;width:420px;margin-top:4px;background:#f3f5f7;padding:6px 8px;border-radius:6px}
+.plots{display:grid;grid-template-columns:1fr 1fr;gap:22px;margin-bottom:22px}
+.plots section.card{margin-bottom:0}
+@media (max-width:1100px){.plots{grid-template-columns:1fr}}
+figure{margin:0}
+figcaption{color:var(--muted);font-size:12.5px;margin-top:6px}
+svg.plot{width:100%;height:auto;display:block;font-family:inherit}
+svg.plot .bg{fill:#fff}
+svg.plot .axisframe{fill:none;stroke:#aeb6bf}
+svg.plot .grid{stroke:#edf0f3}
+svg.plot .tickmark{stroke:#aeb6bf}
+svg.plot .tick{font-size:11.5px;fill:var(--muted);font-variant-numeric:tabular-nums}
+svg.plot .axis-label{font-size:12.5px;fill:#2b3137}
+svg.plot .legend rect{fill:#fff;fill-opacity:.92;stroke:#dde2e7}
+svg.plot .legend text{font-size:12px;fill:#2b3137}
+svg.plot .front{fill:none;stroke:#b3261e;stroke-width:1.8;stroke-opacity:.75}
+svg.plot .ref{stroke:#6e7781;stroke-dasharray:5 4}
+svg.plot .ref-label{font-size:11px;fill:#6e7781}
+svg.plot .pt-label{font-size:11px;fill:#3b424a;paint-order:stroke;stroke:#fff;stroke-width:3px}
+svg.plot .nodata{font-size:14px;fill:var(--faint)}
+svg.plot .ln path{fill:none;stroke-width:1.8}
+svg.plot .pt,svg.plot .ln{cursor:default}
+svg.plot .hl circle,svg.plot .hl rect,svg.plot .hl polygon{stroke:#1b1f24;stroke-width:2}
+svg.plot .ln.hl path{stroke-width:3.5}
+table.prov{font-size:13px}
+table.prov th{text-align:left;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:5px 10px}
+table.prov td{padding:5px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+table.prov td.n{text-align:right;font-variant-numeric:tabular-nums}
+ol.cmds{padding-left:0;list-style:none;margin:0}
+ol.cmds li{margin:0 0 10px}
+ol.cmds .rid{font-weight:600;margin-bottom:3px}
+ol.cmds pre{background:#f3f5f7;border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:0;white-space:pre-wrap;word-break:break-all}
+footer{color:var(--faint);font-size:12px;text-align:center;margin-top:8px}
+.js-error{background:#fdf3f3;color:var(--bad);border:1px solid var(--bad);padding:8px;margin:8px}
+)css";
+
+// Runs first: any later script error leaves a visible marker in the DOM (the browser test looks for it).
+constexpr std::string_view kErrorJs = R"js(
+window.onerror=function(msg,src,line){var p=document.getElementById('js-error');if(!p){p=document.createElement('pre');p.id='js-error';p.className='js-error';(document.body||document.documentElement).appendChild(p);}p.textContent+='script error: '+msg+' (line '+line+')\n';};
+)js";
+
+// Sorting (numeric-aware: data-v numbers compare as numbers, missing values always last, ties keep the
+// original order) and row <-> plot highlighting.
+constexpr std::string_view kJs = R"js(
+(function(){
+  var table=document.getElementById('matrix');
+  if(table){
+    var body=table.tBodies[0];
+    var heads=Array.prototype.slice.call(table.querySelectorAll('th.sortable'));
+    var key=function(td){
+      if(!td)return null;
+      if(td.hasAttribute('data-v')){var v=td.getAttribute('data-v');return v===''?null:parseFloat(v);}
+      var t=td.hasAttribute('data-s')?td.getAttribute('data-s'):td.textContent.trim();
+      return t===''||t==='\u2014'?null:t;
+    };
+    var sortBy=function(th){
+      var col=parseInt(th.getAttribute('data-col'),10);
+      var dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+      heads.forEach(function(h){h.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort',dir>0?'ascending':'descending');
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){
+        var x=key(a.cells[col]),y=key(b.cells[col]),o=a.getAttribute('data-i')-b.getAttribute('data-i');
+        if(x===null||y===null)return x===y?o:(x===null?1:-1);
+        var c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y),undefined,{numeric:true});
+        return c?c*dir:o;
+      });
+      rows.forEach(function(r){body.appendChild(r);});
+    };
+    heads.forEach(function(th){
+      th.addEventListener('click',function(){sortBy(th);});
+      th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();sortBy(th);}});
+    });
+  }
+  var mark=function(row,on){
+    document.querySelectorAll('[data-row="'+row+'"]').forEach(function(el){el.classList.toggle('hl',on);});
+  };
+  document.querySelectorAll('[data-row]').forEach(function(el){
+    var row=el.getAttribute('data-row');
+    el.addEventListener('mouseenter',function(){mark(row,true);});
+    el.addEventListener('mouseleave',function(){mark(row,false);});
+  });
+  document.body.dataset.ok='1';
+})();
+)js";
+
+std::string Short(std::string_view sha) { return std::string(sha.substr(0, std::min<size_t>(sha.size(), 12))); }
+
+std::string IntText(std::optional<double> v) {
+  return v ? fmt::format("{}", static_cast<long long>(std::llround(*v))) : std::string(kDash);
+}
+
+// A numeric table cell.
+std::string NumCell(std::optional<double> v, int decimals, double scale = 1, std::string_view title = "") {
+  return fmt::format("<td data-v=\"{}\"{}>{}</td>", SortKey(v ? std::optional<double>(*v * scale) : std::nullopt),
+                     title.empty() ? "" : fmt::format(" title=\"{}\"", Esc(title)), Fixed(v, decimals, scale));
+}
+
+std::string DeltaSpan(std::optional<double> d) {
+  if (!d) return "";
+  const char* cls = *d <= 1.0 ? "ok" : *d <= 5.0 ? "mid" : "bad";
+  return fmt::format("<span class=\"delta {}\">{:+.2f}%</span>", cls, *d);
+}
+
+std::string Header(const json& matrix, const MatrixModel& m) {
+  std::string model = Str(matrix, {"model"});
+  size_t slash = model.find_last_of('/');
+  std::string h1 = slash == std::string::npos || slash + 1 == model.size()
+                       ? Esc(model.empty() ? std::string(kDash) : model)
+                       : "<span class=\"dir\">" + Esc(model.substr(0, slash + 1)) + "</span>" + Esc(model.substr(slash + 1));
+  std::string s = "<header class=\"top\"><div class=\"eyebrow\">qforge &middot; quantization tradeoff report</div>";
+  s += "<h1>" + h1 + "</h1><div class=\"chips\">";
+  size_t failed = static_cast<size_t>(std::count_if(m.rows.begin(), m.rows.end(), [](const json* r) { return Failed(*r); }));
+  s += fmt::format("<span class=\"chip\">{} configuration{}</span>", m.rows.size(), m.rows.size() == 1 ? "" : "s");
+  if (failed) s += fmt::format("<span class=\"chip bad\">{} failed</span>", failed);
+  if (auto t = Num(matrix, {"threads"})) s += fmt::format("<span class=\"chip\">{} threads</span>", IntText(t));
+  s += fmt::format("<span class=\"chip\">{}</span>",
+                   m.baseline >= 0 ? "baseline: " + Esc(Str(*m.rows[static_cast<size_t>(m.baseline)], {"id"}))
+                                   : std::string("no baseline row"));
+  s += "</div>";
+  std::string cmd = Str(matrix, {"created_by"});
+  s += "<pre class=\"cmd\">" + Esc(cmd.empty() ? std::string(kDash) : cmd) + "</pre><dl class=\"meta\">";
+  const json* cal = Find(matrix, {"calibration"});
+  s += "<dt>Calibration</dt><dd>";
+  if (cal != nullptr && cal->is_object()) {
+    s += fmt::format("N = {} samples &times; L = {} tokens, seed {}", IntText(Num(*cal, {"samples"})),
+                     IntText(Num(*cal, {"seqlen"})), IntText(Num(*cal, {"seed"})));
+    if (const json* files = Find(*cal, {"files"}); files != nullptr && files->is_array()) {
+      s += "<ul>";
+      for (const json& fl : *files) {
+        std::string sha = Str(fl, {"sha256"});
+        s += fmt::format("<li><code>{}</code> <span class=\"sha mono\" title=\"sha256 {}\">sha256 {}&hellip;</span></li>",
+                         Esc(Str(fl, {"path"})), Esc(sha), Esc(Short(sha)));
+      }
+      s += "</ul>";
+    }
+  } else {
+    s += std::string(kDash) + " (no calibration: RTN / baseline only)";
+  }
+  s += "</dd><dt>Texts</dt><dd>";
+  const json* texts = Find(matrix, {"texts"});
+  if (texts != nullptr && texts->is_array() && !texts->empty()) {
+    s += "<ul>";
+    for (const json& t : *texts) {
+      std::string sha = Str(t, {"sha256"});
+      s += fmt::format("<li><code>{}</code> <span class=\"sha mono\" title=\"sha256 {}\">sha256 {}&hellip;</span></li>",
+                       Esc(Str(t, {"path"})), Esc(sha), Esc(Short(sha)));
+    }
+    s += "</ul>";
+  } else {
+    s += std::string(kDash);
+  }
+  return s + "</dd></dl></header>";
+}
+
+std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& methods,
+                        const std::vector<bool>& on_front) {
+  // Column headers: {group, label, tooltip, left-aligned, sortable}.
+  struct Col {
+    std::string group, label, tip;
+    bool left = false, sortable = true;
+  };
+  std::vector<Col> cols = {{"Configuration", "id", "row id", true},
+                           {"Configuration", "method", "quantization method", true},
+                           {"Configuration", "bits", "weight bits"},
+                           {"Configuration", "group", "weights per scale along the input"},
+                           {"Size", "weights MB", "bytes of all tensors / 10^6"},
+                           {"Size", "bits/w", "bits per weight of the quantized linears (tooltip: whole model)"}};
+  for (const PplSeries& s : m.ppl) {
+    cols.push_back({"Perplexity \u2193", s.label, "PPL ± stderr on " + s.text + " (" + s.protocol + "); Δ% vs baseline"});
+  }
+  cols.push_back({"KL vs baseline", "KLD mean", "mean KL divergence of the next-token distribution to the baseline's"});
+  cols.push_back({"KL vs baseline", "KLD p99", "99th percentile of the per-token KL divergence"});
+  cols.push_back({"KL vs baseline", "top-1 %", "tokens whose argmax equals the baseline's"});
+  cols.push_back({"Speed", "TTFT ms", "time to first token"});
+  cols.push_back({"Speed", "TPOT ms", "time per output token"});
+  cols.push_back({"Speed", "decode tok/s", "decode tokens per second (tooltip: prefill)"});
+  cols.push_back({"Memory", "peak RSS MB", "peak resident set size / 10^6"});
+  for (const std::string& t : m.tasks) cols.push_back({"Tasks (acc %)", t, "accuracy ± stderr on " + t});
+  cols.push_back({"Quantize", "error", "RMS relative output error over all linears (calibration inputs)"});
+  cols.push_back({"Quantize", "time s", "quantization wall time"});
+  cols.push_back({"Row", "status", "ok, or why the row failed", true});
+  cols.push_back({"Row", "command", "the exact command that produced the row", true, false});
+
+  std::string s = "<div class=\"table-wrap\"><table id=\"matrix\" class=\"matrix\"><thead><tr class=\"groups\">";
+  for (size_t i = 0; i < cols.size();) {
+    size_t j = i;
+    while (j < cols.size() && cols[j].group == cols[i].group) ++j;
+    s += fmt::format("<th colspan=\"{}\">{}</th>", j - i, Esc(cols[i].group));
+    i = j;
+  }
+  s += "</tr><tr>";
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const Col& c = cols[i];
+    std::string cls = std::string(c.left ? "l" : "") + (c.sortable ? (c.left ? " sortable" : "sortable") : "");
+    s += fmt::format("<th class=\"{}\" data-col=\"{}\" title=\"{}\"{}>{}</th>", cls, i, Esc(c.tip),
+                     c.sortable ? " tabindex=\"0\"" : "", Esc(c.label));
+  }
+  s += "</tr></thead><tbody>";
+
+  const json* base = m.baseline >= 0 ? m.rows[static_cast<size_t>(m.baseline)] : nullptr;
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    const json& row = *m.rows[i];
+    bool failed = Failed(row);
+    std::string method = MethodOf(row);
+    std::string cls = failed ? "failed" : static_cast<int>(i) == m.baseline ? "baseline" : "";
+    s += fmt::format("<tr data-i=\"{}\" data-row=\"{}\"{}>", i, i, cls.empty() ? "" : " class=\"" + cls + "\"");
+    std::string id = Str(row, {"id"});
+    s += fmt::format("<td class=\"l id\" data-s=\"{}\">{}{}</td>", Esc(id), Esc(id.empty() ? std::string(kDash) : id),
+                     on_front[i] ? "<span class=\"badge\" title=\"on the Pareto front of the quality plot\">front</span>"
+                                 : "");
+    s += fmt::format("<td class=\"l\" data-s=\"{0}\"><span class=\"dot\" style=\"background:{1}\"></span>{0}</td>",
+                     Esc(method), StyleOf(methods, method).color);
+    s += fmt::format("<td data-v=\"{}\">{}</td>", SortKey(Num(row, {"bits"})), BitsText(row));
+    std::optional<double> g = Num(row, {"group_size"});
+    s += fmt::format("<td data-v=\"{}\">{}</td>", SortKey(g ? std::optional<double>(*g < 0 ? 1e18 : *g) : std::nullopt),
+                     GroupText(row));
+    s += NumCell(Num(row, {"eval", "size", "weight_bytes"}), 2, 1e-6);
+    std::optional<double> mbpw = Num(row, {"eval", "size", "model_bits_per_weight"});
+    s += NumCell(Num(row, {"eval", "size", "linear_bits_per_weight"}), 3, 1,
+                 mbpw ? fmt::format("whole model: {:.3f} bits/weight", *mbpw) : "");
+    for (const PplSeries& ser : m.ppl) {
+      const json* e = PplEntry(row, ser);
+      std::optional<double> p = e ? Num(*e, {"ppl"}) : std::nullopt, se = e ? Num(*e, {"stderr"}) : std::nullopt;
+      const json* be = base != nullptr && base != &row ? PplEntry(*base, ser) : nullptr;
+      std::optional<double> d = DeltaPercent(p, be ? Num(*be, {"ppl"}) : std::nullopt);
+      std::string tokens = e ? IntText(Num(*e, {"tokens"})) : std::string(kDash);
+      s += fmt::format("<td data-v=\"{}\" title=\"{} tokens scored\">{}{}{}</td>", SortKey(p), tokens, Fixed(p, 4),
+                       se ? fmt::format("<span class=\"pm\">± {:.4f}</span>", *se) : "", DeltaSpan(d));
+    }
+    s += NumCell(Num(row, {"eval", "quality", "kld", "mean"}), 5);
+    s += NumCell(Num(row, {"eval", "quality", "kld", "p99"}), 5);
+    s += NumCell(Num(row, {"eval", "quality", "kld", "top1_agreement"}), 2, 100);
+    s += NumCell(Num(row, {"eval", "speed", "ttft_ms"}), 2);
+    s += NumCell(Num(row, {"eval", "speed", "tpot_ms"}), 2);
+    std::optional<double> prefill = Num(row, {"eval", "speed", "prefill_tps"});
+    s += NumCell(Num(row, {"eval", "speed", "decode_tps"}), 1, 1,
+                 prefill ? fmt::format("prefill {:.1f} tok/s", *prefill) : "");
+    s += NumCell(Num(row, {"eval", "size", "peak_rss_bytes"}), 1, 1e-6);
+    for (const std::string& t : m.tasks) {
+      const json* e = TaskEntry(row, t);
+      std::optional<double> acc = e ? Num(*e, {"acc"}) : std::nullopt, se = e ? Num(*e, {"acc_stderr"}) : std::nullopt;
+      s += fmt::format("<td data-v=\"{}\">{}{}</td>", SortKey(acc), Fixed(acc, 2, 100),
+                       acc && se ? fmt::format("<span class=\"pm\">± {:.2f}</span>", *se * 100) : "");
+    }
+    s += NumCell(Num(row, {"quantize", "total_error"}), 5);
+    s += NumCell(Num(row, {"quantize", "seconds"}), 1);
+    std::string status = Str(row, {"status"});
+    s += fmt::format("<td class=\"l status\" title=\"{0}\">{1}</td>", Esc(status),
+                     Esc(status.empty() ? std::string(kDash) : status));
+    std::string cmd = Str(row, {"command"});
+    if (cmd.empty()) {
+      s += fmt::format("<td class=\"l cmd\">{}</td>", kDash);
+    } else {
+      s += fmt::format("<td class=\"l cmd\"><details><summary title=\"{0}\">show</summary><code>{0}</code></details></td>",
+                       Esc(cmd));
+    }
+    s += "</tr>";
+  }
+  return s + "</tbody></table></div>";
+}
+
+std::string Provenance(const json& matrix, const MatrixModel& m) {
+  std::string s = "<section class=\"card\" id=\"sec-provenance\"><h2><span class=\"num\">5</span>Provenance</h2>";
+  s += "<h3>Calibration set</h3>";
+  const json* cal = Find(matrix, {"calibration"});
+  if (cal != nullptr && cal->is_object()) {
+    s += fmt::format(
+        "<p class=\"hint\">N = {} windows of L = {} tokens drawn with seed {} from a stream of {} tokens ({} used).</p>",
+        IntText(Num(*cal, {"samples"})), IntText(Num(*cal, {"seqlen"})), IntText(Num(*cal, {"seed"})),
+        IntText(Num(*cal, {"stream_tokens"})), IntText(Num(*cal, {"tokens_used"})));
+    s += "<table class=\"prov\" id=\"calibration-files\"><thead><tr><th>file</th><th>SHA-256</th><th>bytes</th>"
+         "<th>documents</th></tr></thead><tbody>";
+    if (const json* files = Find(*cal, {"files"}); files != nullptr && files->is_array()) {
+      for (const json& fl : *files) {
+        s += fmt::format("<tr><td><code>{}</code></td><td class=\"mono\">{}</td><td class=\"n\">{}</td>"
+                         "<td class=\"n\">{}</td></tr>",
+                         Esc(Str(fl, {"path"})), Esc(Str(fl, {"sha256"})), IntText(Num(fl, {"bytes"})),
+                         IntText(Num(fl, {"documents"})));
+      }
+    }
+    s += "</tbody></table>";
+  } else {
+    s += fmt::format("<p class=\"hint\">{} no calibration set recorded.</p>", kDash);
+  }
+  s += "<h3>Evaluation texts</h3><table class=\"prov\"><thead><tr><th>file</th><th>SHA-256</th></tr></thead><tbody>";
+  if (const json* texts = Find(matrix, {"texts"}); texts != nullptr && texts->is_array()) {
+    for (const json& t : *texts) {
+      s += fmt::format("<tr><td><code>{}</code></td><td class=\"mono\">{}</td></tr>", Esc(Str(t, {"path"})),
+                       Esc(Str(t, {"sha256"})));
+    }
+  }
+  s += "</tbody></table><h3>Commands</h3><ol class=\"cmds\" id=\"commands\">";
+  for (const json* r : m.rows) {
+    std::string cmd = Str(*r, {"command"});
+    s += fmt::format("<li><div class=\"rid\">{}</div><pre>{}</pre></li>", Esc(Str(*r, {"id"})),
+                     Esc(cmd.empty() ? std::string(kDash) : cmd));
+  }
+  return s + "</ol></section>";
+}
+
+}  // namespace
+
+std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
+  const MatrixModel m = Analyze(matrix);
+  const std::vector<std::string> methods = MethodsPresent(m);
+  const bool use_kld = options.quality_metric == ReportQualityMetric::kKldMean;
+  const json* base = m.baseline >= 0 ? m.rows[static_cast<size_t>(m.baseline)] : nullptr;
+
+  // Quality vs bits/weight (and KLD vs bits/weight as a second plot when PPL is the main metric).
+  auto quality_spec = [&](bool kld) {
+    ScatterSpec spec;
+    spec.id = kld ? (use_kld ? "plot-ppl-bpw" : "plot-kld-bpw") : "plot-ppl-bpw";
+    std::string metric = kld ? "mean KL divergence to the baseline" : "perplexity";
+    if (!kld && !m.ppl.empty()) metric += " (" + m.ppl[0].label + ")";
+    spec.title = metric + " vs bits per weight";
+    spec.what = kld ? "KLD" : "perplexity";
+    spec.x_label = "bits per weight of the quantized linears";
+    spec.y_label = kld ? "KLD mean (nats)" : "perplexity";
+    for (size_t i = 0; i < m.rows.size(); ++i) {
+      const json& row = *m.rows[i];
+      if (Failed(row)) continue;
+      std::optional<double> x = Num(row, {"eval", "size", "linear_bits_per_weight"}), y;
+      if (kld) {
+        y = Num(row, {"eval", "quality", "kld", "mean"});
+      } else if (!m.ppl.empty()) {
+        const json* e = PplEntry(row, m.ppl[0]);
+        y = e ? Num(*e, {"ppl"}) : std::nullopt;
+      }
+      if (!x || !y) continue;
+      std::string id = Str(row, {"id"});
+      spec.points.push_back({*x, *y, i, MethodOf(row),
+                             fmt::format("{}: {:.3f} bits/weight, {} {}", id, *x, kld ? "KLD" : "PPL",
+                                         kld ? fmt::format("{:.5f}", *y) : fmt::format("{:.4f}", *y)),
+                             id});
+    }
+    if (!kld && base != nullptr && !m.ppl.empty()) {
+      const json* e = PplEntry(*base, m.ppl[0]);
+      spec.ref_y = e ? Num(*e, {"ppl"}) : std::nullopt;
+      spec.ref_label = "baseline";
+    }
+    return spec;
+  };
+  ScatterSpec main_spec = quality_spec(use_kld);
+  std::vector<bool> on_front(m.rows.size(), false);
+  for (size_t k : ScatterFront(main_spec)) on_front[main_spec.points[k].row] = true;
+  bool kld_present = std::any_of(m.rows.begin(), m.rows.end(), [](const json* r) {
+    return Num(*r, {"eval", "quality", "kld", "mean"}).has_value() && !Failed(*r);
+  });
+
+  ScatterSpec speed;
+  speed.id = "plot-speed-size";
+  speed.title = "decode tokens/s vs model size";
+  speed.what = "speed";
+  speed.x_label = "weight size (MB = 10^6 bytes)";
+  speed.y_label = "decode tokens/s";
+  speed.maximize_y = true;
+  for (size_t i = 0; i < m.rows.size(); ++i) {
+    const json& row = *m.rows[i];
+    if (Failed(row)) continue;
+    std::optional<double> bytes = Num(row, {"eval", "size", "weight_bytes"}), tps = Num(row, {"eval", "speed", "decode_tps"});
+    if (!bytes || !tps) continue;
+    std::string id = Str(row, {"id"});
+    speed.points.push_back({*bytes * 1e-6, *tps, i, MethodOf(row),
+                            fmt::format("{}: {:.2f} MB, {:.1f} decode tok/s", id, *bytes * 1e-6, *tps), id});
+  }
+
+  std::string model = Str(matrix, {"model"});
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
+  out += "<meta name=\"generator\" content=\"qforge\">";
+  out += "<title>qforge report \u2014 " + Esc(model) + "</title><style>";
+  out += kCss;
+  out += "</style><script>";
+  out += kErrorJs;
+  out += "</script></head><body><div class=\"wrap\">";
+  out += Header(matrix, m);
+
+  out += "<section class=\"card\" id=\"sec-matrix\"><h2><span class=\"num\">1</span>Tradeoff matrix</h2>";
+  out += "<p class=\"hint\">Click a column header to sort (again to reverse); missing values stay last. "
+         "Δ% is the perplexity change against the baseline row; <span class=\"badge\">front</span> marks the "
+         "configurations on the Pareto front of plot 2. Hover a row to find it in the plots.</p>";
+  out += MatrixTable(m, methods, on_front);
+  out += "</section>";
+
+  out += "<div class=\"plots\"><section class=\"card\" id=\"sec-quality\"><h2><span class=\"num\">2</span>";
+  out += use_kld ? "KL divergence vs bits per weight" : "Perplexity vs bits per weight";
+  out += "</h2><figure>" + RenderScatter(main_spec, methods);
+  out += "<figcaption>Lower-left is better. The red step line is the Pareto front: no other configuration has both "
+         "fewer bits per weight and a lower " +
+         std::string(use_kld ? "KLD" : "perplexity") + ". Failed rows and missing values are not drawn.</figcaption>";
+  out += "</figure></section>";
+  out += "<section class=\"card\" id=\"sec-speed\"><h2><span class=\"num\">3</span>Decode speed vs size</h2><figure>";
+  out += RenderScatter(speed, methods);
+  out += "<figcaption>Upper-left is better (smaller and faster); the step line is the Pareto front.</figcaption>";
+  out += "</figure></section></div>";
+  if (!use_kld && kld_present) {
+    out += "<section class=\"card\" id=\"sec-kld\"><h2><span class=\"num\">2b</span>KL divergence vs bits per weight</h2>"
+           "<figure>";
+    out += RenderScatter(quality_spec(true), methods);
+    out += "<figcaption>Mean KL divergence of each configuration's next-token distribution to the baseline's.</figcaption>"
+           "</figure></section>";
+  }
+  out += "<section class=\"card\" id=\"sec-layers\"><h2><span class=\"num\">4</span>Quantization error per layer</h2>"
+         "<figure>";
+  out += RenderLayerError(m, methods);
+  out += "<figcaption>quantize.layer_error: per decoder layer, the RMS over its linears of the relative output error "
+         "sqrt(tr(&Delta;H&Delta;&#7488;) / tr(WHW&#7488;)) on the calibration inputs. Colour: method; dash: bits "
+         "(solid &le; 3, dashed 4, dotted 8).</figcaption></figure></section>";
+  out += Provenance(matrix, m);
+  out += "<footer>Generated by qforge. This file is self-contained: no network access, no external resources."
+         "</footer></div><script>";
+  out += kJs;
+  out += "</script></body></html>\n";
+  return out;
+}
+
+}  // namespace qforge::eval
