@@ -50,6 +50,19 @@ std::optional<Method> MethodFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::span<const MethodInfo> Methods() {
+  static constexpr MethodInfo kMethods[] = {{Method::kRtn, false, true},
+                                            {Method::kGptq, true, true},
+                                            {Method::kAwq, true, true},
+                                            {Method::kAwqGptq, true, false}};
+  return kMethods;
+}
+
+std::span<const int> DefaultMatrixBits() {
+  static constexpr int kBits[] = {8, 4, 3};
+  return kBits;
+}
+
 namespace {
 
 // The seven linears of a Llama decoder layer, in checkpoint order, and the site each reads.
@@ -136,25 +149,6 @@ nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
   return j;
 }
 
-// The command that reproduces the checkpoint (minus -o and --threads, which do not change it).
-std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
-  const auto& w = o.weights;
-  std::string cmd = fmt::format("qforge quantize {} --method {} --bits {} --group-size {} {}", model.string(),
-                                MethodName(o.method), w.bits, w.group_size > 0 ? w.group_size : -1,
-                                w.symmetric ? "--sym" : "--asym");
-  if (w.act_order) cmd += " --act-order";
-  if (w.static_groups) cmd += " --static-groups";
-  if (UsesGptq(o.method) && w.damp != 0.01) cmd += fmt::format(" --damp {}", w.damp);
-  if (!o.calib.files.empty()) {
-    cmd += " --calib";
-    for (const auto& f : o.calib.files) cmd += " " + f.string();
-    cmd += fmt::format(" --calib-samples {}", o.calib.samples);
-    if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
-    cmd += fmt::format(" --seed {}", o.calib.seed);
-  }
-  return cmd;
-}
-
 double Rms(const std::vector<double>& v) {
   if (v.empty()) return -1;
   double s = 0;
@@ -182,6 +176,24 @@ model::TensorLookup LayerWeightsF32::Lookup(const std::string& prefix) const {
     }
     return std::nullopt;
   };
+}
+
+std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
+  const auto& w = o.weights;
+  std::string cmd = fmt::format("qforge quantize {} --method {} --bits {} --group-size {} {}", model.string(),
+                                MethodName(o.method), w.bits, w.group_size > 0 ? w.group_size : -1,
+                                w.symmetric ? "--sym" : "--asym");
+  if (w.act_order) cmd += " --act-order";
+  if (w.static_groups) cmd += " --static-groups";
+  if (UsesGptq(o.method) && w.damp != 0.01) cmd += fmt::format(" --damp {}", w.damp);
+  if (!o.calib.files.empty()) {
+    cmd += " --calib";
+    for (const auto& f : o.calib.files) cmd += " " + f.string();
+    cmd += fmt::format(" --calib-samples {}", o.calib.samples);
+    if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
+    cmd += fmt::format(" --seed {}", o.calib.seed);
+  }
+  return cmd;
 }
 
 Status FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {

@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,19 @@ enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq };
 std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq"
 std::optional<Method> MethodFromName(std::string_view name);
 
+// The method registry: every weight-only method `qforge quantize` offers, in a fixed order. `qforge
+// compare` builds its default matrix from it (a method added here joins the default matrix when
+// in_default_matrix), not from a hand-written list.
+struct MethodInfo {
+  Method method;
+  bool needs_calibration;
+  bool in_default_matrix;  // combined methods (awq+gptq) are opt-in through a matrix file
+};
+std::span<const MethodInfo> Methods();
+// Bit widths of the default comparison matrix (8, 4, 3: the W8A16 / W4A16 / W3A16 points of the GPTQ
+// and AWQ papers); any width in 2..8 can be named in a matrix file.
+std::span<const int> DefaultMatrixBits();
+
 struct QuantizeOptions {
   Method method = Method::kGptq;
   WeightQuantOptions weights;
@@ -121,6 +135,10 @@ struct QuantizeReport {
   int64_t peak_rss_bytes = 0;       // getrusage maximum resident set size of the process
   nlohmann::json provenance;        // as written into config.json's quantization_config.qforge
 };
+
+// The `qforge quantize` command that reproduces a checkpoint, minus -o and --threads (which do not
+// change the output).
+std::string CanonicalCommand(const std::filesystem::path& model, const QuantizeOptions& options);
 
 // Progress after each layer: layers done, total, seconds so far.
 using ProgressFn = std::function<void(int64_t done, int64_t total, double seconds)>;

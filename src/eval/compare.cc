@@ -1,0 +1,428 @@
+#include "eval/compare.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "eval/report.h"
+#include "io/mapped_file.h"
+#include "io/model_source.h"
+#include "model/loader.h"
+#include "quant/calibration.h"
+
+namespace qforge::eval {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+Result<json> ReadJsonFile(const fs::path& p) {
+  std::ifstream f(p);
+  if (!f) return MakeError("{}: cannot open", p.string());
+  json j = json::parse(f, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return MakeError("{}: not valid JSON", p.string());
+  return j;
+}
+
+Status WriteFileAtomic(const fs::path& p, std::string_view text) {
+  QF_ASSIGN_OR_RETURN(io::AtomicFileWriter w, io::AtomicFileWriter::Create(p));
+  QF_TRY(w.Write(text));
+  return w.Commit();
+}
+
+std::string DefaultId(const quant::QuantizeOptions& q) {
+  return fmt::format("{}-w{}-g{}", quant::MethodName(q.method), q.weights.bits,
+                     q.weights.group_size > 0 ? q.weights.group_size : -1);
+}
+
+// Smallest input width of the model's linears: group sizes above it make no sense.
+Result<int64_t> MinLinearInput(const fs::path& model) {
+  QF_ASSIGN_OR_RETURN(io::ModelSource src, io::ModelSource::Open(model));
+  const auto& c = src.config();
+  return std::min({c.hidden_size, c.num_heads * c.head_dim, c.intermediate_size});
+}
+
+Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path& file) {
+  const std::string where = fmt::format("{}: configs[{}]", file.string(), index);
+  if (!j.is_object()) return MakeError("{}: expected an object", where);
+  for (const auto& [key, value] : j.items()) {
+    static const char* kKnown[] = {"id", "method", "bits", "group_size", "sym", "act_order", "static_groups", "damp"};
+    if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
+      return MakeError("{}: unknown key '{}'", where, key);
+    }
+  }
+  MatrixConfig c;
+  if (!j.contains("method") || !j["method"].is_string()) return MakeError("{}: \"method\" (a string) is required", where);
+  const std::string m = j["method"].get<std::string>();
+  if (m == "baseline") {
+    c.baseline = true;
+    c.id = "baseline";
+  } else {
+    auto method = quant::MethodFromName(m);
+    if (!method) return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, baseline)", where, m);
+    c.quantize.method = *method;
+    c.quantize.weights.symmetric = false;
+  }
+  auto get_int = [&](const char* key, auto* out) -> Status {
+    if (!j.contains(key)) return Status::Ok();
+    if (!j[key].is_number_integer()) return MakeError("{}: \"{}\" must be an integer", where, key);
+    *out = j[key].get<std::remove_pointer_t<decltype(out)>>();
+    return Status::Ok();
+  };
+  auto get_bool = [&](const char* key, bool* out) -> Status {
+    if (!j.contains(key)) return Status::Ok();
+    if (!j[key].is_boolean()) return MakeError("{}: \"{}\" must be true or false", where, key);
+    *out = j[key].get<bool>();
+    return Status::Ok();
+  };
+  QF_TRY(get_int("bits", &c.quantize.weights.bits));
+  QF_TRY(get_int("group_size", &c.quantize.weights.group_size));
+  QF_TRY(get_bool("sym", &c.quantize.weights.symmetric));
+  QF_TRY(get_bool("act_order", &c.quantize.weights.act_order));
+  QF_TRY(get_bool("static_groups", &c.quantize.weights.static_groups));
+  if (j.contains("damp")) {
+    if (!j["damp"].is_number()) return MakeError("{}: \"damp\" must be a number", where);
+    c.quantize.weights.damp = j["damp"].get<double>();
+  }
+  if (!c.baseline && (c.quantize.weights.bits < 2 || c.quantize.weights.bits > 8)) {
+    return MakeError("{}: bits {} outside 2..8", where, c.quantize.weights.bits);
+  }
+  if (j.contains("id")) {
+    if (!j["id"].is_string() || j["id"].get<std::string>().empty()) return MakeError("{}: \"id\" must be a non-empty string", where);
+    c.id = j["id"].get<std::string>();
+  } else if (!c.baseline) {
+    c.id = DefaultId(c.quantize);
+  }
+  for (char ch : c.id) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '+' || ch == '.')) {
+      return MakeError("{}: id '{}' may only hold letters, digits and - _ + .", where, c.id);
+    }
+  }
+  return c;
+}
+
+json TextsJson(const std::vector<fs::path>& files) {
+  json a = json::array();
+  for (const auto& f : files) {
+    auto sha = quant::Sha256File(f);
+    a.push_back({{"path", f.string()}, {"sha256", sha.ok() ? *sha : std::string("?")}});
+  }
+  return a;
+}
+
+// Everything a row depends on, hashed: the input model's files, calibration, texts, tasks, the
+// configuration and the evaluation settings (not threads or jobs: they do not change results
+// other than timings).
+Result<std::string> InputsFingerprint(const CompareOptions& o) {
+  json j;
+  json model_files = json::array();
+  std::vector<fs::path> files;
+  if (fs::is_directory(o.model)) {
+    for (const auto& e : fs::directory_iterator(o.model)) {
+      const auto name = e.path().filename().string();
+      if (e.is_regular_file() && (name == "config.json" || e.path().extension() == ".safetensors")) files.push_back(e.path());
+    }
+  } else {
+    files.push_back(o.model);
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    QF_ASSIGN_OR_RETURN(std::string sha, quant::Sha256File(f));
+    model_files.push_back({{"file", f.filename().string()}, {"sha256", sha}});
+  }
+  j["model"] = model_files;
+  j["calib"] = TextsJson(o.calib.files);
+  j["calib_options"] = {{"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed}};
+  j["texts"] = TextsJson(o.eval.texts);
+  j["tasks"] = TextsJson(o.eval.tasks);
+  json protocols = json::array();
+  for (PplProtocol p : o.eval.protocols) protocols.push_back(std::string(PplProtocolName(p)));
+  j["eval"] = {{"ctx", o.eval.ctx},           {"max_chunks", o.eval.max_chunks}, {"protocols", protocols},
+               {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps}};
+  return quant::Sha256Hex(j.dump());
+}
+
+json ConfigJson(const MatrixConfig& c) {
+  if (c.baseline) return {{"id", c.id}, {"method", "baseline"}};
+  const auto& w = c.quantize.weights;
+  return {{"id", c.id},       {"method", std::string(quant::MethodName(c.quantize.method))},
+          {"bits", w.bits},   {"group_size", w.group_size},
+          {"sym", w.symmetric}, {"act_order", w.act_order},
+          {"static_groups", w.static_groups}, {"damp", w.damp}};
+}
+
+json QuantizeJson(const quant::QuantizeReport& r) {
+  json lin = json::array();
+  for (const auto& l : r.linears) {
+    json e = {{"name", l.name}, {"layer", l.layer}, {"rel_error", l.rel_error}};
+    if (l.rtn_rel_error >= 0) e["rtn_rel_error"] = l.rtn_rel_error;
+    if (l.awq_alpha >= 0) e["awq_alpha"] = l.awq_alpha;
+    lin.push_back(e);
+  }
+  return {{"layer_error", r.layer_error}, {"total_error", r.total_error}, {"linears", lin}, {"seconds", r.seconds},
+          {"peak_rss_bytes", r.peak_rss_bytes}};
+}
+
+std::string Quote(const std::string& s) {
+  if (s.find_first_of(" \t'\"") == std::string::npos && !s.empty()) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool with_baseline) {
+  std::string cmd = "qforge eval " + Quote(model.string());
+  if (with_baseline) cmd += " --baseline " + Quote(o.model.string());
+  for (const auto& t : o.eval.texts) cmd += " --text " + Quote(t.string());
+  for (const auto& t : o.eval.tasks) cmd += " --task " + Quote(t.string());
+  cmd += fmt::format(" --ctx {}", o.eval.ctx);
+  return cmd;
+}
+
+}  // namespace
+
+Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
+  std::vector<MatrixConfig> configs;
+  if (!o.matrix_file.empty()) {
+    QF_ASSIGN_OR_RETURN(json m, ReadJsonFile(o.matrix_file));
+    if (!m.is_object() || !m.contains("configs") || !m["configs"].is_array() || m["configs"].empty()) {
+      return MakeError("{}: expected {{\"configs\": [ ... ]}} with at least one configuration", o.matrix_file.string());
+    }
+    const bool baseline = !m.contains("baseline") || (m["baseline"].is_boolean() && m["baseline"].get<bool>());
+    if (baseline) configs.push_back({"baseline", true, {}});
+    for (size_t i = 0; i < m["configs"].size(); ++i) {
+      QF_ASSIGN_OR_RETURN(MatrixConfig c, ConfigFromJson(m["configs"][i], i, o.matrix_file));
+      if (c.baseline && baseline) continue;
+      configs.push_back(std::move(c));
+    }
+  } else {
+    QF_ASSIGN_OR_RETURN(int64_t min_in, MinLinearInput(o.model));
+    std::vector<int64_t> groups;
+    for (int64_t g : {32, 64, 128}) {
+      if (g <= min_in) groups.push_back(g);
+    }
+    if (groups.size() > 2) groups.erase(groups.begin(), groups.end() - 2);
+    if (groups.empty()) groups.push_back(-1);  // tiny model: per channel
+    configs.push_back({"baseline", true, {}});
+    for (const quant::MethodInfo& mi : quant::Methods()) {
+      if (!mi.in_default_matrix) continue;
+      for (int bits : quant::DefaultMatrixBits()) {
+        for (int64_t g : groups) {
+          MatrixConfig c;
+          c.quantize.method = mi.method;
+          c.quantize.weights.bits = bits;
+          c.quantize.weights.group_size = g;
+          c.quantize.weights.symmetric = false;
+          c.id = DefaultId(c.quantize);
+          configs.push_back(std::move(c));
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < configs.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (configs[i].id == configs[j].id) return MakeError("matrix: configuration id '{}' appears twice", configs[i].id);
+    }
+  }
+  return configs;
+}
+
+Result<CompareResult> Compare(const CompareOptions& o, const CompareProgressFn& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.eval.texts.empty()) return MakeError("compare needs evaluation text (--text FILE...)");
+  QF_ASSIGN_OR_RETURN(std::vector<MatrixConfig> configs, MatrixConfigs(o));
+  const bool need_calib = std::any_of(configs.begin(), configs.end(), [](const MatrixConfig& c) {
+    return !c.baseline && c.quantize.method != quant::Method::kRtn;
+  });
+  if (need_calib && o.calib.files.empty()) return MakeError("the matrix has calibrated methods: give --calib FILE...");
+  std::error_code ec;
+  fs::create_directories(o.out / "rows", ec);
+  fs::create_directories(o.out / "models", ec);
+  if (ec) return MakeError("{}: cannot create the output directory: {}", o.out.string(), ec.message());
+  QF_ASSIGN_OR_RETURN(std::string inputs, InputsFingerprint(o));
+
+  const int total_threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(configs.size())));
+  if (jobs > 1) {
+    // "When memory allows": each job holds up to ~2x the input model plus calibration activations.
+    uint64_t model_bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(o.model, ec)) {
+      if (e.is_regular_file()) model_bytes += e.file_size();
+    }
+    uint64_t avail = 0;
+    std::ifstream mi("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (mi >> key >> kb >> unit) {
+      if (key == "MemAvailable:") avail = kb * 1024;
+    }
+    const uint64_t per_job = 2 * model_bytes + (uint64_t{256} << 20);
+    if (avail > 0) jobs = std::max<int>(1, std::min<int64_t>(jobs, static_cast<int64_t>(avail / per_job)));
+  }
+  const int threads_per_job = std::max(1, total_threads / jobs);
+
+  std::vector<json> rows(configs.size());
+  std::vector<std::string> hashes(configs.size());
+  std::vector<bool> need(configs.size(), true);
+  CompareResult result;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    hashes[i] = quant::Sha256Hex(inputs + ConfigJson(configs[i]).dump());
+    auto cached = ReadJsonFile(o.out / "rows" / (configs[i].id + ".json"));
+    if (cached.ok() && cached->is_object() && cached->value("hash", "") == hashes[i] && cached->value("status", "") == "ok") {
+      rows[i] = std::move(cached).value();
+      need[i] = false;
+      result.reused.push_back(configs[i].id);
+    }
+  }
+  std::mutex mu;
+  CompareProgress prog;
+  prog.total = static_cast<int64_t>(configs.size());
+  prog.reused = static_cast<int64_t>(result.reused.size());
+  prog.done = prog.reused;
+  auto report = [&](const std::string& msg) {  // call with mu held
+    prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const int64_t computed = prog.done - prog.reused;
+    prog.eta_seconds = computed > 0 ? prog.seconds / computed * (prog.total - prog.done) : 0;
+    prog.message = msg;
+    if (progress) progress(prog);
+  };
+
+  // One configuration: quantize (unless baseline), evaluate quality (+ speed when run alone).
+  auto run_one = [&](size_t i, ThreadPool& pool, bool with_speed) -> json {
+    const MatrixConfig& c = configs[i];
+    json row = ConfigJson(c);
+    row["bits"] = c.baseline ? json(nullptr) : json(c.quantize.weights.bits);
+    row["group_size"] = c.baseline ? json(nullptr) : json(c.quantize.weights.group_size);
+    fs::path model = o.model;
+    std::string command;
+    row["quantize"] = nullptr;
+    if (!c.baseline) {
+      quant::QuantizeOptions q = c.quantize;
+      q.calib = o.calib;
+      if (q.method == quant::Method::kRtn) q.calib.files = o.calib.files;  // for the error report
+      q.overwrite = true;
+      model = o.out / "models" / c.id;
+      auto r = quant::QuantizeModel(o.model, model, q, pool);
+      if (!r.ok()) {
+        row["status"] = "failed: " + r.error().message;
+        return row;
+      }
+      row["quantize"] = QuantizeJson(*r);
+      row["provenance"] = r->provenance;
+      command = quant::CanonicalCommand(o.model, q) + " -o " + Quote(model.string()) + " && ";
+    }
+    EvalOptions e = o.eval;
+    e.baseline = o.model;
+    if (!with_speed) e.reps = 0;
+    auto ev = EvaluateModel(model, e, pool);
+    if (!ev.ok()) {
+      row["status"] = "failed: " + ev.error().message;
+      return row;
+    }
+    row["eval"] = ev->ToJson();
+    row["command"] = command + EvalCommand(model, o, true);
+    row["status"] = "ok";
+    row["hash"] = hashes[i];
+    return row;
+  };
+
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    if (need[i]) todo.push_back(i);
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> started{0};
+  bool stopped = false;
+  auto worker = [&](bool serial) {
+    ThreadPool pool(serial ? total_threads : threads_per_job);
+    for (;;) {
+      const size_t k = next.fetch_add(1);
+      if (k >= todo.size()) return;
+      const size_t i = todo[k];
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (o.stop_after >= 0 && started >= o.stop_after) {
+          stopped = true;
+          return;
+        }
+        ++started;
+        report(fmt::format("{}: quantizing and evaluating", configs[i].id));
+      }
+      json row = run_one(i, pool, serial);
+      std::lock_guard<std::mutex> lock(mu);
+      rows[i] = std::move(row);
+      if (serial && rows[i].value("status", "") == "ok") {
+        (void)WriteFileAtomic(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
+      }
+      ++prog.done;
+      result.computed.push_back(configs[i].id);
+      report(fmt::format("{}: {}", configs[i].id, rows[i].value("status", "?")));
+    }
+  };
+  if (jobs == 1) {
+    worker(true);
+  } else {
+    std::vector<std::thread> ts;
+    for (int j = 0; j < jobs; ++j) ts.emplace_back(worker, false);
+    for (auto& t : ts) t.join();
+    // Speed, one configuration at a time with every thread, then the rows are final.
+    if (o.eval.reps > 0) {
+      ThreadPool pool(total_threads);
+      for (size_t i : todo) {
+        if (rows[i].is_null() || rows[i].value("status", "") != "ok") continue;
+        const fs::path model = configs[i].baseline ? o.model : o.out / "models" / configs[i].id;
+        auto loaded = model::LoadModel(model);
+        auto tok = io::LoadTokenizerForModel(model, o.eval.tokenizer);
+        auto text = ReadTextLikeLlamaCpp(o.eval.texts.front().string());
+        if (!loaded.ok() || !tok.ok() || !text.ok()) continue;
+        const std::vector<int32_t> ids = (*tok)->Encode(*text);
+        auto sp = MeasureSpeed(*loaded->model, ids, o.eval.prompt_tokens, o.eval.gen_tokens, o.eval.reps, pool);
+        if (!sp.ok()) continue;
+        rows[i]["eval"]["speed"] = {{"prompt_tokens", sp->prompt_tokens}, {"gen_tokens", sp->gen_tokens},
+                                    {"reps", sp->reps},  {"ttft_ms", sp->ttft_ms},
+                                    {"tpot_ms", sp->tpot_ms}, {"prefill_tps", sp->prefill_tps},
+                                    {"decode_tps", sp->decode_tps}};
+        rows[i]["eval"]["threads"] = pool.num_threads();
+      }
+    }
+    for (size_t i : todo) {
+      if (!rows[i].is_null() && rows[i].value("status", "") == "ok") {
+        (void)WriteFileAtomic(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
+      }
+    }
+  }
+  if (stopped) {
+    return MakeError("stopped after {} configurations (as asked); run again to resume", o.stop_after);
+  }
+
+  json matrix;
+  matrix["model"] = o.model.string();
+  matrix["created_by"] = o.command_line;
+  matrix["threads"] = total_threads;
+  matrix["jobs"] = jobs;
+  matrix["calibration"] = nullptr;
+  for (const json& r : rows) {
+    if (r.contains("provenance") && r["provenance"].contains("calibration") && !r["provenance"]["calibration"].is_null()) {
+      matrix["calibration"] = r["provenance"]["calibration"];
+      break;
+    }
+  }
+  matrix["texts"] = TextsJson(o.eval.texts);
+  matrix["rows"] = rows;
+  QF_TRY(WriteFileAtomic(o.out / "matrix.json", matrix.dump(1) + "\n"));
+  QF_TRY(WriteFileAtomic(o.out / "matrix.md", RenderMatrixMarkdown(matrix)));
+  QF_TRY(WriteFileAtomic(o.out / "matrix.csv", RenderMatrixCsv(matrix)));
+  QF_TRY(WriteFileAtomic(o.out / "report.html", RenderReportHtml(matrix)));
+  result.matrix = std::move(matrix);
+  return result;
+}
+
+}  // namespace qforge::eval
