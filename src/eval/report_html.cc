@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -141,9 +142,19 @@ double NiceStep(double raw) {
   return nf * std::pow(10, e);
 }
 
-// `values` are finite; `integer` keeps ticks on whole numbers (layer indices).
-Axis MakeAxis(const std::vector<double>& values, double px0, double px1, bool allow_log, bool integer = false,
-              double pad_fraction = 0.07) {
+struct AxisOptions {
+  bool allow_log = true;
+  double log_ratio = 10;   // log scale when max / min exceeds this
+  bool integer = false;    // ticks on whole numbers only (layer indices)
+  double pad = 0.07;       // fraction of the data range added on each side
+  std::span<const double> candidates;  // log scale: tick values to choose from (thinned to >= 34 px apart)
+};
+
+// Bits per weight: the ticks a reader expects (integers, halves at low bits).
+constexpr double kBitsTicks[] = {1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6, 7, 8, 10, 12, 16, 20, 24, 32};
+
+// `values` are finite.
+Axis MakeAxis(const std::vector<double>& values, double px0, double px1, const AxisOptions& o = {}) {
   Axis a;
   a.px0 = px0;
   a.px1 = px1;
@@ -152,11 +163,27 @@ Axis MakeAxis(const std::vector<double>& values, double px0, double px1, bool al
     mn = *std::min_element(values.begin(), values.end());
     mx = *std::max_element(values.begin(), values.end());
   }
-  a.log = allow_log && mn > 0 && mx / mn > 10;
+  const bool integer = o.integer;
+  const double pad_fraction = o.pad;
+  a.log = o.allow_log && mn > 0 && mx / mn > o.log_ratio;
   if (a.log) {
     double l = std::log10(mn), h = std::log10(mx), pad = (h - l) * pad_fraction;
     a.lo = l - pad;
     a.hi = h + pad;
+    if (!o.candidates.empty()) {
+      double last_px = -1e9;
+      for (double v : o.candidates) {
+        double lv = std::log10(v);
+        if (lv < a.lo || lv > a.hi) continue;
+        if (std::abs(a.Map(v) - last_px) < 34) continue;
+        last_px = a.Map(v);
+        a.ticks.push_back(v);
+        a.labels.push_back(fmt::format("{:g}", v));
+      }
+      if (a.ticks.size() >= 3) return a;
+      a.ticks.clear();
+      a.labels.clear();
+    }
     for (const std::vector<double>& mult : {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
       a.ticks.clear();
       bool decades_only = a.hi - a.lo > 6;
@@ -194,9 +221,10 @@ Axis MakeAxis(const std::vector<double>& values, double px0, double px1, bool al
 // Plot geometry (SVG user units).
 struct Frame {
   double width = 640, height = 400, left = 70, right = 20, top = 20, bottom = 52;
+  double below = 0;  // room under the x axis label (a legend)
   double X0() const { return left; }
   double X1() const { return width - right; }
-  double Y0() const { return height - bottom; }  // bottom edge
+  double Y0() const { return height - bottom - below; }  // bottom edge
   double Y1() const { return top; }
 };
 
@@ -229,11 +257,11 @@ std::string SvgAxes(const Frame& f, const Axis& x, const Axis& y, std::string_vi
   }
   s += fmt::format("<rect class=\"axisframe\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", Px(f.X0()), Px(f.Y1()),
                    Px(f.X1() - f.X0()), Px(f.Y0() - f.Y1()));
-  s += fmt::format("<text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                   Px((f.X0() + f.X1()) / 2), Px(f.height - 12), Esc(x_label));
+  s += fmt::format("<text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}{}</text>",
+                   Px((f.X0() + f.X1()) / 2), Px(f.Y0() + 40), Esc(x_label), x.log ? " (log)" : "");
   s += fmt::format(
       "<text class=\"axis-label\" transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>", Px(18),
-      Px((f.Y0() + f.Y1()) / 2), Esc(y_label), y.log ? " (log scale)" : "");
+      Px((f.Y0() + f.Y1()) / 2), Esc(y_label), y.log ? " (log)" : "");
   return s;
 }
 
@@ -248,24 +276,31 @@ struct LegendItem {
   bool line = false;
 };
 
-// A legend box with its top-left corner at (x, y).
-std::string SvgLegend(double x, double y, const std::vector<LegendItem>& items) {
-  if (items.empty()) return "";
+double LegendWidth(const std::vector<LegendItem>& items) {
   size_t longest = 0;
   for (const LegendItem& it : items) longest = std::max(longest, it.label.size());
-  double w = 40 + 6.6 * static_cast<double>(std::min<size_t>(longest, 28)), h = 10 + 18.0 * items.size();
-  std::string s = fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"4\"/>", Px(x),
-                              Px(y), Px(w), Px(h));
+  return 44 + 6.4 * static_cast<double>(std::min<size_t>(longest, 28));
+}
+
+// A legend box with its top-left corner at (x, y); `cols` columns of `col_width` (0: one column, boxed).
+std::string SvgLegend(double x, double y, const std::vector<LegendItem>& items, size_t cols = 1, double col_width = 0) {
+  if (items.empty()) return "";
+  size_t rows = (items.size() + cols - 1) / cols;
+  double w = col_width > 0 ? col_width * static_cast<double>(cols) : LegendWidth(items), h = 10 + 18.0 * rows;
+  std::string s = fmt::format("<g class=\"legend\"><rect class=\"legend-bg\" x=\"{}\" y=\"{}\" width=\"{}\" "
+                              "height=\"{}\" rx=\"4\"/>",
+                              Px(x), Px(y), Px(w), Px(h));
   for (size_t i = 0; i < items.size(); ++i) {
     const LegendItem& it = items[i];
-    double cy = y + 14 + 18.0 * i;
+    double cx = x + (col_width > 0 ? col_width * static_cast<double>(i / rows) : 0);
+    double cy = y + 14 + 18.0 * static_cast<double>(i % rows);
     if (it.line) {
-      s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>", Px(x + 8),
-                       Px(x + 30), Px(cy), it.color,
+      s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>", Px(cx + 8),
+                       Px(cx + 30), Px(cy), it.color,
                        it.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", it.dash));
     }
-    if (!it.marker.empty()) s += Marker(it.marker, x + 19, cy, 4.5, it.color);
-    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>", Px(x + 36), Px(cy + 4), Esc(it.label));
+    if (!it.marker.empty()) s += Marker(it.marker, cx + 19, cy, 4.5, it.color);
+    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>", Px(cx + 38), Px(cy + 4), Esc(it.label));
   }
   return s + "</g>";
 }
@@ -283,9 +318,52 @@ struct ScatterSpec {
   std::string id, title, x_label, y_label, what;
   std::vector<ScatterPoint> points;
   bool maximize_y = false;
+  AxisOptions x_axis;
   std::optional<double> ref_y;  // a dashed horizontal reference (the baseline)
-  std::string ref_label;
 };
+
+// Axis-aligned boxes in SVG units, for placing labels and legends where they hide nothing.
+struct Box {
+  double x0, y0, x1, y1;
+};
+
+double Overlap(const Box& a, const Box& b) {
+  double w = std::min(a.x1, b.x1) - std::max(a.x0, b.x0), h = std::min(a.y1, b.y1) - std::max(a.y0, b.y0);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
+// A point label (11 px text) beside (px, py): the first of 8 positions around the point that stays in
+// the frame and overlaps nothing in `placed` (else the least overlapping); the label's box is added to
+// `placed`.
+std::string PlaceLabel(double px, double py, std::string_view text, const Frame& f, std::vector<Box>& placed) {
+  const double w = 6.3 * static_cast<double>(text.size()), h = 12;
+  struct Spot {
+    double dx, dy;
+    const char* anchor;
+  };
+  static constexpr Spot kSpots[] = {{9, -7, "start"},  {9, 15, "start"},  {-9, -7, "end"},  {-9, 15, "end"},
+                                    {0, -12, "middle"}, {0, 22, "middle"}, {9, 4, "start"}, {-9, 4, "end"}};
+  double best_cost = 1e300;
+  size_t best = 0;
+  Box best_box{};
+  for (size_t k = 0; k < std::size(kSpots); ++k) {
+    const Spot& sp = kSpots[k];
+    double tx = px + sp.dx, base = py + sp.dy;
+    double x0 = sp.anchor[0] == 's' ? tx : sp.anchor[0] == 'e' ? tx - w : tx - w / 2;
+    Box b{x0, base - h + 2, x0 + w, base + 3};
+    double cost = 0;
+    if (b.x0 < f.X0() || b.x1 > f.X1() || b.y0 < f.Y1() || b.y1 > f.Y0()) cost += 1e6;
+    for (const Box& t : placed) cost += Overlap(b, t);
+    if (cost < best_cost - 1e-9) {
+      best_cost = cost;
+      best = k;
+      best_box = b;
+    }
+  }
+  placed.push_back(best_box);
+  return fmt::format("<text class=\"pt-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>", Px(px + kSpots[best].dx),
+                     Px(py + kSpots[best].dy), kSpots[best].anchor, Esc(text));
+}
 
 // Indices into spec.points of the front, in ascending x.
 std::vector<size_t> ScatterFront(const ScatterSpec& spec) {
@@ -303,15 +381,15 @@ std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string
     ys.push_back(p.y);
   }
   if (spec.ref_y) ys.push_back(*spec.ref_y);
-  Axis x = MakeAxis(xs, f.X0(), f.X1(), true), y = MakeAxis(ys, f.Y0(), f.Y1(), true, false, 0.09);
+  AxisOptions yo;
+  yo.pad = 0.09;
+  Axis x = MakeAxis(xs, f.X0(), f.X1(), spec.x_axis), y = MakeAxis(ys, f.Y0(), f.Y1(), yo);
   s += SvgAxes(f, x, y, spec.x_label, spec.y_label);
   if (spec.points.empty()) return s + NoData(f, spec.what) + "</svg>";
 
   if (spec.ref_y) {
     double py = y.Map(*spec.ref_y);
     s += fmt::format("<line class=\"ref\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()), Px(py));
-    s += fmt::format("<text class=\"ref-label\" x=\"{}\" y=\"{}\" text-anchor=\"start\">{}</text>", Px(f.X0() + 6),
-                     Px(py - 5), Esc(spec.ref_label));
   }
   // The front as a step line: from each front point right to the next one's x, then to its y.
   std::vector<size_t> front = ScatterFront(spec);
@@ -328,14 +406,8 @@ std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string
     s += fmt::format("<g class=\"pt\" data-row=\"{}\"><title>{}</title>{}</g>", p.row, Esc(p.tip),
                      Marker(st.marker, x.Map(p.x), y.Map(p.y), 6, st.color));
   }
-  // Labels of the front's points, to the right of the point (left when near the right edge).
-  for (size_t i : front) {
-    const ScatterPoint& p = spec.points[i];
-    double px = x.Map(p.x), py = y.Map(p.y);
-    bool left = px > f.X1() - 110;
-    s += fmt::format("<text class=\"pt-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>", Px(px + (left ? -10 : 10)),
-                     Px(py - 8), left ? "end" : "start", Esc(p.label));
-  }
+  // Legend in the corner that covers the fewest points, then the front's labels where they overlap
+  // nothing placed before them.
   std::vector<LegendItem> legend;
   for (const std::string& m : methods) {
     bool used = std::any_of(spec.points.begin(), spec.points.end(), [&](const ScatterPoint& p) { return p.method == m; });
@@ -343,11 +415,34 @@ std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string
     MethodStyle st = StyleOf(methods, m);
     legend.push_back({m, st.color, st.marker, "", false});
   }
-  if (!front.empty()) legend.push_back({"Pareto front", "#b3261e", "", "", true});
-  size_t longest = 0;
-  for (const LegendItem& it : legend) longest = std::max(longest, it.label.size());
-  double lw = 40 + 6.6 * static_cast<double>(std::min<size_t>(longest, 28));
-  s += SvgLegend(f.X1() - lw - 10, f.Y1() + 10, legend);
+  if (front.size() >= 2) legend.push_back({"Pareto front", "#b3261e", "", "", true});
+  std::vector<Box> taken;
+  for (const ScatterPoint& p : spec.points) {
+    double px = x.Map(p.x), py = y.Map(p.y);
+    taken.push_back({px - 7, py - 7, px + 7, py + 7});
+  }
+  const double lw = LegendWidth(legend), lh = 10 + 18.0 * static_cast<double>(legend.size());
+  Box best_box{};
+  double best_cost = 1e300;
+  for (int corner = 0; corner < 4; ++corner) {
+    double bx = corner % 2 == 0 ? f.X1() - lw - 10 : f.X0() + 10;
+    double by = corner < 2 ? f.Y1() + 10 : f.Y0() - lh - 10;
+    Box b{bx, by, bx + lw, by + lh};
+    double cost = 0;
+    for (const Box& t : taken) cost += Overlap(b, t);
+    if (cost < best_cost - 1e-9) {
+      best_cost = cost;
+      best_box = b;
+    }
+  }
+  std::string labels;
+  std::vector<Box> placed = taken;
+  placed.push_back(best_box);
+  for (size_t i : front) {
+    const ScatterPoint& p = spec.points[i];
+    labels += PlaceLabel(x.Map(p.x), y.Map(p.y), p.label, f, placed);
+  }
+  s += labels + SvgLegend(best_box.x0, best_box.y0, legend);
   return s + "</svg>";
 }
 
@@ -365,12 +460,6 @@ std::string DashOf(std::optional<double> bits) {
 }
 
 std::string RenderLayerError(const MatrixModel& m, const std::vector<std::string>& methods) {
-  Frame f;
-  f.width = 1000;
-  f.height = 380;
-  f.right = 250;
-  const std::string title = "Quantization error per decoder layer";
-  std::string s = SvgOpen("plot-layer-error", f, title);
   struct Line {
     size_t row;
     std::vector<double> err;  // NaN where missing
@@ -391,8 +480,23 @@ std::string RenderLayerError(const MatrixModel& m, const std::vector<std::string
     }
     if (std::any_of(line.err.begin(), line.err.end(), [](double v) { return std::isfinite(v); })) lines.push_back(line);
   }
-  Axis x = MakeAxis(xs, f.X0(), f.X1(), false, true, 0.03), y = MakeAxis(ys, f.Y0(), f.Y1(), true, false, 0.08);
-  s += SvgAxes(f, x, y, "decoder layer", "relative output error (RMS over the layer's linears)");
+  AxisOptions xo, yo;
+  xo.allow_log = false;
+  xo.integer = true;
+  xo.pad = 0.03;
+  yo.pad = 0.08;
+  // The legend goes under the plot, in columns (one entry per line).
+  size_t longest = 0;
+  for (const Line& line : lines) longest = std::max(longest, Str(*m.rows[line.row], {"id"}).size());
+  Frame f;
+  const size_t cols = longest <= 20 ? 3 : longest <= 34 ? 2 : 1;
+  const double col_width = (f.X1() - f.X0()) / static_cast<double>(cols);
+  const size_t legend_rows = (lines.size() + cols - 1) / cols;
+  f.below = lines.empty() ? 0 : 14 + 18.0 * static_cast<double>(legend_rows);
+  f.height += f.below;
+  std::string s = SvgOpen("plot-layer-error", f, "Quantization error per decoder layer");
+  Axis x = MakeAxis(xs, f.X0(), f.X1(), xo), y = MakeAxis(ys, f.Y0(), f.Y1(), yo);
+  s += SvgAxes(f, x, y, "decoder layer", "relative output error");
   if (lines.empty()) return s + NoData(f, "quantize.layer_error") + "</svg>";
 
   static constexpr const char* kShapes[] = {"circle", "square", "up", "diamond", "down", "cross"};
@@ -425,7 +529,7 @@ std::string RenderLayerError(const MatrixModel& m, const std::vector<std::string
         dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash), marks);
     legend.push_back({id.empty() ? method : id, st.color, shape, dash, true});
   }
-  s += SvgLegend(f.X1() + 16, f.Y1(), legend);
+  s += SvgLegend(f.X0(), f.Y0() + 52, legend, cols, col_width);
   return s + "</svg>";
 }
 
@@ -436,7 +540,7 @@ constexpr std::string_view kCss = R"css(
 :root{--fg:#1b1f24;--muted:#5b636e;--faint:#8a939e;--line:#e3e7ec;--bg:#f6f7f9;--card:#fff;--accent:#0b5cad;--bad:#b3261e;--good:#1a7f37}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"DejaVu Sans",sans-serif;-webkit-font-smoothing:antialiased}
-.wrap{max-width:1360px;margin:0 auto;padding:28px 32px 48px}
+.wrap{max-width:1480px;margin:0 auto;padding:28px 32px 48px}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
 header.top{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:22px 26px;margin-bottom:22px}
 .eyebrow{text-transform:uppercase;letter-spacing:.08em;font-size:11.5px;color:var(--accent);font-weight:600}
@@ -459,8 +563,10 @@ section.card{background:var(--card);border:1px solid var(--line);border-radius:1
 .table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%}
 table.matrix{font-size:13px;font-variant-numeric:tabular-nums}
-table.matrix th,table.matrix td{padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}
-table.matrix thead th{background:#f0f3f6;position:sticky;top:0;font-weight:600;text-align:right;color:#2b3137}
+table.matrix th,table.matrix td{padding:5px 9px;border-bottom:1px solid var(--line);white-space:nowrap;vertical-align:top}
+table.matrix thead th{background:#f0f3f6;font-weight:600;text-align:right;color:#2b3137;vertical-align:bottom}
+table.matrix thead tr:not(.groups) th{white-space:normal;min-width:56px}
+table.matrix thead th .sub{display:block;font-weight:400;font-size:11px;color:var(--muted)}
 table.matrix thead tr.groups th{text-align:center;font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);border-bottom:0;background:#f7f9fb}
 table.matrix thead tr.groups th+th{border-left:1px solid var(--line)}
 table.matrix thead th.sortable{cursor:pointer;user-select:none}
@@ -477,17 +583,21 @@ table.matrix tbody tr.failed{background:#fdf3f3}
 table.matrix tbody tr.failed td{color:var(--faint)}
 table.matrix tbody tr.failed td.status{color:var(--bad);font-weight:600}
 td.id{font-weight:600}
+table.matrix td.id,table.matrix thead tr:not(.groups) th:first-child{position:sticky;left:0;z-index:1;background:inherit;box-shadow:inset -1px 0 0 var(--line)}
+table.matrix tbody tr{background:#fff}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px;vertical-align:0}
-.pm{color:var(--faint);font-size:12px;margin-left:3px}
+.pm{color:var(--faint);font-size:11.5px;margin-left:4px}
 .delta{display:block;font-size:11.5px;color:var(--muted)}
 .delta.ok{color:var(--good)}.delta.mid{color:#9a6700}.delta.bad{color:var(--bad)}
 .badge{display:inline-block;font-size:10.5px;font-weight:600;color:#b3261e;border:1px solid #e8b4b0;border-radius:4px;padding:0 4px;margin-left:6px;vertical-align:1px}
-td.status{text-align:left;max-width:260px;overflow:hidden;text-overflow:ellipsis}
+td.status{text-align:left;max-width:220px;overflow:hidden;text-overflow:ellipsis}
 td.cmd{text-align:left}
 td.cmd details summary{cursor:pointer;color:var(--accent);font-size:12px}
 td.cmd details code{display:block;white-space:pre-wrap;word-break:break-all;width:420px;margin-top:4px;background:#f3f5f7;padding:6px 8px;border-radius:6px}
 .plots{display:grid;grid-template-columns:1fr 1fr;gap:22px;margin-bottom:22px}
-.plots section.card{margin-bottom:0}
+.plots section.card{margin-bottom:0;min-width:0}
+.plots section.wide{grid-column:1/-1}
+.plots section.wide figure{max-width:860px;margin:0 auto}
 @media (max-width:1100px){.plots{grid-template-columns:1fr}}
 figure{margin:0}
 figcaption{color:var(--muted);font-size:12.5px;margin-top:6px}
@@ -498,7 +608,7 @@ svg.plot .grid{stroke:#edf0f3}
 svg.plot .tickmark{stroke:#aeb6bf}
 svg.plot .tick{font-size:11.5px;fill:var(--muted);font-variant-numeric:tabular-nums}
 svg.plot .axis-label{font-size:12.5px;fill:#2b3137}
-svg.plot .legend rect{fill:#fff;fill-opacity:.92;stroke:#dde2e7}
+svg.plot .legend-bg{fill:#fff;fill-opacity:.92;stroke:#dde2e7}
 svg.plot .legend text{font-size:12px;fill:#2b3137}
 svg.plot .front{fill:none;stroke:#b3261e;stroke-width:1.8;stroke-opacity:.75}
 svg.plot .ref{stroke:#6e7781;stroke-dasharray:5 4}
@@ -646,28 +756,37 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
   struct Col {
     std::string group, label, tip;
     bool left = false, sortable = true;
+    std::string sub;  // a second, smaller header line (the PPL protocol)
   };
-  std::vector<Col> cols = {{"Configuration", "id", "row id", true},
-                           {"Configuration", "method", "quantization method", true},
-                           {"Configuration", "bits", "weight bits"},
-                           {"Configuration", "group", "weights per scale along the input"},
-                           {"Size", "weights MB", "bytes of all tensors / 10^6"},
-                           {"Size", "bits/w", "bits per weight of the quantized linears (tooltip: whole model)"}};
+  std::vector<Col> cols;
+  auto add = [&cols](std::string group, std::string label, std::string tip, bool left = false, bool sortable = true,
+                     std::string sub = "") {
+    cols.push_back({std::move(group), std::move(label), std::move(tip), left, sortable, std::move(sub)});
+  };
+  add("Configuration", "id", "row id", true);
+  add("Configuration", "method", "quantization method", true);
+  add("Configuration", "bits", "weight bits");
+  add("Configuration", "group", "weights per scale along the input");
+  add("Size", "weights MB", "bytes of all tensors / 10^6");
+  add("Size", "bits/w", "bits per weight of the quantized linears (tooltip: whole model)");
   for (const PplSeries& s : m.ppl) {
-    cols.push_back({"Perplexity \u2193", s.label, "PPL ± stderr on " + s.text + " (" + s.protocol + "); Δ% vs baseline"});
+    size_t slash = s.label.find_last_of('/');
+    bool split = !s.protocol.empty() && slash != std::string::npos;
+    add("Perplexity \u2193", split ? s.label.substr(0, slash) : s.label,
+        "PPL ± stderr on " + s.text + " (" + s.protocol + "); Δ% vs baseline", false, true, split ? s.protocol : "");
   }
-  cols.push_back({"KL vs baseline", "KLD mean", "mean KL divergence of the next-token distribution to the baseline's"});
-  cols.push_back({"KL vs baseline", "KLD p99", "99th percentile of the per-token KL divergence"});
-  cols.push_back({"KL vs baseline", "top-1 %", "tokens whose argmax equals the baseline's"});
-  cols.push_back({"Speed", "TTFT ms", "time to first token"});
-  cols.push_back({"Speed", "TPOT ms", "time per output token"});
-  cols.push_back({"Speed", "decode tok/s", "decode tokens per second (tooltip: prefill)"});
-  cols.push_back({"Memory", "peak RSS MB", "peak resident set size / 10^6"});
-  for (const std::string& t : m.tasks) cols.push_back({"Tasks (acc %)", t, "accuracy ± stderr on " + t});
-  cols.push_back({"Quantize", "error", "RMS relative output error over all linears (calibration inputs)"});
-  cols.push_back({"Quantize", "time s", "quantization wall time"});
-  cols.push_back({"Row", "status", "ok, or why the row failed", true});
-  cols.push_back({"Row", "command", "the exact command that produced the row", true, false});
+  add("KL vs baseline", "KLD mean", "mean KL divergence of the next-token distribution to the baseline's");
+  add("KL vs baseline", "KLD p99", "99th percentile of the per-token KL divergence");
+  add("KL vs baseline", "top\u20111 %", "tokens whose argmax equals the baseline's");
+  add("Speed", "TTFT ms", "time to first token");
+  add("Speed", "TPOT ms", "time per output token");
+  add("Speed", "decode tok/s", "decode tokens per second (tooltip: prefill)");
+  add("Memory", "peak RSS MB", "peak resident set size / 10^6");
+  for (const std::string& t : m.tasks) add("Tasks (acc %)", t, "accuracy ± stderr on " + t);
+  add("Quantize", "error", "RMS relative output error over all linears (calibration inputs)");
+  add("Quantize", "time s", "quantization wall time");
+  add("Row", "status", "ok, or why the row failed", true);
+  add("Row", "command", "the exact command that produced the row", true, false);
 
   std::string s = "<div class=\"table-wrap\"><table id=\"matrix\" class=\"matrix\"><thead><tr class=\"groups\">";
   for (size_t i = 0; i < cols.size();) {
@@ -680,8 +799,15 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
   for (size_t i = 0; i < cols.size(); ++i) {
     const Col& c = cols[i];
     std::string cls = std::string(c.left ? "l" : "") + (c.sortable ? (c.left ? " sortable" : "sortable") : "");
+    // Long names (file names) may break after '.', '-', '_' and '/'.
+    std::string label;
+    for (char ch : Esc(c.label)) {
+      label += ch;
+      if (ch == '.' || ch == '-' || ch == '_' || ch == '/') label += "<wbr>";
+    }
+    if (!c.sub.empty()) label += "<span class=\"sub\">" + Esc(c.sub) + "</span>";
     s += fmt::format("<th class=\"{}\" data-col=\"{}\" title=\"{}\"{}>{}</th>", cls, i, Esc(c.tip),
-                     c.sortable ? " tabindex=\"0\"" : "", Esc(c.label));
+                     c.sortable ? " tabindex=\"0\"" : "", label);
   }
   s += "</tr></thead><tbody>";
 
@@ -713,7 +839,7 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
       std::optional<double> d = DeltaPercent(p, be ? Num(*be, {"ppl"}) : std::nullopt);
       std::string tokens = e ? IntText(Num(*e, {"tokens"})) : std::string(kDash);
       s += fmt::format("<td data-v=\"{}\" title=\"{} tokens scored\">{}{}{}</td>", SortKey(p), tokens, Fixed(p, 4),
-                       se ? fmt::format("<span class=\"pm\">± {:.4f}</span>", *se) : "", DeltaSpan(d));
+                       se ? fmt::format("<span class=\"pm\">±{:.4f}</span>", *se) : "", DeltaSpan(d));
     }
     s += NumCell(Num(row, {"eval", "quality", "kld", "mean"}), 5);
     s += NumCell(Num(row, {"eval", "quality", "kld", "p99"}), 5);
@@ -728,7 +854,7 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
       const json* e = TaskEntry(row, t);
       std::optional<double> acc = e ? Num(*e, {"acc"}) : std::nullopt, se = e ? Num(*e, {"acc_stderr"}) : std::nullopt;
       s += fmt::format("<td data-v=\"{}\">{}{}</td>", SortKey(acc), Fixed(acc, 2, 100),
-                       acc && se ? fmt::format("<span class=\"pm\">± {:.2f}</span>", *se * 100) : "");
+                       acc && se ? fmt::format("<span class=\"pm\">±{:.2f}</span>", *se * 100) : "");
     }
     s += NumCell(Num(row, {"quantize", "total_error"}), 5);
     s += NumCell(Num(row, {"quantize", "seconds"}), 1);
@@ -747,8 +873,9 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
   return s + "</tbody></table></div>";
 }
 
-std::string Provenance(const json& matrix, const MatrixModel& m) {
-  std::string s = "<section class=\"card\" id=\"sec-provenance\"><h2><span class=\"num\">5</span>Provenance</h2>";
+std::string Provenance(const json& matrix, const MatrixModel& m, int section) {
+  std::string s = fmt::format(
+      "<section class=\"card\" id=\"sec-provenance\"><h2><span class=\"num\">{}</span>Provenance</h2>", section);
   s += "<h3>Calibration set</h3>";
   const json* cal = Find(matrix, {"calibration"});
   if (cal != nullptr && cal->is_object()) {
@@ -804,6 +931,8 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
     spec.what = kld ? "KLD" : "perplexity";
     spec.x_label = "bits per weight of the quantized linears";
     spec.y_label = kld ? "KLD mean (nats)" : "perplexity";
+    spec.x_axis.log_ratio = 3;  // 3..16 bits: log spreads the 3-5 bit configurations apart
+    spec.x_axis.candidates = kBitsTicks;
     for (size_t i = 0; i < m.rows.size(); ++i) {
       const json& row = *m.rows[i];
       if (Failed(row)) continue;
@@ -824,7 +953,6 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
     if (!kld && base != nullptr && !m.ppl.empty()) {
       const json* e = PplEntry(*base, m.ppl[0]);
       spec.ref_y = e ? Num(*e, {"ppl"}) : std::nullopt;
-      spec.ref_label = "baseline";
     }
     return spec;
   };
@@ -863,38 +991,46 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
   out += "</script></head><body><div class=\"wrap\">";
   out += Header(matrix, m);
 
-  out += "<section class=\"card\" id=\"sec-matrix\"><h2><span class=\"num\">1</span>Tradeoff matrix</h2>";
+  int section = 0;
+  out += fmt::format("<section class=\"card\" id=\"sec-matrix\"><h2><span class=\"num\">{}</span>Tradeoff matrix</h2>",
+                     ++section);
   out += "<p class=\"hint\">Click a column header to sort (again to reverse); missing values stay last. "
          "Δ% is the perplexity change against the baseline row; <span class=\"badge\">front</span> marks the "
-         "configurations on the Pareto front of plot 2. Hover a row to find it in the plots.</p>";
+         "configurations on the Pareto front of the quality plot. Hover a row to find it in the plots.</p>";
   out += MatrixTable(m, methods, on_front);
   out += "</section>";
 
-  out += "<div class=\"plots\"><section class=\"card\" id=\"sec-quality\"><h2><span class=\"num\">2</span>";
-  out += use_kld ? "KL divergence vs bits per weight" : "Perplexity vs bits per weight";
-  out += "</h2><figure>" + RenderScatter(main_spec, methods);
-  out += "<figcaption>Lower-left is better. The red step line is the Pareto front: no other configuration has both "
-         "fewer bits per weight and a lower " +
-         std::string(use_kld ? "KLD" : "perplexity") + ". Failed rows and missing values are not drawn.</figcaption>";
-  out += "</figure></section>";
-  out += "<section class=\"card\" id=\"sec-speed\"><h2><span class=\"num\">3</span>Decode speed vs size</h2><figure>";
-  out += RenderScatter(speed, methods);
-  out += "<figcaption>Upper-left is better (smaller and faster); the step line is the Pareto front.</figcaption>";
-  out += "</figure></section></div>";
+  // Plot cards, two per line (an odd last one spans the line).
+  struct Card {
+    std::string id, title, svg, caption;
+  };
+  std::vector<Card> cards;
+  cards.push_back({"sec-quality", use_kld ? "KL divergence vs bits per weight" : "Perplexity vs bits per weight",
+                   RenderScatter(main_spec, methods),
+                   "Lower-left is better. The red step line is the Pareto front: no other configuration has both fewer "
+                   "bits per weight and a lower " +
+                       std::string(use_kld ? "KLD" : "perplexity") +
+                       ". Dashed: the baseline. Failed rows and missing values are not drawn; hover a point for its values."});
   if (!use_kld && kld_present) {
-    out += "<section class=\"card\" id=\"sec-kld\"><h2><span class=\"num\">2b</span>KL divergence vs bits per weight</h2>"
-           "<figure>";
-    out += RenderScatter(quality_spec(true), methods);
-    out += "<figcaption>Mean KL divergence of each configuration's next-token distribution to the baseline's.</figcaption>"
-           "</figure></section>";
+    cards.push_back({"sec-kld", "KL divergence vs bits per weight", RenderScatter(quality_spec(true), methods),
+                     "Mean KL divergence of each configuration's next-token distribution to the baseline's; "
+                     "lower-left is better."});
   }
-  out += "<section class=\"card\" id=\"sec-layers\"><h2><span class=\"num\">4</span>Quantization error per layer</h2>"
-         "<figure>";
-  out += RenderLayerError(m, methods);
-  out += "<figcaption>quantize.layer_error: per decoder layer, the RMS over its linears of the relative output error "
-         "sqrt(tr(&Delta;H&Delta;&#7488;) / tr(WHW&#7488;)) on the calibration inputs. Colour: method; dash: bits "
-         "(solid &le; 3, dashed 4, dotted 8).</figcaption></figure></section>";
-  out += Provenance(matrix, m);
+  cards.push_back({"sec-speed", "Decode speed vs size", RenderScatter(speed, methods),
+                   "Upper-left is better (smaller and faster); the step line is the Pareto front."});
+  cards.push_back({"sec-layers", "Quantization error per layer", RenderLayerError(m, methods),
+                   "quantize.layer_error: per decoder layer, the RMS over its linears of the relative output error "
+                   "sqrt(tr(&Delta;H&Delta;&#7488;) / tr(WHW&#7488;)) on the calibration inputs. Colour: method; "
+                   "dash: bits (solid &le; 3, dashed 4, dotted 8); marker: configuration."});
+  out += "<div class=\"plots\">";
+  for (size_t k = 0; k < cards.size(); ++k) {
+    bool wide = k + 1 == cards.size() && cards.size() % 2 == 1;
+    out += fmt::format("<section class=\"card{}\" id=\"{}\"><h2><span class=\"num\">{}</span>{}</h2><figure>{}"
+                       "<figcaption>{}</figcaption></figure></section>",
+                       wide ? " wide" : "", cards[k].id, ++section, cards[k].title, cards[k].svg, cards[k].caption);
+  }
+  out += "</div>";
+  out += Provenance(matrix, m, ++section);
   out += "<footer>Generated by qforge. This file is self-contained: no network access, no external resources."
          "</footer></div><script>";
   out += kJs;
