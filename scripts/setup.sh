@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libeigen3-dev
   libsentencepiece-dev libssl-dev libicu-dev
-  clang-format
+  clang-format chromium
 )
 
 missing=()
