@@ -1,0 +1,130 @@
+// qforge compare on stories260K (../shared): the default matrix comes from the method registry,
+// matrix files are validated, and a run killed part-way resumes without recomputing finished rows.
+#include "eval/compare.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "testing/shared_data.h"
+
+namespace qforge::eval {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CompareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("qforge_compare_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                                        "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ifstream in(testing::SharedPath("data/tinystories/tinystories_valid_fragment.txt"), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir_ / "calib.txt", std::ios::binary) << text.substr(0, 15000);
+    std::ofstream(dir_ / "eval.txt", std::ios::binary) << text.substr(15000);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CompareOptions Options() const {
+    CompareOptions o;
+    o.model = testing::SharedPath("models/stories260K/hf");
+    o.out = dir_ / "out";
+    o.calib.files = {dir_ / "calib.txt"};
+    o.calib.samples = 2;
+    o.calib.seqlen = 64;
+    o.eval.texts = {dir_ / "eval.txt"};
+    o.eval.ctx = 64;
+    o.eval.max_chunks = 2;
+    o.eval.protocols = {PplProtocol::kLlamaCpp};
+    o.eval.prompt_tokens = 16;
+    o.eval.gen_tokens = 4;
+    o.eval.reps = 1;
+    o.eval.cache_dir = dir_ / "cache";
+    o.threads = 2;
+    return o;
+  }
+  fs::path WriteMatrix(const std::string& json) const {
+    const fs::path p = dir_ / "matrix.json";
+    std::ofstream(p) << json;
+    return p;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
+  auto configs = MatrixConfigs(Options());
+  ASSERT_TRUE(configs.ok()) << configs.error().message;
+  // baseline + (every default method) x (8, 4, 3 bits) x (32, 64: the group sizes <= 64, the model's
+  // smallest linear input).
+  int64_t methods = 0;
+  for (const auto& m : quant::Methods()) methods += m.in_default_matrix;
+  ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2);
+  EXPECT_TRUE((*configs)[0].baseline);
+  EXPECT_EQ((*configs)[1].id, "rtn-w8-g32");
+  for (const auto& c : *configs) {
+    if (!c.baseline) EXPECT_LE(c.quantize.weights.group_size, 64) << c.id;
+  }
+}
+
+TEST_F(CompareTest, MatrixFileErrorsAreNamed) {
+  CompareOptions o = Options();
+  for (const char* bad : {R"({"configs": []})", R"({"configs": [{"method": "gptq", "bitz": 4}]})",
+                          R"({"configs": [{"method": "smoothquant"}]})", R"({"configs": [{"method": "rtn", "bits": 12}]})",
+                          R"({"configs": [{"method": "rtn", "id": "a"}, {"method": "gptq", "id": "a"}]})",
+                          R"({"configs": [{"method": "rtn", "id": "../x"}]})", "not json"}) {
+    o.matrix_file = WriteMatrix(bad);
+    auto r = MatrixConfigs(o);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "gptq", "bits": 4, "group_size": 32, "act_order": true}], "baseline": false})");
+  auto r = MatrixConfigs(o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].id, "gptq-w4-g32");
+  EXPECT_TRUE((*r)[0].quantize.weights.act_order);
+}
+
+// A run stopped after two configurations (as if killed) leaves their rows; the rerun computes only
+// the third, reuses the two, and the finished matrix has every row.
+TEST_F(CompareTest, ResumeAfterAKilledRunRecomputesNothingFinished) {
+  CompareOptions o = Options();
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "rtn", "bits": 8, "group_size": 32},
+                                              {"method": "gptq", "bits": 4, "group_size": 32}]})");
+  o.stop_after = 2;
+  auto first = Compare(o);
+  ASSERT_FALSE(first.ok());
+  EXPECT_NE(first.error().message.find("stopped"), std::string::npos);
+  EXPECT_TRUE(fs::exists(o.out / "rows" / "baseline.json"));
+  EXPECT_TRUE(fs::exists(o.out / "rows" / "rtn-w8-g32.json"));
+  EXPECT_FALSE(fs::exists(o.out / "rows" / "gptq-w4-g32.json"));
+
+  o.stop_after = -1;
+  auto second = Compare(o);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->computed, std::vector<std::string>{"gptq-w4-g32"});
+  EXPECT_EQ(second->reused, (std::vector<std::string>{"baseline", "rtn-w8-g32"}));
+  const auto& rows = second->matrix["rows"];
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) EXPECT_EQ(row.value("status", ""), "ok") << row.dump();
+  // The baseline against itself: KLD 0, full agreement.
+  EXPECT_EQ(rows[0]["eval"]["quality"]["kld"]["mean"].get<double>(), 0.0);
+  EXPECT_EQ(rows[0]["eval"]["quality"]["kld"]["top1_agreement"].get<double>(), 1.0);
+  EXPECT_GT(rows[2]["eval"]["quality"]["kld"]["mean"].get<double>(), 0.0);
+  for (const char* f : {"matrix.json", "matrix.md", "matrix.csv", "report.html"}) EXPECT_TRUE(fs::exists(o.out / f)) << f;
+
+  // A third run reuses everything; a changed evaluation setting invalidates every row.
+  auto third = Compare(o);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->computed.empty());
+  o.eval.ctx = 32;
+  o.eval.prompt_tokens = 8;
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "rtn", "bits": 8, "group_size": 32}], "baseline": false})");
+  auto fourth = Compare(o);
+  ASSERT_TRUE(fourth.ok()) << fourth.error().message;
+  EXPECT_EQ(fourth->computed, std::vector<std::string>{"rtn-w8-g32"});
+}
+
+}  // namespace
+}  // namespace qforge::eval
