@@ -12,13 +12,28 @@ int ReportError(const CLI::App& cmd, const Error& error) {
   return 2;
 }
 
+namespace {
+std::string g_invocation;
+}  // namespace
+
+const std::string& InvocationLine() { return g_invocation; }
+
 int Main(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = i == 0 ? std::string("qforge") : std::string(argv[i]);
+    if (a.empty() || a.find_first_of(" \t'\"$`\\") != std::string::npos) {
+      std::string q = "'";
+      for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      a = q + "'";
+    }
+    g_invocation += (i ? " " : "") + a;
+  }
   CLI::App app{"qforge: calibrate, quantize, run and measure large language models on the CPU", "qforge"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qforge 0.1.0");
   std::vector<Command> commands = {
       AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
-      AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app),
+      AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app), AddCompareCommand(app),
       AddEvalCommand(app),
   };
   try {

@@ -25,7 +25,11 @@ Command AddInspectCommand(CLI::App& parent);
 Command AddGenerateCommand(CLI::App& parent);
 Command AddPplCommand(CLI::App& parent);
 Command AddQuantizeCommand(CLI::App& parent);
+Command AddCompareCommand(CLI::App& parent);
 Command AddEvalCommand(CLI::App& parent);
+
+// The whole command line of this process, shell-quoted (recorded in reports).
+const std::string& InvocationLine();
 
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);
