@@ -43,8 +43,10 @@ void PrintTable(const eval::EvalReport& r) {
   if (r.speed) {
     const auto& s = *r.speed;
     fmt::print("\nSpeed (median of {} runs after a warm-up, {} threads)\n", s.reps, r.threads);
-    fmt::print("  TTFT ({} prompt tokens)  {:10.3f} ms   prefill {:10.1f} tokens/s\n", s.prompt_tokens, s.ttft_ms, s.prefill_tps);
-    fmt::print("  TPOT ({} output tokens)  {:10.3f} ms   decode  {:10.1f} tokens/s\n", s.gen_tokens, s.tpot_ms, s.decode_tps);
+    fmt::print("  {:<26} {:10.3f} ms   prefill {:10.1f} tokens/s\n", fmt::format("TTFT ({} prompt tokens)", s.prompt_tokens),
+               s.ttft_ms, s.prefill_tps);
+    fmt::print("  {:<26} {:10.3f} ms   decode  {:10.1f} tokens/s\n", fmt::format("TPOT ({} output tokens)", s.gen_tokens),
+               s.tpot_ms, s.decode_tps);
   }
   const auto& z = r.size;
   fmt::print("\nSize\n  weights          {} bytes ({:.2f} MiB)\n", z.weight_bytes, z.weight_bytes / 1048576.0);

@@ -269,6 +269,7 @@ TEST(EvalGolden, EvaluateModelEndToEndWithTheBaselineCache) {
   // Second run: the baseline comes from the cache.
   o.tasks.clear();
   o.reps = 0;
+  o.protocols = {PplProtocol::kLlamaCpp};
   auto r2 = EvaluateModel(HfDir(), o, pool);
   ASSERT_TRUE(r2.ok()) << r2.error().message;
   EXPECT_EQ(r2->kld_cache, "hit");
