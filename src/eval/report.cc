@@ -2,11 +2,11 @@
 // shared with report_html.cc.
 #include "eval/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-
-#include <fmt/format.h>
 
 #include "eval/report_internal.h"
 
@@ -179,7 +179,8 @@ std::string RenderMatrixMarkdown(const json& matrix) {
   const MatrixModel m = Analyze(matrix);
   std::string out = "# qforge tradeoff matrix\n\n";
   out += fmt::format("- **Model:** {}\n", MdCode(Str(matrix, {"model"})));
-  if (std::string cmd = Str(matrix, {"created_by"}); !cmd.empty()) out += fmt::format("- **Command:** {}\n", MdCode(cmd));
+  if (std::string cmd = Str(matrix, {"created_by"}); !cmd.empty())
+    out += fmt::format("- **Command:** {}\n", MdCode(cmd));
   if (auto t = Num(matrix, {"threads"})) out += fmt::format("- **Threads:** {}\n", static_cast<long long>(*t));
   if (const json* cal = Find(matrix, {"calibration"}); cal != nullptr && cal->is_object()) {
     out += fmt::format("- **Calibration:** N = {} samples × L = {} tokens, seed {}, {} tokens used of {}\n",
@@ -219,7 +220,10 @@ std::string RenderMatrixMarkdown(const json& matrix) {
   out += "\n";
   for (const json* rp : m.rows) {
     const json& row = *rp;
-    std::vector<std::string> cells = {Str(row, {"id"}),  Str(row, {"method"}), BitsText(row), GroupText(row),
+    std::vector<std::string> cells = {Str(row, {"id"}),
+                                      Str(row, {"method"}),
+                                      BitsText(row),
+                                      GroupText(row),
                                       Fixed(Num(row, {"eval", "size", "weight_bytes"}), 2, 1e-6),
                                       Fixed(Num(row, {"eval", "size", "linear_bits_per_weight"}), 3)};
     for (const PplSeries& s : m.ppl) {
@@ -227,7 +231,8 @@ std::string RenderMatrixMarkdown(const json& matrix) {
       cells.push_back(PplWithStderr(e, 4));
       if (m.baseline >= 0) {
         const json* b = PplEntry(*m.rows[static_cast<size_t>(m.baseline)], s);
-        std::optional<double> d = DeltaPercent(e ? Num(*e, {"ppl"}) : std::nullopt, b ? Num(*b, {"ppl"}) : std::nullopt);
+        std::optional<double> d =
+            DeltaPercent(e ? Num(*e, {"ppl"}) : std::nullopt, b ? Num(*b, {"ppl"}) : std::nullopt);
         cells.push_back(d ? fmt::format("{:+.2f}", *d) : std::string(kDash));
       }
     }

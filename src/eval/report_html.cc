@@ -1,14 +1,14 @@
 // report.html: one self-contained page (inline CSS, inline vanilla script, inline SVG plots drawn here).
 // Every string from the JSON goes through Esc(); numbers are printed with fmt (locale-independent),
 // SVG coordinates with 1 decimal, so the page is a pure function of the matrix.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <numbers>
 #include <span>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "eval/report.h"
 #include "eval/report_assets.h"
@@ -24,12 +24,23 @@ std::string Esc(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -51,8 +62,8 @@ struct MethodStyle {
 constexpr std::string_view kKnownMethods[] = {"baseline", "rtn", "gptq", "awq", "awq+gptq"};
 constexpr MethodStyle kKnownStyles[] = {
     {"#3d3d3d", "star"}, {"#e69f00", "circle"}, {"#0072b2", "square"}, {"#009e73", "up"}, {"#cc79a7", "diamond"}};
-constexpr MethodStyle kOtherStyles[] = {{"#d55e00", "down"}, {"#56b4e9", "cross"}, {"#8c6d31", "circle"},
-                                        {"#7f7f7f", "square"}};
+constexpr MethodStyle kOtherStyles[] = {
+    {"#d55e00", "down"}, {"#56b4e9", "cross"}, {"#8c6d31", "circle"}, {"#7f7f7f", "square"}};
 
 std::vector<std::string> MethodsPresent(const MatrixModel& m) {
   std::vector<std::string> known, other;
@@ -94,8 +105,8 @@ std::string Marker(std::string_view shape, double x, double y, double r, std::st
   std::string fill = fmt::format(" fill=\"{}\" stroke=\"#fff\" stroke-width=\"1\"", color);
   if (shape == "square") {
     double s = r * 0.9;
-    return fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"{}/>", Px(x - s), Px(y - s), Px(2 * s), Px(2 * s),
-                       fill);
+    return fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"{}/>", Px(x - s), Px(y - s), Px(2 * s),
+                       Px(2 * s), fill);
   }
   auto poly = [&](std::initializer_list<std::pair<double, double>> pts) {
     std::string p;
@@ -115,8 +126,8 @@ std::string Marker(std::string_view shape, double x, double y, double r, std::st
   }
   if (shape == "cross") {
     double s = r * 0.9;
-    return fmt::format("<path d=\"M{} {}L{} {}M{} {}L{} {}\" stroke=\"{}\" stroke-width=\"2.5\"/>", Px(x - s), Px(y - s),
-                       Px(x + s), Px(y + s), Px(x - s), Px(y + s), Px(x + s), Px(y - s), color);
+    return fmt::format("<path d=\"M{} {}L{} {}M{} {}L{} {}\" stroke=\"{}\" stroke-width=\"2.5\"/>", Px(x - s),
+                       Px(y - s), Px(x + s), Px(y + s), Px(x - s), Px(y + s), Px(x + s), Px(y - s), color);
   }
   return fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\"{}/>", Px(x), Px(y), Px(r), fill);
 }
@@ -126,7 +137,7 @@ std::string Marker(std::string_view shape, double x, double y, double r, std::st
 // 1-2-5 per decade (1..9 when that gives fewer than 3, decades only past 6 decades).
 
 struct Axis {
-  double lo = 0, hi = 1;      // data range shown (log10 of it for a log axis)
+  double lo = 0, hi = 1;  // data range shown (log10 of it for a log axis)
   bool log = false;
   double px0 = 0, px1 = 1;    // pixels of lo and hi
   std::vector<double> ticks;  // data values
@@ -146,9 +157,9 @@ double NiceStep(double raw) {
 
 struct AxisOptions {
   bool allow_log = true;
-  double log_ratio = 10;   // log scale when max / min exceeds this
-  bool integer = false;    // ticks on whole numbers only (layer indices)
-  double pad = 0.07;       // fraction of the data range added on each side
+  double log_ratio = 10;               // log scale when max / min exceeds this
+  bool integer = false;                // ticks on whole numbers only (layer indices)
+  double pad = 0.07;                   // fraction of the data range added on each side
   std::span<const double> candidates;  // log scale: tick values to choose from (thinned to >= 34 px apart)
 };
 
@@ -186,7 +197,8 @@ Axis MakeAxis(const std::vector<double>& values, double px0, double px1, const A
       a.ticks.clear();
       a.labels.clear();
     }
-    for (const std::vector<double>& mult : {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+    for (const std::vector<double>& mult :
+         {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
       a.ticks.clear();
       bool decades_only = a.hi - a.lo > 6;
       for (int e = static_cast<int>(std::floor(a.lo)); e <= static_cast<int>(std::ceil(a.hi)); ++e) {
@@ -239,11 +251,12 @@ std::string SvgOpen(std::string_view id, const Frame& f, std::string_view title)
 
 // Grid, ticks and axis labels.
 std::string SvgAxes(const Frame& f, const Axis& x, const Axis& y, std::string_view x_label, std::string_view y_label) {
-  std::string s = fmt::format("<rect class=\"bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", Px(f.X0()), Px(f.Y1()),
-                              Px(f.X1() - f.X0()), Px(f.Y0() - f.Y1()));
+  std::string s = fmt::format("<rect class=\"bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", Px(f.X0()),
+                              Px(f.Y1()), Px(f.X1() - f.X0()), Px(f.Y0() - f.Y1()));
   for (size_t i = 0; i < x.ticks.size(); ++i) {
     double px = x.Map(x.ticks[i]);
-    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>", Px(px), Px(f.Y1()), Px(f.Y0()));
+    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>", Px(px), Px(f.Y1()),
+                     Px(f.Y0()));
     s += fmt::format("<line class=\"tickmark\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>", Px(px), Px(f.Y0()),
                      Px(f.Y0() + 5));
     s += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", Px(px), Px(f.Y0() + 18),
@@ -251,9 +264,10 @@ std::string SvgAxes(const Frame& f, const Axis& x, const Axis& y, std::string_vi
   }
   for (size_t i = 0; i < y.ticks.size(); ++i) {
     double py = y.Map(y.ticks[i]);
-    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()), Px(py));
-    s += fmt::format("<line class=\"tickmark\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0() - 5), Px(f.X0()),
+    s += fmt::format("<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()),
                      Px(py));
+    s += fmt::format("<line class=\"tickmark\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0() - 5),
+                     Px(f.X0()), Px(py));
     s += fmt::format("<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", Px(f.X0() - 8), Px(py + 4),
                      Esc(y.labels[i]));
   }
@@ -262,8 +276,8 @@ std::string SvgAxes(const Frame& f, const Axis& x, const Axis& y, std::string_vi
   s += fmt::format("<text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}{}</text>",
                    Px((f.X0() + f.X1()) / 2), Px(f.Y0() + 40), Esc(x_label), x.log ? " (log)" : "");
   s += fmt::format(
-      "<text class=\"axis-label\" transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>", Px(18),
-      Px((f.Y0() + f.Y1()) / 2), Esc(y_label), y.log ? " (log)" : "");
+      "<text class=\"axis-label\" transform=\"translate({},{}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>",
+      Px(18), Px((f.Y0() + f.Y1()) / 2), Esc(y_label), y.log ? " (log)" : "");
   return s;
 }
 
@@ -289,16 +303,17 @@ std::string SvgLegend(double x, double y, const std::vector<LegendItem>& items, 
   if (items.empty()) return "";
   size_t rows = (items.size() + cols - 1) / cols;
   double w = col_width > 0 ? col_width * static_cast<double>(cols) : LegendWidth(items), h = 10 + 18.0 * rows;
-  std::string s = fmt::format("<g class=\"legend\"><rect class=\"legend-bg\" x=\"{}\" y=\"{}\" width=\"{}\" "
-                              "height=\"{}\" rx=\"4\"/>",
-                              Px(x), Px(y), Px(w), Px(h));
+  std::string s = fmt::format(
+      "<g class=\"legend\"><rect class=\"legend-bg\" x=\"{}\" y=\"{}\" width=\"{}\" "
+      "height=\"{}\" rx=\"4\"/>",
+      Px(x), Px(y), Px(w), Px(h));
   for (size_t i = 0; i < items.size(); ++i) {
     const LegendItem& it = items[i];
     double cx = x + (col_width > 0 ? col_width * static_cast<double>(i / rows) : 0);
     double cy = y + 14 + 18.0 * static_cast<double>(i % rows);
     if (it.line) {
-      s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>", Px(cx + 8),
-                       Px(cx + 30), Px(cy), it.color,
+      s += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>",
+                       Px(cx + 8), Px(cx + 30), Px(cy), it.color,
                        it.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", it.dash));
     }
     if (!it.marker.empty()) s += Marker(it.marker, cx + 19, cy, 4.5, it.color);
@@ -343,7 +358,7 @@ std::string PlaceLabel(double px, double py, std::string_view text, const Frame&
     double dx, dy;
     const char* anchor;
   };
-  static constexpr Spot kSpots[] = {{9, -7, "start"},  {9, 15, "start"},  {-9, -7, "end"},  {-9, 15, "end"},
+  static constexpr Spot kSpots[] = {{9, -7, "start"},   {9, 15, "start"},  {-9, -7, "end"}, {-9, 15, "end"},
                                     {0, -12, "middle"}, {0, 22, "middle"}, {9, 4, "start"}, {-9, 4, "end"}};
   double best_cost = 1e300;
   size_t best = 0;
@@ -363,8 +378,8 @@ std::string PlaceLabel(double px, double py, std::string_view text, const Frame&
     }
   }
   placed.push_back(best_box);
-  return fmt::format("<text class=\"pt-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>", Px(px + kSpots[best].dx),
-                     Px(py + kSpots[best].dy), kSpots[best].anchor, Esc(text));
+  return fmt::format("<text class=\"pt-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>",
+                     Px(px + kSpots[best].dx), Px(py + kSpots[best].dy), kSpots[best].anchor, Esc(text));
 }
 
 // Indices into spec.points of the front, in ascending x.
@@ -391,7 +406,8 @@ std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string
 
   if (spec.ref_y) {
     double py = y.Map(*spec.ref_y);
-    s += fmt::format("<line class=\"ref\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()), Px(py));
+    s += fmt::format("<line class=\"ref\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>", Px(f.X0()), Px(f.X1()),
+                     Px(py));
   }
   // The front as a step line: from each front point right to the next one's x, then to its y.
   std::vector<size_t> front = ScatterFront(spec);
@@ -412,7 +428,8 @@ std::string RenderScatter(const ScatterSpec& spec, const std::vector<std::string
   // nothing placed before them.
   std::vector<LegendItem> legend;
   for (const std::string& m : methods) {
-    bool used = std::any_of(spec.points.begin(), spec.points.end(), [&](const ScatterPoint& p) { return p.method == m; });
+    bool used =
+        std::any_of(spec.points.begin(), spec.points.end(), [&](const ScatterPoint& p) { return p.method == m; });
     if (!used) continue;
     MethodStyle st = StyleOf(methods, m);
     legend.push_back({m, st.color, st.marker, "", false});
@@ -526,8 +543,8 @@ std::string RenderLayerError(const MatrixModel& m, const std::vector<std::string
     }
     std::string id = Str(row, {"id"});
     s += fmt::format(
-        "<g class=\"ln\" data-row=\"{}\"><title>{}: total error {}</title><path d=\"{}\" stroke=\"{}\"{}/>{}</g>", line.row,
-        Esc(id), Fixed(Num(row, {"quantize", "total_error"}), 5), d, st.color,
+        "<g class=\"ln\" data-row=\"{}\"><title>{}: total error {}</title><path d=\"{}\" stroke=\"{}\"{}/>{}</g>",
+        line.row, Esc(id), Fixed(Num(row, {"quantize", "total_error"}), 5), d, st.color,
         dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash), marks);
     legend.push_back({id.empty() ? method : id, st.color, shape, dash, true});
   }
@@ -559,12 +576,14 @@ std::string DeltaSpan(std::optional<double> d) {
 std::string Header(const json& matrix, const MatrixModel& m) {
   std::string model = Str(matrix, {"model"});
   size_t slash = model.find_last_of('/');
-  std::string h1 = slash == std::string::npos || slash + 1 == model.size()
-                       ? Esc(model.empty() ? std::string(kDash) : model)
-                       : "<span class=\"dir\">" + Esc(model.substr(0, slash + 1)) + "</span>" + Esc(model.substr(slash + 1));
+  std::string h1 =
+      slash == std::string::npos || slash + 1 == model.size()
+          ? Esc(model.empty() ? std::string(kDash) : model)
+          : "<span class=\"dir\">" + Esc(model.substr(0, slash + 1)) + "</span>" + Esc(model.substr(slash + 1));
   std::string s = "<header class=\"top\"><div class=\"eyebrow\">qforge &middot; quantization tradeoff report</div>";
   s += "<h1>" + h1 + "</h1><div class=\"chips\">";
-  size_t failed = static_cast<size_t>(std::count_if(m.rows.begin(), m.rows.end(), [](const json* r) { return Failed(*r); }));
+  size_t failed =
+      static_cast<size_t>(std::count_if(m.rows.begin(), m.rows.end(), [](const json* r) { return Failed(*r); }));
   s += fmt::format("<span class=\"chip\">{} configuration{}</span>", m.rows.size(), m.rows.size() == 1 ? "" : "s");
   if (failed) s += fmt::format("<span class=\"chip bad\">{} failed</span>", failed);
   if (auto t = Num(matrix, {"threads"})) s += fmt::format("<span class=\"chip\">{} threads</span>", IntText(t));
@@ -583,8 +602,9 @@ std::string Header(const json& matrix, const MatrixModel& m) {
       s += "<ul>";
       for (const json& fl : *files) {
         std::string sha = Str(fl, {"sha256"});
-        s += fmt::format("<li><code>{}</code> <span class=\"sha mono\" title=\"sha256 {}\">sha256 {}&hellip;</span></li>",
-                         Esc(Str(fl, {"path"})), Esc(sha), Esc(Short(sha)));
+        s += fmt::format(
+            "<li><code>{}</code> <span class=\"sha mono\" title=\"sha256 {}\">sha256 {}&hellip;</span></li>",
+            Esc(Str(fl, {"path"})), Esc(sha), Esc(Short(sha)));
       }
       s += "</ul>";
     }
@@ -676,9 +696,9 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
     std::string cls = failed ? "failed" : static_cast<int>(i) == m.baseline ? "baseline" : "";
     s += fmt::format("<tr data-i=\"{}\" data-row=\"{}\"{}>", i, i, cls.empty() ? "" : " class=\"" + cls + "\"");
     std::string id = Str(row, {"id"});
-    s += fmt::format("<td class=\"l id\" data-s=\"{}\">{}{}</td>", Esc(id), Esc(id.empty() ? std::string(kDash) : id),
-                     on_front[i] ? "<span class=\"badge\" title=\"on the Pareto front of the quality plot\">front</span>"
-                                 : "");
+    s += fmt::format(
+        "<td class=\"l id\" data-s=\"{}\">{}{}</td>", Esc(id), Esc(id.empty() ? std::string(kDash) : id),
+        on_front[i] ? "<span class=\"badge\" title=\"on the Pareto front of the quality plot\">front</span>" : "");
     s += fmt::format("<td class=\"l\" data-s=\"{0}\"><span class=\"dot\" style=\"background:{1}\"></span>{0}</td>",
                      Esc(method), StyleOf(methods, method).color);
     s += fmt::format("<td data-v=\"{}\">{}</td>", SortKey(Num(row, {"bits"})), BitsText(row));
@@ -722,8 +742,9 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
     if (cmd.empty()) {
       s += fmt::format("<td class=\"l cmd\">{}</td>", kDash);
     } else {
-      s += fmt::format("<td class=\"l cmd\"><details><summary title=\"{0}\">show</summary><code>{0}</code></details></td>",
-                       Esc(cmd));
+      s += fmt::format(
+          "<td class=\"l cmd\"><details><summary title=\"{0}\">show</summary><code>{0}</code></details></td>",
+          Esc(cmd));
     }
     s += "</tr>";
   }
@@ -737,17 +758,19 @@ std::string Provenance(const json& matrix, const MatrixModel& m, int section) {
   const json* cal = Find(matrix, {"calibration"});
   if (cal != nullptr && cal->is_object()) {
     s += fmt::format(
-        "<p class=\"hint\">N = {} windows of L = {} tokens drawn with seed {} from a stream of {} tokens ({} used).</p>",
+        "<p class=\"hint\">N = {} windows of L = {} tokens drawn with seed {} from a stream of {} tokens ({} "
+        "used).</p>",
         IntText(Num(*cal, {"samples"})), IntText(Num(*cal, {"seqlen"})), IntText(Num(*cal, {"seed"})),
         IntText(Num(*cal, {"stream_tokens"})), IntText(Num(*cal, {"tokens_used"})));
     s += "<table class=\"prov\" id=\"calibration-files\"><thead><tr><th>file</th><th>SHA-256</th><th>bytes</th>"
          "<th>documents</th></tr></thead><tbody>";
     if (const json* files = Find(*cal, {"files"}); files != nullptr && files->is_array()) {
       for (const json& fl : *files) {
-        s += fmt::format("<tr><td><code>{}</code></td><td class=\"mono\">{}</td><td class=\"n\">{}</td>"
-                         "<td class=\"n\">{}</td></tr>",
-                         Esc(Str(fl, {"path"})), Esc(Str(fl, {"sha256"})), IntText(Num(fl, {"bytes"})),
-                         IntText(Num(fl, {"documents"})));
+        s += fmt::format(
+            "<tr><td><code>{}</code></td><td class=\"mono\">{}</td><td class=\"n\">{}</td>"
+            "<td class=\"n\">{}</td></tr>",
+            Esc(Str(fl, {"path"})), Esc(Str(fl, {"sha256"})), IntText(Num(fl, {"bytes"})),
+            IntText(Num(fl, {"documents"})));
       }
     }
     s += "</tbody></table>";
@@ -830,7 +853,8 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
   for (size_t i = 0; i < m.rows.size(); ++i) {
     const json& row = *m.rows[i];
     if (Failed(row)) continue;
-    std::optional<double> bytes = Num(row, {"eval", "size", "weight_bytes"}), tps = Num(row, {"eval", "speed", "decode_tps"});
+    std::optional<double> bytes = Num(row, {"eval", "size", "weight_bytes"}),
+                          tps = Num(row, {"eval", "speed", "decode_tps"});
     if (!bytes || !tps) continue;
     std::string id = Str(row, {"id"});
     speed.points.push_back({*bytes * 1e-6, *tps, i, MethodOf(row),
@@ -851,10 +875,11 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
   int section = 0;
   out += fmt::format("<section class=\"card\" id=\"sec-matrix\"><h2><span class=\"num\">{}</span>Tradeoff matrix</h2>",
                      ++section);
-  out += "<p class=\"hint\">Click a column header to sort (again to reverse); missing values stay last. "
-         "Δ% is the perplexity change against the baseline row; <span class=\"badge\">front</span> marks the "
-         "configurations on the Pareto front of the quality plot. Hover a row to find it in the plots; scroll "
-         "sideways for speed, memory, tasks and the exact commands.</p>";
+  out +=
+      "<p class=\"hint\">Click a column header to sort (again to reverse); missing values stay last. "
+      "Δ% is the perplexity change against the baseline row; <span class=\"badge\">front</span> marks the "
+      "configurations on the Pareto front of the quality plot. Hover a row to find it in the plots; scroll "
+      "sideways for speed, memory, tasks and the exact commands.</p>";
   out += MatrixTable(m, methods, on_front);
   out += "</section>";
 
@@ -863,12 +888,13 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
     std::string id, title, svg, caption;
   };
   std::vector<Card> cards;
-  cards.push_back({"sec-quality", use_kld ? "KL divergence vs bits per weight" : "Perplexity vs bits per weight",
-                   RenderScatter(main_spec, methods),
-                   "Lower-left is better. The red step line is the Pareto front: no other configuration has both fewer "
-                   "bits per weight and a lower " +
-                       std::string(use_kld ? "KLD" : "perplexity") +
-                       ". Dashed: the baseline. Failed rows and missing values are not drawn; hover a point for its values."});
+  cards.push_back(
+      {"sec-quality", use_kld ? "KL divergence vs bits per weight" : "Perplexity vs bits per weight",
+       RenderScatter(main_spec, methods),
+       "Lower-left is better. The red step line is the Pareto front: no other configuration has both fewer "
+       "bits per weight and a lower " +
+           std::string(use_kld ? "KLD" : "perplexity") +
+           ". Dashed: the baseline. Failed rows and missing values are not drawn; hover a point for its values."});
   if (!use_kld && kld_present) {
     cards.push_back({"sec-kld", "KL divergence vs bits per weight", RenderScatter(quality_spec(true), methods),
                      "Mean KL divergence of each configuration's next-token distribution to the baseline's; "
@@ -883,14 +909,16 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
   out += "<div class=\"plots\">";
   for (size_t k = 0; k < cards.size(); ++k) {
     bool wide = k + 1 == cards.size() && cards.size() % 2 == 1;
-    out += fmt::format("<section class=\"card{}\" id=\"{}\"><h2><span class=\"num\">{}</span>{}</h2><figure>{}"
-                       "<figcaption>{}</figcaption></figure></section>",
-                       wide ? " wide" : "", cards[k].id, ++section, cards[k].title, cards[k].svg, cards[k].caption);
+    out += fmt::format(
+        "<section class=\"card{}\" id=\"{}\"><h2><span class=\"num\">{}</span>{}</h2><figure>{}"
+        "<figcaption>{}</figcaption></figure></section>",
+        wide ? " wide" : "", cards[k].id, ++section, cards[k].title, cards[k].svg, cards[k].caption);
   }
   out += "</div>";
   out += Provenance(matrix, m, ++section);
-  out += "<footer>Generated by qforge. This file is self-contained: no network access, no external resources."
-         "</footer></div><script>";
+  out +=
+      "<footer>Generated by qforge. This file is self-contained: no network access, no external resources."
+      "</footer></div><script>";
   out += kJs;
   out += "</script></body></html>\n";
   return out;

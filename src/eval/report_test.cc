@@ -1,14 +1,14 @@
 #include "eval/report.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <regex>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace qforge::eval {
 namespace {
@@ -118,7 +118,8 @@ TEST(ReportMarkdown, ValuesWithStatedPrecision) {
   EXPECT_THAT(md, HasSubstr("| awq-w3-g128 | awq | 3 | 128 | — | — | — | — |"));
   EXPECT_THAT(md, HasSubstr("**failed: awq: out of memory, needed 6.2 GB** |"));
   EXPECT_THAT(md, HasSubstr("## Failed rows\n\n- `awq-w3-g128`: failed: awq: out of memory, needed 6.2 GB\n"));
-  EXPECT_THAT(md, HasSubstr("- `gptq-w4-g32`: `qforge quantize models/tiny -o \"out dir\" --method gptq --calib a.txt,b.txt`"));
+  EXPECT_THAT(
+      md, HasSubstr("- `gptq-w4-g32`: `qforge quantize models/tiny -o \"out dir\" --method gptq --calib a.txt,b.txt`"));
 }
 
 TEST(ReportMarkdown, NoBaselineHasNoDeltaColumn) {
@@ -152,7 +153,8 @@ TEST(ReportCsv, Rfc4180QuotingAndRawNumbers) {
   EXPECT_EQ(gptq[col("quant_seconds")], "612.5");
   EXPECT_EQ(gptq[col("command")], "qforge quantize models/tiny -o \"out dir\" --method gptq --calib a.txt,b.txt");
   // The raw text: quotes doubled and the field enclosed.
-  EXPECT_THAT(csv, HasSubstr(",\"qforge quantize models/tiny -o \"\"out dir\"\" --method gptq --calib a.txt,b.txt\"\r\n"));
+  EXPECT_THAT(csv,
+              HasSubstr(",\"qforge quantize models/tiny -o \"\"out dir\"\" --method gptq --calib a.txt,b.txt\"\r\n"));
   EXPECT_THAT(csv, HasSubstr(",\"failed: awq: out of memory, needed 6.2 GB\","));
   // Missing values are empty fields.
   std::vector<std::string> base = CsvFields(lines[1]), failed = CsvFields(lines[4]);
@@ -236,19 +238,20 @@ TEST(ReportHtml, ParetoRowsAreMarked) {
 
 TEST(ReportHtml, SingleRowNullPartsAndNonFinite) {
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
-  json m = {{"model", "m"},
-            {"rows",
-             {{{"id", "only"},
-               {"method", "rtn"},
-               {"bits", 4},
-               {"status", "ok"},
-               {"eval",
-                {{"quality", {{"ppl", {{{"text", "t"}, {"protocol", "windows"}, {"ppl", nan}, {"stderr", inf}}}},
-                              {"kld", nullptr}}},
-                 {"speed", {{"decode_tps", inf}, {"ttft_ms", -inf}}},
-                 {"size", {{"weight_bytes", 1e6}, {"linear_bits_per_weight", nan}}},
-                 {"tasks", nullptr}}},
-               {"quantize", {{"layer_error", {0.1, nan, inf, 0.2}}, {"total_error", nan}}}}}}};
+  json m = {
+      {"model", "m"},
+      {"rows",
+       {{{"id", "only"},
+         {"method", "rtn"},
+         {"bits", 4},
+         {"status", "ok"},
+         {"eval",
+          {{"quality",
+            {{"ppl", {{{"text", "t"}, {"protocol", "windows"}, {"ppl", nan}, {"stderr", inf}}}}, {"kld", nullptr}}},
+           {"speed", {{"decode_tps", inf}, {"ttft_ms", -inf}}},
+           {"size", {{"weight_bytes", 1e6}, {"linear_bits_per_weight", nan}}},
+           {"tasks", nullptr}}},
+         {"quantize", {{"layer_error", {0.1, nan, inf, 0.2}}, {"total_error", nan}}}}}}};
   std::string html = RenderReportHtml(m), md = RenderMatrixMarkdown(m), csv = RenderMatrixCsv(m);
   EXPECT_FALSE(std::regex_search(html, std::regex(R"(\b(nan|inf|infinity)\b)", std::regex::icase)));
   EXPECT_FALSE(std::regex_search(md, std::regex(R"(\b(nan|inf|infinity)\b)", std::regex::icase)));
@@ -267,9 +270,11 @@ TEST(ReportHtml, SingleRowNullPartsAndNonFinite) {
 }
 
 TEST(ReportHtml, WrongShapesNeverThrow) {
-  for (const char* text : {"null", "[]", "42", "{}", R"({"rows": "x"})", R"({"rows": [1, "a", null, []]})",
-                           R"({"rows": [{"eval": 3, "quantize": {"layer_error": "x"}, "bits": "4"}]})",
-                           R"({"calibration": [], "texts": {}, "model": 3, "rows": [{"eval": {"quality": {"ppl": [3, {"ppl": "x"}]}}}]})"}) {
+  for (
+      const char* text :
+      {"null", "[]", "42", "{}", R"({"rows": "x"})", R"({"rows": [1, "a", null, []]})",
+       R"({"rows": [{"eval": 3, "quantize": {"layer_error": "x"}, "bits": "4"}]})",
+       R"({"calibration": [], "texts": {}, "model": 3, "rows": [{"eval": {"quality": {"ppl": [3, {"ppl": "x"}]}}}]})"}) {
     json m = json::parse(text);
     EXPECT_NO_THROW({
       std::string h = RenderReportHtml(m);
@@ -294,18 +299,18 @@ TEST(ReportHtml, SampleMatrixRenders) {
 TEST(ParetoFront, HandMadeSet) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::pair<double, double>> pts = {
-      {16, 9.75},   // 0 baseline: lowest PPL -> on the front
-      {8.25, 9.76}, // 1 on
-      {4.25, 11.04},// 2 dominated by 7
-      {4.25, 10.32},// 3 dominated by 7
-      {5.0, 10.14}, // 4 on
-      {3.25, 19.49},// 5 dominated by 6 (same x, higher y)
-      {3.25, 12.9}, // 6 on (fewest bits)
-      {4.25, 10.21},// 7 on
-      {nan, 1.0},   // 8 ignored
-      {5.0, 10.14}, // 9 duplicate of 4: kept
-      {6.0, 10.5},  // 10 dominated by 4
-      {20, 9.75},   // 11 same y as 0 at more bits: dominated
+      {16, 9.75},     // 0 baseline: lowest PPL -> on the front
+      {8.25, 9.76},   // 1 on
+      {4.25, 11.04},  // 2 dominated by 7
+      {4.25, 10.32},  // 3 dominated by 7
+      {5.0, 10.14},   // 4 on
+      {3.25, 19.49},  // 5 dominated by 6 (same x, higher y)
+      {3.25, 12.9},   // 6 on (fewest bits)
+      {4.25, 10.21},  // 7 on
+      {nan, 1.0},     // 8 ignored
+      {5.0, 10.14},   // 9 duplicate of 4: kept
+      {6.0, 10.5},    // 10 dominated by 4
+      {20, 9.75},     // 11 same y as 0 at more bits: dominated
   };
   EXPECT_THAT(ParetoFront(pts), ::testing::ElementsAre(6, 7, 4, 9, 1, 0));
 }
