@@ -824,6 +824,8 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
         y = e ? Num(*e, {"ppl"}) : std::nullopt;
       }
       if (!x || !y) continue;
+      // The baseline's KLD to itself is 0 by definition: not a point (it would also rule out a log axis).
+      if (kld && MethodOf(row) == "baseline") continue;
       std::string id = Str(row, {"id"});
       spec.points.push_back({*x, *y, i, MethodOf(row),
                              fmt::format("{}: {:.3f} bits/weight, {} {}", id, *x, kld ? "KLD" : "PPL",
