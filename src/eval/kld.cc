@@ -88,19 +88,7 @@ namespace {
 Status ForEachScoredPosition(const model::LlamaModel& model, std::span<const int32_t> tokens, const ChunkRule& rule,
                              ThreadPool& pool, const std::function<Status(std::span<const float>, int32_t)>& fn) {
   const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
-  if (ctx < 2) return MakeError("KL-divergence: context {} is too small (need at least 2)", ctx);
-  if (rule.first < 0 || rule.first > ctx - 2) {
-    return MakeError("KL-divergence: first scored position {} outside [0, {}]", rule.first, ctx - 2);
-  }
-  if (n < rule.min_tokens || n < ctx) {
-    return MakeError("KL-divergence: the text tokenizes to {} tokens; at least {} are needed for a context of {}", n,
-                     std::max(rule.min_tokens, ctx), ctx);
-  }
-  if (model.spec().max_positions > 0 && ctx > model.spec().max_positions) {
-    return MakeError("KL-divergence: context {} exceeds the model's {} positions", ctx, model.spec().max_positions);
-  }
-  int64_t n_chunk = n / ctx;
-  if (rule.max_chunks >= 0) n_chunk = std::min(n_chunk, rule.max_chunks);
+  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, "KL-divergence"));
   const int64_t vocab = model.spec().vocab;
   model::Session sess(model, ctx, 64);
   std::vector<float> logits(ctx * vocab), lp(vocab);

@@ -21,20 +21,26 @@ double Nll(const float* logits, int64_t n_vocab, int32_t tok) {
 
 }  // namespace
 
-Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
-                                     const ChunkRule& rule, ThreadPool& pool) {
-  const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
-  if (ctx < 2) return MakeError("perplexity: context {} is too small (need at least 2)", ctx);
-  if (rule.first < 0 || rule.first > ctx - 2) return MakeError("perplexity: first scored position {} outside [0, {}]", rule.first, ctx - 2);
+Result<int64_t> ChunkCount(const model::LlamaModel& model, int64_t n, const ChunkRule& rule, std::string_view what) {
+  const int64_t ctx = rule.ctx;
+  if (ctx < 2) return MakeError("{}: context {} is too small (need at least 2)", what, ctx);
+  if (rule.first < 0 || rule.first > ctx - 2) return MakeError("{}: first scored position {} outside [0, {}]", what, rule.first, ctx - 2);
   if (n < rule.min_tokens || n < ctx) {
-    return MakeError("perplexity: the text tokenizes to {} tokens; at least {} are needed for a context of {}", n,
+    return MakeError("{}: the text tokenizes to {} tokens; at least {} are needed for a context of {}", what, n,
                      std::max(rule.min_tokens, ctx), ctx);
   }
   if (model.spec().max_positions > 0 && ctx > model.spec().max_positions) {
-    return MakeError("perplexity: context {} exceeds the model's {} positions", ctx, model.spec().max_positions);
+    return MakeError("{}: context {} exceeds the model's {} positions", what, ctx, model.spec().max_positions);
   }
   int64_t n_chunk = n / ctx;
   if (rule.max_chunks >= 0) n_chunk = std::min(n_chunk, rule.max_chunks);
+  return n_chunk;
+}
+
+Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
+                                     const ChunkRule& rule, ThreadPool& pool) {
+  const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
+  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, "perplexity"));
   const int64_t vocab = model.spec().vocab;
   model::Session sess(model, ctx, 64);
   std::vector<float> logits(ctx * vocab);

@@ -52,6 +52,10 @@ struct ChunkRule {
   int64_t min_tokens = 0;       // fewer tokens is an error (llama.cpp: 2 * ctx)
 };
 
+// The number of chunks `rule` takes from n tokens (n / ctx, capped by max_chunks), after checking the
+// rule against the model and the token count; `what` names the measurement in errors.
+Result<int64_t> ChunkCount(const model::LlamaModel& model, int64_t n, const ChunkRule& rule, std::string_view what);
+
 Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
                                      const ChunkRule& rule, ThreadPool& pool);
 
