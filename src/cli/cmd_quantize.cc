@@ -64,6 +64,12 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   };
   auto r = quant::QuantizeModel(a.model, a.out, opt, pool, progress);
   if (!r.ok()) return ReportError(app, r.error());
+  for (const auto& lr : r->linears) {
+    if (lr.damp_retries > 0) {
+      fmt::print(stderr, "note: {}: Cholesky of the damped Hessian failed {} time(s); damping raised to {} x mean(diag H)\n",
+                 lr.name, lr.damp_retries, lr.damp_used);
+    }
+  }
   if (a.json) {
     nlohmann::json layers = nlohmann::json::array();
     for (double e : r->layer_error) layers.push_back(e);

@@ -145,7 +145,8 @@ Result<std::string> InputsFingerprint(const CompareOptions& o) {
   json protocols = json::array();
   for (PplProtocol p : o.eval.protocols) protocols.push_back(std::string(PplProtocolName(p)));
   j["eval"] = {{"ctx", o.eval.ctx},           {"max_chunks", o.eval.max_chunks}, {"protocols", protocols},
-               {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps}};
+               {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps},
+               {"kld", !o.no_kld}};
   return quant::Sha256Hex(j.dump());
 }
 
@@ -234,9 +235,30 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
   return configs;
 }
 
-Result<CompareResult> Compare(const CompareOptions& o, const CompareProgressFn& progress) {
+Result<CompareResult> Compare(const CompareOptions& options, const CompareProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.eval.texts.empty()) return MakeError("compare needs evaluation text (--text FILE...)");
+  if (options.eval.texts.empty()) return MakeError("compare needs evaluation text (--text FILE...)");
+  // The matrix file's "metrics" select what every row measures (perplexity always).
+  CompareOptions o = options;
+  if (!o.matrix_file.empty()) {
+    QF_ASSIGN_OR_RETURN(json m, ReadJsonFile(o.matrix_file));
+    if (m.is_object() && m.contains("metrics")) {
+      if (!m["metrics"].is_array()) return MakeError("{}: \"metrics\" must be a list", o.matrix_file.string());
+      bool kld = false, speed = false, tasks = false;
+      for (const auto& v : m["metrics"]) {
+        const std::string name = v.is_string() ? v.get<std::string>() : "";
+        if (name == "kld") kld = true;
+        else if (name == "speed") speed = true;
+        else if (name == "tasks") tasks = true;
+        else if (name != "ppl" && name != "size") {
+          return MakeError("{}: unknown metric {} (ppl, kld, speed, size, tasks)", o.matrix_file.string(), v.dump());
+        }
+      }
+      o.no_kld = !kld;
+      if (!speed) o.eval.reps = 0;
+      if (!tasks) o.eval.tasks.clear();
+    }
+  }
   QF_ASSIGN_OR_RETURN(std::vector<MatrixConfig> configs, MatrixConfigs(o));
   const bool need_calib = std::any_of(configs.begin(), configs.end(), [](const MatrixConfig& c) {
     return !c.baseline && c.quantize.method != quant::Method::kRtn;
@@ -307,7 +329,6 @@ Result<CompareResult> Compare(const CompareOptions& o, const CompareProgressFn& 
     if (!c.baseline) {
       quant::QuantizeOptions q = c.quantize;
       q.calib = o.calib;
-      if (q.method == quant::Method::kRtn) q.calib.files = o.calib.files;  // for the error report
       q.overwrite = true;
       model = o.out / "models" / c.id;
       auto r = quant::QuantizeModel(o.model, model, q, pool);
@@ -320,7 +341,7 @@ Result<CompareResult> Compare(const CompareOptions& o, const CompareProgressFn& 
       command = quant::CanonicalCommand(o.model, q) + " -o " + Quote(model.string()) + " && ";
     }
     EvalOptions e = o.eval;
-    e.baseline = o.model;
+    if (!o.no_kld) e.baseline = o.model;
     if (!with_speed) e.reps = 0;
     auto ev = EvaluateModel(model, e, pool);
     if (!ev.ok()) {

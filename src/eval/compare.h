@@ -11,7 +11,9 @@
 //                 "act_order": true, "static_groups": false, "damp": 0.01}, ...],
 //    "baseline": true,                         // include the unquantized row (default true)
 //    "metrics": ["ppl", "kld", "speed", "size", "tasks"]}   // default: all
-// Only "method" is required in a config; ids default to "<method>-w<bits>-g<group>".
+// Only "method" is required in a config; ids default to "<method>-w<bits>-g<group>". Metrics: "ppl"
+// and "size" are always measured; leaving out "kld", "speed" or "tasks" skips that measurement.
+// (Matrix files are JSON; TOML is not read.)
 //
 // Resume: each finished configuration's row is stored as DIR/rows/<id>.json together with a hash of
 // everything that determines it (the input model's files, the calibration files, the texts and
@@ -56,6 +58,7 @@ struct CompareOptions {
   // Tests: stop (as if killed) after this many configurations have been computed in this run
   // (< 0: no limit). The run then returns an error saying so.
   int64_t stop_after = -1;
+  bool no_kld = false;  // set from the matrix file's "metrics" (no "kld": no baseline comparison)
 };
 
 // Progress: a line for each configuration started/finished, with the matrix-wide ETA.

@@ -126,5 +126,23 @@ TEST_F(CompareTest, ResumeAfterAKilledRunRecomputesNothingFinished) {
   EXPECT_EQ(fourth->computed, std::vector<std::string>{"rtn-w8-g32"});
 }
 
+// "metrics" in the matrix file: without kld and speed the rows carry neither; a bad name is an error.
+TEST_F(CompareTest, MatrixMetricsSelectTheMeasurements) {
+  CompareOptions o = Options();
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "rtn", "bits": 4, "group_size": 32}], "baseline": false,
+                                  "metrics": ["ppl", "size"]})");
+  auto r = Compare(o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& row = r->matrix["rows"][0];
+  ASSERT_EQ(row.value("status", ""), "ok") << row.dump();
+  EXPECT_TRUE(row["eval"]["quality"]["kld"].is_null());
+  EXPECT_TRUE(row["eval"]["speed"].is_null());
+  EXPECT_GT(row["eval"]["quality"]["ppl"][0]["ppl"].get<double>(), 1.0);
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "rtn"}], "metrics": ["ppl", "bleu"]})");
+  auto bad = Compare(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bleu"), std::string::npos) << bad.error().message;
+}
+
 }  // namespace
 }  // namespace qforge::eval
