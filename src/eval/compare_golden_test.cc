@@ -64,7 +64,9 @@ TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
   EXPECT_TRUE((*configs)[0].baseline);
   EXPECT_EQ((*configs)[1].id, "rtn-w8-g32");
   for (const auto& c : *configs) {
-    if (!c.baseline) EXPECT_LE(c.quantize.weights.group_size, 64) << c.id;
+    if (!c.baseline) {
+      EXPECT_LE(c.quantize.weights.group_size, 64) << c.id;
+    }
   }
 }
 
