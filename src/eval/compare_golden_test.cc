@@ -146,5 +146,33 @@ TEST_F(CompareTest, MatrixMetricsSelectTheMeasurements) {
   EXPECT_NE(bad.error().message.find("bleu"), std::string::npos) << bad.error().message;
 }
 
+// --jobs 2 builds the same rows (quality and size identical to a serial run; speed is measured
+// afterwards, one configuration at a time).
+TEST_F(CompareTest, ParallelJobsGiveTheSameRows) {
+  CompareOptions o = Options();
+  o.matrix_file = WriteMatrix(R"({"configs": [{"method": "rtn", "bits": 8, "group_size": 32},
+                                              {"method": "rtn", "bits": 4, "group_size": 64}]})");
+  auto serial = Compare(o);
+  ASSERT_TRUE(serial.ok()) << serial.error().message;
+  o.out = dir_ / "out_jobs";
+  o.jobs = 2;
+  auto parallel = Compare(o);
+  ASSERT_TRUE(parallel.ok()) << parallel.error().message;
+  ASSERT_EQ(parallel->computed.size(), 3u);
+  const auto& a = serial->matrix["rows"];
+  const auto& b = parallel->matrix["rows"];
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["id"], b[i]["id"]);
+    auto quality = [](nlohmann::json q) {  // where the baseline came from (cache hit or not) may differ
+      if (q["kld"].is_object()) q["kld"].erase("cache");
+      return q;
+    };
+    EXPECT_EQ(quality(a[i]["eval"]["quality"]), quality(b[i]["eval"]["quality"])) << a[i]["id"];
+    EXPECT_EQ(a[i]["eval"]["size"]["weight_bytes"], b[i]["eval"]["size"]["weight_bytes"]);
+    EXPECT_FALSE(b[i]["eval"]["speed"].is_null()) << b[i]["id"];
+  }
+}
+
 }  // namespace
 }  // namespace qforge::eval
