@@ -94,8 +94,10 @@ int RunInspect(const CLI::App& app, const InspectOptions& o) {
   } else {
     fmt::print("tokenizer:         none ({})\n", tok_note);
   }
-  fmt::print("parameters:        {}\nsize:              {} bytes ({:.2f} MiB)\ntensors:           {}\n\n",
-             Thousands(params), Thousands(bytes), static_cast<double>(bytes) / (1 << 20), src->tensors().size());
+  // Packed quantized tensors hold several weights per element: count stored elements, not weights.
+  const bool packed = c.quantization_config.is_object() && c.quantization_config.value("quant_method", "") != "gguf";
+  fmt::print("{}{}\nsize:              {} bytes ({:.2f} MiB)\ntensors:           {}\n\n",
+             packed ? "stored elements:   " : "parameters:        ", Thousands(params), Thousands(bytes), static_cast<double>(bytes) / (1 << 20), src->tensors().size());
   size_t w = 4;
   for (const io::SourceTensor& t : src->tensors()) w = std::max(w, t.name.size());
   fmt::print("{:<{}}  {:<7}  {:<16}  {}\n", "name", w, "dtype", "shape", "source");

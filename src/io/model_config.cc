@@ -207,7 +207,19 @@ std::string ModelConfig::ToString() const {
       "bos_token_id:      {}\neos_token_ids:     {}\nsource_dtype:      {}\n",
       RopeStyleName(rope_style), tie_embeddings, attention_bias, hidden_act, bos_token_id, eos.empty() ? "-" : eos,
       Name(source_dtype));
-  if (!quantization_config.is_null()) s += fmt::format("quantization:      {}\n", quantization_config.dump());
+  if (!quantization_config.is_null()) {
+    // qforge's own record (provenance, command) is long: its command gets a line of its own.
+    json q = quantization_config;
+    std::string by;
+    if (q.is_object() && q.contains("qforge")) {
+      if (q["qforge"].is_object() && q["qforge"].contains("command") && q["qforge"]["command"].is_string()) {
+        by = q["qforge"]["command"].get<std::string>();
+      }
+      q.erase("qforge");
+    }
+    s += fmt::format("quantization:      {}\n", q.dump());
+    if (!by.empty()) s += fmt::format("quantized by:      {}\n", by);
+  }
   return s;
 }
 
