@@ -223,6 +223,69 @@ TEST_F(PipelineTest, ByteIdenticalAcrossRunsAndThreadCounts) {
   }
 }
 
+// AWQ at 4 bits on a model whose every output dim is a multiple of 8 is written in the AWQ gemm
+// layout: the files unpack to exactly what was quantized, and the runtime's awq method runs it with
+// logits close to the original model's (a layout error would give unrelated logits).
+TEST_F(PipelineTest, AwqGemmCheckpointRoundTripsAndRuns) {
+  model::LlamaSpec spec;
+  spec.hidden = 64;
+  spec.intermediate = 128;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 4;
+  spec.head_dim = 16;
+  spec.vocab = 512;  // the stories260K tokenizer's
+  spec.max_positions = 256;
+  spec.bos_id = 1;
+  spec.eos_id = 2;
+  auto ckpt = model::MakeSyntheticLlama(spec, DType::kBF16, 3);
+  const fs::path in = dir_ / "synthetic";
+  ASSERT_TRUE(model::WriteSyntheticHfModel(*ckpt, spec, in, Stories() / "tokenizer.model").ok());
+  ThreadPool pool(2);
+  QuantizeOptions o = Options(Method::kAwq, 4, 32);
+  std::vector<formats::GroupQuantMatrix> captured;
+  o.capture = &captured;
+  const fs::path out = dir_ / "awq";
+  auto r = QuantizeModel(in, out, o, pool);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->provenance.value("layout", ""), "awq-gemm");
+  for (const auto& lr : r->linears) EXPECT_GE(lr.awq_alpha, 0.0) << lr.name;  // every site scaled (no GQA)
+  auto st = io::SafetensorsModel::Open(out);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_EQ(captured.size(), r->linears.size());
+  for (size_t i = 0; i < captured.size(); ++i) {
+    const auto& q = captured[i];
+    const std::string& name = r->linears[i].name;
+    auto view = [&](const char* suffix) { return st->Find(name + "." + suffix)->tensor->view(); };
+    ASSERT_NE(st->Find(name + ".qweight"), nullptr) << name;
+    EXPECT_EQ(st->Find(name + ".g_idx"), nullptr) << name;
+    auto back = io::UnpackAwqGemm(name, view("qweight"), view("qzeros"), view("scales"), 4, 32, q.cols, q.rows);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->codes, q.codes) << name;
+    EXPECT_EQ(back->zeros, q.zeros) << name;
+    EXPECT_EQ(back->scales, q.scales) << name;
+  }
+  auto orig = model::LoadModel(in);
+  auto quant = model::LoadModel(out);
+  ASSERT_TRUE(orig.ok()) << orig.error().message;
+  ASSERT_TRUE(quant.ok()) << quant.error().message;
+  const std::vector<int32_t> tokens = {1, 300, 42, 77, 5, 260, 511, 9};
+  auto logits_of = [&](const model::LlamaModel& m) {
+    model::Session s(m, 16);
+    std::vector<float> v(tokens.size() * spec.vocab);
+    EXPECT_TRUE(s.Forward(tokens, true, v.data(), pool).ok());
+    return v;
+  };
+  const auto a = logits_of(*orig->model), b = logits_of(*quant->model);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * static_cast<double>(a[i] - b[i]);
+    den += a[i] * static_cast<double>(a[i]);
+  }
+  EXPECT_GT(num, 0.0);
+  EXPECT_LT(std::sqrt(num / den), 0.2);
+}
+
 TEST_F(PipelineTest, RejectsBadInputWithoutPartialOutput) {
   ThreadPool pool(1);
   QuantizeOptions o = Options(Method::kGptq, 4, 32);
