@@ -4,12 +4,18 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "core/process.h"
 
 namespace qforge::cli {
 
 int ReportError(const CLI::App& cmd, const Error& error) {
   fmt::print(stderr, "qforge {}: {}\n", cmd.get_name(), error.message);
   return 2;
+}
+
+int RequireQuantizationCpu(const CLI::App& cmd) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 0;
+  return ReportError(cmd, Error{"this CPU lacks AVX2/FMA, which qforge's quantization code is built for"});
 }
 
 namespace {
@@ -19,15 +25,8 @@ std::string g_invocation;
 const std::string& InvocationLine() { return g_invocation; }
 
 int Main(int argc, char** argv) {
-  for (int i = 0; i < argc; ++i) {
-    std::string a = i == 0 ? std::string("qforge") : std::string(argv[i]);
-    if (a.empty() || a.find_first_of(" \t'\"$`\\") != std::string::npos) {
-      std::string q = "'";
-      for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      a = q + "'";
-    }
-    g_invocation += (i ? " " : "") + a;
-  }
+  g_invocation = "qforge";
+  for (int i = 1; i < argc; ++i) g_invocation += " " + ShellQuote(argv[i]);
   CLI::App app{"qforge: calibrate, quantize, run and measure large language models on the CPU", "qforge"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qforge 0.1.0");

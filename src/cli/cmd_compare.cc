@@ -26,9 +26,7 @@ struct CompareArgs {
 };
 
 int RunCompare(const CLI::App& app, const CompareArgs& a) {
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    return ReportError(app, Error{"this CPU lacks AVX2/FMA, which qforge's quantization code is built for"});
-  }
+  if (int status = RequireQuantizationCpu(app); status != 0) return status;
   eval::CompareOptions o;
   o.model = a.model;
   o.out = a.out;

@@ -30,10 +30,7 @@ struct QuantizeArgs {
 };
 
 int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
-  // src/quant is compiled for AVX2 + FMA (see its CMakeLists.txt); check before calling into it.
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    return ReportError(app, Error{"this CPU lacks AVX2/FMA, which qforge's quantization code is built for"});
-  }
+  if (int status = RequireQuantizationCpu(app); status != 0) return status;
   auto method = quant::MethodFromName(a.method);
   if (!method) return ReportError(app, Error{fmt::format("--method '{}': expected rtn, gptq, awq or awq+gptq", a.method)});
   quant::QuantizeOptions opt;

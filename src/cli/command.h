@@ -31,6 +31,10 @@ Command AddEvalCommand(CLI::App& parent);
 // The whole command line of this process, shell-quoted (recorded in reports).
 const std::string& InvocationLine();
 
+// src/quant is compiled for AVX2 + FMA (see its CMakeLists.txt): commands that call into it check the
+// CPU first. Returns 0 when it can, else reports the error and returns the exit status.
+int RequireQuantizationCpu(const CLI::App& cmd);
+
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);
 

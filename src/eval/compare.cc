@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/process.h"
+#include "eval/logit_cache.h"
 #include "eval/report.h"
 #include "io/mapped_file.h"
 #include "io/model_source.h"
@@ -29,12 +31,6 @@ Result<json> ReadJsonFile(const fs::path& p) {
   json j = json::parse(f, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return MakeError("{}: not valid JSON", p.string());
   return j;
-}
-
-Status WriteFileAtomic(const fs::path& p, std::string_view text) {
-  QF_ASSIGN_OR_RETURN(io::AtomicFileWriter w, io::AtomicFileWriter::Create(p));
-  QF_TRY(w.Write(text));
-  return w.Commit();
 }
 
 std::string DefaultId(const quant::QuantizeOptions& q) {
@@ -122,22 +118,7 @@ json TextsJson(const std::vector<fs::path>& files) {
 // other than timings).
 Result<std::string> InputsFingerprint(const CompareOptions& o) {
   json j;
-  json model_files = json::array();
-  std::vector<fs::path> files;
-  if (fs::is_directory(o.model)) {
-    for (const auto& e : fs::directory_iterator(o.model)) {
-      const auto name = e.path().filename().string();
-      if (e.is_regular_file() && (name == "config.json" || e.path().extension() == ".safetensors")) files.push_back(e.path());
-    }
-  } else {
-    files.push_back(o.model);
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    QF_ASSIGN_OR_RETURN(std::string sha, quant::Sha256File(f));
-    model_files.push_back({{"file", f.filename().string()}, {"sha256", sha}});
-  }
-  j["model"] = model_files;
+  QF_ASSIGN_OR_RETURN(j["model"], ModelHash(o.model));
   j["calib"] = TextsJson(o.calib.files);
   j["calib_options"] = {{"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed}};
   j["texts"] = TextsJson(o.eval.texts);
@@ -171,18 +152,11 @@ json QuantizeJson(const quant::QuantizeReport& r) {
           {"peak_rss_bytes", r.peak_rss_bytes}};
 }
 
-std::string Quote(const std::string& s) {
-  if (s.find_first_of(" \t'\"") == std::string::npos && !s.empty()) return s;
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool with_baseline) {
-  std::string cmd = "qforge eval " + Quote(model.string());
-  if (with_baseline) cmd += " --baseline " + Quote(o.model.string());
-  for (const auto& t : o.eval.texts) cmd += " --text " + Quote(t.string());
-  for (const auto& t : o.eval.tasks) cmd += " --task " + Quote(t.string());
+  std::string cmd = "qforge eval " + ShellQuote(model.string());
+  if (with_baseline) cmd += " --baseline " + ShellQuote(o.model.string());
+  for (const auto& t : o.eval.texts) cmd += " --text " + ShellQuote(t.string());
+  for (const auto& t : o.eval.tasks) cmd += " --task " + ShellQuote(t.string());
   cmd += fmt::format(" --ctx {}", o.eval.ctx);
   return cmd;
 }
@@ -338,7 +312,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       }
       row["quantize"] = QuantizeJson(*r);
       row["provenance"] = r->provenance;
-      command = quant::CanonicalCommand(o.model, q) + " -o " + Quote(model.string()) + " && ";
+      command = quant::CanonicalCommand(o.model, q) + " -o " + ShellQuote(model.string()) + " && ";
     }
     EvalOptions e = o.eval;
     if (!o.no_kld) e.baseline = o.model;
@@ -381,7 +355,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       std::lock_guard<std::mutex> lock(mu);
       rows[i] = std::move(row);
       if (serial && rows[i].value("status", "") == "ok") {
-        (void)WriteFileAtomic(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
+        (void)io::WriteFileAtomically(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
       }
       ++prog.done;
       result.computed.push_back(configs[i].id);
@@ -407,16 +381,13 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
         const std::vector<int32_t> ids = (*tok)->Encode(*text);
         auto sp = MeasureSpeed(*loaded->model, ids, o.eval.prompt_tokens, o.eval.gen_tokens, o.eval.reps, pool);
         if (!sp.ok()) continue;
-        rows[i]["eval"]["speed"] = {{"prompt_tokens", sp->prompt_tokens}, {"gen_tokens", sp->gen_tokens},
-                                    {"reps", sp->reps},  {"ttft_ms", sp->ttft_ms},
-                                    {"tpot_ms", sp->tpot_ms}, {"prefill_tps", sp->prefill_tps},
-                                    {"decode_tps", sp->decode_tps}};
+        rows[i]["eval"]["speed"] = SpeedJson(*sp);
         rows[i]["eval"]["threads"] = pool.num_threads();
       }
     }
     for (size_t i : todo) {
       if (!rows[i].is_null() && rows[i].value("status", "") == "ok") {
-        (void)WriteFileAtomic(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
+        (void)io::WriteFileAtomically(o.out / "rows" / (configs[i].id + ".json"), rows[i].dump(1));
       }
     }
   }
@@ -438,10 +409,10 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
   }
   matrix["texts"] = TextsJson(o.eval.texts);
   matrix["rows"] = rows;
-  QF_TRY(WriteFileAtomic(o.out / "matrix.json", matrix.dump(1) + "\n"));
-  QF_TRY(WriteFileAtomic(o.out / "matrix.md", RenderMatrixMarkdown(matrix)));
-  QF_TRY(WriteFileAtomic(o.out / "matrix.csv", RenderMatrixCsv(matrix)));
-  QF_TRY(WriteFileAtomic(o.out / "report.html", RenderReportHtml(matrix)));
+  QF_TRY(io::WriteFileAtomically(o.out / "matrix.json", matrix.dump(1) + "\n"));
+  QF_TRY(io::WriteFileAtomically(o.out / "matrix.md", RenderMatrixMarkdown(matrix)));
+  QF_TRY(io::WriteFileAtomically(o.out / "matrix.csv", RenderMatrixCsv(matrix)));
+  QF_TRY(io::WriteFileAtomically(o.out / "report.html", RenderReportHtml(matrix)));
   result.matrix = std::move(matrix);
   return result;
 }

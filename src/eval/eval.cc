@@ -1,6 +1,5 @@
 #include "eval/eval.h"
 
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -13,13 +12,13 @@
 
 namespace qforge::eval {
 
-std::string_view PplProtocolName(PplProtocol p) { return p == PplProtocol::kLlamaCpp ? "llamacpp" : "windows"; }
-
-int64_t PeakRssBytes() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux: kilobytes
+nlohmann::json SpeedJson(const SpeedReport& s) {
+  return {{"prompt_tokens", s.prompt_tokens}, {"gen_tokens", s.gen_tokens}, {"reps", s.reps},
+          {"ttft_ms", s.ttft_ms},             {"tpot_ms", s.tpot_ms},       {"prefill_tps", s.prefill_tps},
+          {"decode_tps", s.decode_tps}};
 }
+
+std::string_view PplProtocolName(PplProtocol p) { return p == PplProtocol::kLlamaCpp ? "llamacpp" : "windows"; }
 
 namespace {
 
@@ -273,9 +272,7 @@ nlohmann::json EvalReport::ToJson() const {
     j["quality"]["kld"] = nullptr;
   }
   if (speed) {
-    j["speed"] = {{"prompt_tokens", speed->prompt_tokens}, {"gen_tokens", speed->gen_tokens}, {"reps", speed->reps},
-                  {"ttft_ms", speed->ttft_ms},             {"tpot_ms", speed->tpot_ms},       {"prefill_tps", speed->prefill_tps},
-                  {"decode_tps", speed->decode_tps}};
+    j["speed"] = SpeedJson(*speed);
   } else {
     j["speed"] = nullptr;
   }

@@ -51,6 +51,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/process.h"
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "eval/kld.h"
@@ -92,6 +93,9 @@ struct SpeedReport {
   double ttft_ms = 0, tpot_ms = 0, prefill_tps = 0, decode_tps = 0;
 };
 
+// The "speed" object of the schema above.
+nlohmann::json SpeedJson(const SpeedReport& speed);
+
 struct SizeReport {
   int64_t weight_bytes = 0, linear_params = 0, linear_bytes = 0, total_params = 0, peak_rss_bytes = 0;
   double linear_bits_per_weight = 0, model_bits_per_weight = 0;
@@ -122,9 +126,6 @@ Result<SpeedReport> MeasureSpeed(const model::LlamaModel& model, std::span<const
 
 // Size of a checkpoint (see above), peak_rss_bytes included.
 SizeReport MeasureSize(const io::ModelSource& source, const model::LlamaSpec& spec);
-
-// getrusage(RUSAGE_SELF).ru_maxrss in bytes.
-int64_t PeakRssBytes();
 
 // True for the tensors counted as quantized-linear storage (see above).
 bool IsDecoderLinearTensor(std::string_view name);

@@ -90,11 +90,7 @@ Status WriteSyntheticHfModel(const SyntheticCheckpoint& ckpt, const LlamaSpec& s
       {"bos_token_id", s.bos_id >= 0 ? s.bos_id : 1},
       {"eos_token_id", s.eos_id >= 0 ? s.eos_id : 2},
       {"torch_dtype", dtype == DType::kF32 ? "float32" : dtype == DType::kF16 ? "float16" : "bfloat16"}};
-  {
-    QF_ASSIGN_OR_RETURN(io::AtomicFileWriter w, io::AtomicFileWriter::Create(dir / "config.json"));
-    QF_TRY(w.Write(config.dump(2) + "\n"));
-    QF_TRY(w.Commit());
-  }
+  QF_TRY(io::WriteFileAtomically(dir / "config.json", config.dump(2) + "\n"));
   std::vector<io::SafetensorsWriteTensor> ts;
   for (const auto& [name, t] : ckpt.tensors) ts.push_back({name, t.dtype, t.shape, t.bytes});
   QF_TRY(io::WriteSafetensors(dir / "model.safetensors", ts, {{"format", "pt"}}));

@@ -99,9 +99,7 @@ Status CheckpointWriter::CopyFile(const fs::path& from, const std::string& name)
 }
 
 Status CheckpointWriter::WriteJson(const std::string& name, const nlohmann::json& j) {
-  QF_ASSIGN_OR_RETURN(io::AtomicFileWriter w, io::AtomicFileWriter::Create(tmp_ / name));
-  QF_TRY(w.Write(j.dump(2) + "\n"));
-  return w.Commit();
+  return io::WriteFileAtomically(tmp_ / name, j.dump(2) + "\n");
 }
 
 Status CheckpointWriter::Finish() {

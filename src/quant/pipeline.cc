@@ -1,7 +1,5 @@
 #include "quant/pipeline.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -13,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/process.h"
 #include "formats/group_quant.h"
 #include "io/gptq_layout.h"
 #include "io/mapped_file.h"
@@ -76,12 +75,6 @@ constexpr int kNumSites = 4;
 bool UsesAwq(Method m) { return m == Method::kAwq || m == Method::kAwqGptq; }
 bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq; }
 
-int64_t PeakRssBytes() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux: kilobytes
-}
-
 Result<std::vector<float>> ReadVector(const io::ModelSource& src, const std::string& name) {
   QF_ASSIGN_OR_RETURN(TensorF32 t, src.ReadF32(name));
   if (const io::SourceTensor* st = src.Find(name)) io::ReleasePages(st->bytes);
@@ -114,10 +107,7 @@ struct SampleRows {
     for (int64_t r = 0; r < x.rows && rows() < cap; ++r) data.insert(data.end(), x.Row(r), x.Row(r) + x.cols);
   }
   MatrixF32 matrix() const { return {data.data(), rows(), cols, cols}; }
-  void DivideColumns(const std::vector<float>& s) {
-    for (int64_t r = 0; r < rows(); ++r)
-      for (int64_t j = 0; j < cols; ++j) data[r * cols + j] /= s[j];
-  }
+  MutableMatrixF32 mutable_matrix() { return {data.data(), rows(), cols, cols}; }
 };
 
 // H'[j, k] = H[j, k] / (s_j s_k): the Hessian of inputs x / s.
@@ -180,7 +170,7 @@ model::TensorLookup LayerWeightsF32::Lookup(const std::string& prefix) const {
 
 std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
   const auto& w = o.weights;
-  std::string cmd = fmt::format("qforge quantize {} --method {} --bits {} --group-size {} {}", model.string(),
+  std::string cmd = fmt::format("qforge quantize {} --method {} --bits {} --group-size {} {}", ShellQuote(model.string()),
                                 MethodName(o.method), w.bits, w.group_size > 0 ? w.group_size : -1,
                                 w.symmetric ? "--sym" : "--asym");
   if (w.act_order) cmd += " --act-order";
@@ -188,7 +178,7 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
   if (UsesGptq(o.method) && w.damp != 0.01) cmd += fmt::format(" --damp {}", w.damp);
   if (!o.calib.files.empty()) {
     cmd += " --calib";
-    for (const auto& f : o.calib.files) cmd += " " + f.string();
+    for (const auto& f : o.calib.files) cmd += " " + ShellQuote(f.string());
     cmd += fmt::format(" --calib-samples {}", o.calib.samples);
     if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
     cmd += fmt::format(" --seed {}", o.calib.seed);
@@ -344,7 +334,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       for (auto& [g, r] : found) {
         const int s = static_cast<int>(g.site);
         for (int l : g.lins) alpha[l] = r.alpha;
-        samples[s].DivideColumns(r.scales);
+        DivideColumns(samples[s].mutable_matrix(), r.scales);
         ScaleHessian(hess[s], r.scales);
         fold.scales[s] = std::move(r.scales);
       }
