@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "core/random.h"
 #include "formats/float16.h"
 #include "formats/group_quant.h"
@@ -201,17 +202,7 @@ BenchModel* MakeModel(int bits) {
 void BM_Decode(benchmark::State& state) {
   const int bits = static_cast<int>(state.range(0));
   std::unique_ptr<BenchModel> bm(MakeModel(bits));
-  const int64_t ctx = 128;
-  model::Session sess(*bm->model, ctx + 64, 64);
-  std::vector<int32_t> prompt(ctx);
-  for (int64_t i = 0; i < ctx; ++i) prompt[i] = static_cast<int32_t>((i * 31) % 32000);
-  std::vector<float> logits(32000);
-  if (!sess.Forward(prompt, false, logits.data(), Pool()).ok()) state.SkipWithError("forward failed");
-  const int32_t one[1] = {42};
-  for (auto _ : state) {
-    if (!sess.Forward(one, false, logits.data(), Pool()).ok()) state.SkipWithError("forward failed");
-  }
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  bench::DecodeSteps(state, *bm->model, Pool());
   state.counters["layers"] = g_layers;
   state.counters["weight_bits"] = bits;
 }
@@ -220,15 +211,7 @@ void BM_Decode(benchmark::State& state) {
 }  // namespace qforge
 
 int main(int argc, char** argv) {
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--layers=", 0) == 0) {
-      qforge::g_layers = std::max(1, std::stoi(a.substr(9)));
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
+  std::vector<char*> rest = qforge::bench::TakeLayersFlag(argc, argv, &qforge::g_layers);
   int rc = static_cast<int>(rest.size());
   benchmark::Initialize(&rc, rest.data());
   std::printf("isa %s, threads %d\n", std::string(qforge::kernels::IsaName(qforge::kernels::ActiveIsa())).c_str(),

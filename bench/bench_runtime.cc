@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "core/random.h"
 #include "formats/float16.h"
 #include "kernels/kernels.h"
@@ -191,19 +192,7 @@ void BM_Prefill(benchmark::State& state) {
 }
 
 void BM_Decode(benchmark::State& state) {
-  BenchModel& bm = GetModel();
-  const int64_t ctx = 128;
-  model::Session sess(*bm.model, ctx + 64, 64);
-  std::vector<int32_t> prompt(ctx);
-  for (int64_t i = 0; i < ctx; ++i) prompt[i] = static_cast<int32_t>((i * 31) % 32000);
-  std::vector<float> logits(32000);
-  if (!sess.Forward(prompt, false, logits.data(), Pool()).ok()) state.SkipWithError("forward failed");
-  const int32_t one[1] = {42};
-  // One decode step per iteration at positions ctx, ctx + 1, ... (at most 64 iterations).
-  for (auto _ : state) {
-    if (!sess.Forward(one, false, logits.data(), Pool()).ok()) state.SkipWithError("forward failed");
-  }
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  bench::DecodeSteps(state, *GetModel().model, Pool());
   state.counters["layers"] = g_layers;
 }
 
@@ -211,16 +200,7 @@ void BM_Decode(benchmark::State& state) {
 }  // namespace qforge
 
 int main(int argc, char** argv) {
-  // Our own flag first (Google Benchmark rejects unknown ones).
-  std::vector<char*> rest;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--layers=", 0) == 0) {
-      qforge::g_layers = std::max(1, std::stoi(a.substr(9)));
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
+  std::vector<char*> rest = qforge::bench::TakeLayersFlag(argc, argv, &qforge::g_layers);
   int rc = static_cast<int>(rest.size());
   benchmark::Initialize(&rc, rest.data());
   qforge::g_peak_gflops = qforge::MeasurePeakGflops(qforge::Pool());
