@@ -57,18 +57,7 @@ std::vector<float> RandomF32(int64_t n, uint64_t seed, float sd) {
 
 // RTN with int_grid.h per (row, group of 128 consecutive columns), f16 scales.
 formats::GroupQuantMatrix Rtn(const float* w, int64_t rows, int64_t cols, int bits, int64_t group_size, bool sym) {
-  formats::GroupQuantMatrix m;
-  m.bits = bits;
-  m.symmetric = sym;
-  m.rows = rows;
-  m.cols = cols;
-  m.group_size = group_size;
-  m.groups = (cols + group_size - 1) / group_size;
-  m.codes.resize(rows * cols);
-  m.g_idx.resize(cols);
-  for (int64_t i = 0; i < cols; ++i) m.g_idx[i] = static_cast<int32_t>(i / group_size);
-  m.scales.resize(rows * m.groups);
-  m.zeros.resize(rows * m.groups);
+  formats::GroupQuantMatrix m = formats::GroupQuantMatrix::Shaped(bits, sym, rows, cols, group_size);
   formats::GridOptions opt;
   opt.bits = bits;
   opt.symmetric = sym;

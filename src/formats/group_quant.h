@@ -33,6 +33,24 @@ struct GroupQuantMatrix {
   std::vector<float> scales;    // rows * groups
   std::vector<uint8_t> zeros;   // rows * groups
 
+  // A matrix of the given shape with every code, scale and zero 0 and the plain grouping
+  // g_idx[i] = i / group_size; group_size <= 0 means one group per row (per channel).
+  static GroupQuantMatrix Shaped(int bits, bool symmetric, int64_t rows, int64_t cols, int64_t group_size) {
+    GroupQuantMatrix m;
+    m.bits = bits;
+    m.symmetric = symmetric;
+    m.rows = rows;
+    m.cols = cols;
+    m.group_size = group_size <= 0 ? cols : group_size;
+    m.groups = m.group_size > 0 ? (cols + m.group_size - 1) / m.group_size : 0;
+    m.codes.assign(static_cast<size_t>(rows * cols), 0);
+    m.g_idx.resize(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < cols; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
+    m.scales.assign(static_cast<size_t>(rows * m.groups), 0.0f);
+    m.zeros.assign(static_cast<size_t>(rows * m.groups), 0);
+    return m;
+  }
+
   float Dequant(int64_t o, int64_t i) const {
     const int64_t g = g_idx[i];
     return static_cast<float>(static_cast<int>(codes[o * cols + i]) - static_cast<int>(zeros[o * groups + g])) *

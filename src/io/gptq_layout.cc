@@ -101,21 +101,6 @@ Status ReadScales(const std::string& prefix, const TensorView& scales, GroupQuan
   return Status::Ok();
 }
 
-GroupQuantMatrix EmptyMatrix(int bits, int64_t group_size, bool sym, int64_t in, int64_t out) {
-  GroupQuantMatrix m;
-  m.bits = bits;
-  m.symmetric = sym;
-  m.rows = out;
-  m.cols = in;
-  m.group_size = group_size <= 0 ? in : group_size;
-  m.groups = CeilDiv(in, m.group_size);
-  m.codes.resize(static_cast<size_t>(out * in));
-  m.g_idx.resize(static_cast<size_t>(in));
-  m.scales.resize(static_cast<size_t>(out * m.groups));
-  m.zeros.resize(static_cast<size_t>(out * m.groups));
-  return m;
-}
-
 }  // namespace
 
 Result<std::vector<PackedTensor>> PackGptq(const GroupQuantMatrix& m) {
@@ -168,7 +153,7 @@ Result<GroupQuantMatrix> UnpackGptq(const std::string& prefix, const TensorView&
                                     bool sym, int64_t in, int64_t out) {
   if (bits < 2 || bits > 8) return MakeError("{}: GPTQ bits {} not supported (expected 2..8)", prefix, bits);
   if (in <= 0 || out <= 0) return MakeError("{}: in {} and out {} must be positive", prefix, in, out);
-  GroupQuantMatrix m = EmptyMatrix(bits, group_size, sym, in, out);
+  GroupQuantMatrix m = GroupQuantMatrix::Shaped(bits, sym, out, in, group_size);
   const int64_t words = CeilDiv(in * bits, 32), zwords = CeilDiv(out * bits, 32);
   QF_TRY(CheckTensor(prefix, "qweight", qweight, DType::kI32, words, out));
   QF_TRY(CheckTensor(prefix, "qzeros", qzeros, DType::kI32, m.groups, zwords));
@@ -217,8 +202,6 @@ Result<GroupQuantMatrix> UnpackGptq(const std::string& prefix, const TensorView&
       }
       m.g_idx[i] = gi[i];
     }
-  } else {
-    for (int64_t i = 0; i < in; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
   }
   return m;
 }
@@ -264,7 +247,7 @@ Result<GroupQuantMatrix> UnpackAwqGemm(const std::string& prefix, const TensorVi
   if (bits != 4) return MakeError("{}: AWQ gemm bits {} not supported (expected 4)", prefix, bits);
   if (in <= 0 || out <= 0) return MakeError("{}: in {} and out {} must be positive", prefix, in, out);
   if (out % 8 != 0) return MakeError("{}: AWQ gemm needs out % 8 == 0, found out = {}", prefix, out);
-  GroupQuantMatrix m = EmptyMatrix(bits, group_size, /*sym=*/false, in, out);
+  GroupQuantMatrix m = GroupQuantMatrix::Shaped(bits, /*sym=*/false, out, in, group_size);
   const int64_t ow = out / 8;
   QF_TRY(CheckTensor(prefix, "qweight", qweight, DType::kI32, in, ow));
   QF_TRY(CheckTensor(prefix, "qzeros", qzeros, DType::kI32, m.groups, ow));
@@ -281,7 +264,6 @@ Result<GroupQuantMatrix> UnpackAwqGemm(const std::string& prefix, const TensorVi
       const uint32_t v = z[g * ow + j];
       for (int k = 0; k < 8; ++k) m.zeros[(8 * j + kAwqOrder[k]) * m.groups + g] = static_cast<uint8_t>((v >> (4 * k)) & 15);
     }
-  for (int64_t i = 0; i < in; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
   return m;
 }
 

@@ -35,25 +35,14 @@ using ::testing::HasSubstr;
 GroupQuantMatrix RandomMatrix(int bits, int64_t out, int64_t in, int64_t group_size, bool act_order, uint64_t seed,
                               bool sym = false) {
   Rng rng(seed);
-  GroupQuantMatrix m;
-  m.bits = bits;
-  m.symmetric = sym;
-  m.rows = out;
-  m.cols = in;
-  m.group_size = group_size <= 0 ? in : group_size;
-  m.groups = (in + m.group_size - 1) / m.group_size;
+  GroupQuantMatrix m = GroupQuantMatrix::Shaped(bits, sym, out, in, group_size);
   const int levels = 1 << bits;
-  m.codes.resize(out * in);
   for (auto& c : m.codes) c = static_cast<uint8_t>(rng.NextU64() % levels);
-  m.g_idx.resize(in);
-  for (int64_t i = 0; i < in; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
   if (act_order) {
     // Fisher-Yates shuffle of the column->group assignment keeps every group's size.
     for (int64_t i = in - 1; i > 0; --i) std::swap(m.g_idx[i], m.g_idx[rng.NextU64() % (i + 1)]);
   }
-  m.scales.resize(out * m.groups);
   for (auto& s : m.scales) s = HalfToFloat(FloatToHalf(static_cast<float>(0.001 + 0.01 * rng.Uniform())));
-  m.zeros.resize(out * m.groups);
   for (auto& z : m.zeros) z = sym ? static_cast<uint8_t>(levels / 2) : static_cast<uint8_t>(1 + rng.NextU64() % (levels - 1));
   return m;
 }

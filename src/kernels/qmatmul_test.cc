@@ -26,23 +26,13 @@ using formats::GroupQuantMatrix;
 
 GroupQuantMatrix RandomMatrix(int bits, int64_t out, int64_t in, int64_t group_size, bool act_order, uint64_t seed) {
   Rng rng(seed);
-  GroupQuantMatrix m;
-  m.bits = bits;
-  m.rows = out;
-  m.cols = in;
-  m.group_size = group_size <= 0 ? in : group_size;
-  m.groups = (in + m.group_size - 1) / m.group_size;
+  GroupQuantMatrix m = GroupQuantMatrix::Shaped(bits, /*symmetric=*/true, out, in, group_size);
   const int levels = 1 << bits;
-  m.codes.resize(out * in);
   for (auto& c : m.codes) c = static_cast<uint8_t>(rng.Below(levels));
-  m.g_idx.resize(in);
-  for (int64_t i = 0; i < in; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
   if (act_order) {
     for (int64_t i = in - 1; i > 0; --i) std::swap(m.g_idx[i], m.g_idx[rng.Below(i + 1)]);
   }
-  m.scales.resize(out * m.groups);
   for (auto& s : m.scales) s = HalfToFloat(FloatToHalf(static_cast<float>((0.5 + rng.Uniform()) / levels)));
-  m.zeros.resize(out * m.groups);
   for (auto& z : m.zeros) z = static_cast<uint8_t>(rng.Below(levels));
   return m;
 }

@@ -265,17 +265,7 @@ Result<formats::GroupQuantMatrix> RepackGgml(const std::string& name, const Ggml
     return MakeError("tensor '{}': {} [{}, {}] needs {} bytes, found {}", name, formats::GgmlInfo(t.type).name, rows, cols,
                      rows * blocks * bb, t.bytes.size());
   }
-  formats::GroupQuantMatrix m;
-  m.bits = q8 ? 8 : 4;
-  m.symmetric = true;
-  m.rows = rows;
-  m.cols = cols;
-  m.group_size = formats::kGgmlQK;
-  m.groups = blocks;
-  m.codes.resize(static_cast<size_t>(rows * cols));
-  m.g_idx.resize(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) m.g_idx[i] = static_cast<int32_t>(i / formats::kGgmlQK);
-  m.scales.resize(static_cast<size_t>(rows * blocks));
+  formats::GroupQuantMatrix m = formats::GroupQuantMatrix::Shaped(q8 ? 8 : 4, true, rows, cols, formats::kGgmlQK);
   m.zeros.assign(static_cast<size_t>(rows * blocks), q8 ? 128 : 8);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t b = 0; b < blocks; ++b) {

@@ -59,22 +59,11 @@ const float* F32(const SyntheticCheckpoint& c, const std::string& name) {
 // desc_act does). GPTQ v1 cannot store zero point 0, so `min_zero_one` moves such zeros to 1.
 GroupQuantMatrix Rtn(const float* w, int64_t rows, int64_t cols, int bits, int64_t group_size, bool sym, bool act_order,
                      bool min_zero_one, uint64_t seed) {
-  GroupQuantMatrix m;
-  m.bits = bits;
-  m.symmetric = sym;
-  m.rows = rows;
-  m.cols = cols;
-  m.group_size = group_size <= 0 ? cols : group_size;
-  m.groups = (cols + m.group_size - 1) / m.group_size;
-  m.g_idx.resize(cols);
-  for (int64_t i = 0; i < cols; ++i) m.g_idx[i] = static_cast<int32_t>(i / m.group_size);
+  GroupQuantMatrix m = GroupQuantMatrix::Shaped(bits, sym, rows, cols, group_size);
   if (act_order) {
     Rng rng(seed);
     for (int64_t i = cols - 1; i > 0; --i) std::swap(m.g_idx[i], m.g_idx[rng.Below(i + 1)]);
   }
-  m.codes.resize(rows * cols);
-  m.scales.resize(rows * m.groups);
-  m.zeros.resize(rows * m.groups);
   formats::GridOptions opt;
   opt.bits = bits;
   opt.symmetric = sym;

@@ -7,19 +7,7 @@
 namespace qforge::quant {
 
 formats::GroupQuantMatrix MakeGroupQuantMatrix(int64_t rows, int64_t cols, const WeightQuantOptions& opt) {
-  formats::GroupQuantMatrix q;
-  q.bits = opt.bits;
-  q.symmetric = opt.symmetric;
-  q.rows = rows;
-  q.cols = cols;
-  q.group_size = EffectiveGroupSize(opt, cols);
-  q.groups = GroupCount(opt, cols);
-  q.codes.assign(static_cast<size_t>(rows * cols), 0);
-  q.g_idx.resize(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) q.g_idx[i] = static_cast<int32_t>(i / q.group_size);
-  q.scales.assign(static_cast<size_t>(rows * q.groups), 0.0f);
-  q.zeros.assign(static_cast<size_t>(rows * q.groups), 0);
-  return q;
+  return formats::GroupQuantMatrix::Shaped(opt.bits, opt.symmetric, rows, cols, EffectiveGroupSize(opt, cols));
 }
 
 Result<formats::GroupQuantMatrix> QuantizeRtn(MatrixF32 w, const WeightQuantOptions& opt, ThreadPool& pool) {
