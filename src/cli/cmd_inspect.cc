@@ -95,7 +95,7 @@ int RunInspect(const CLI::App& app, const InspectOptions& o) {
     fmt::print("tokenizer:         none ({})\n", tok_note);
   }
   // Packed quantized tensors hold several weights per element: count stored elements, not weights.
-  const bool packed = c.quantization_config.is_object() && c.quantization_config.value("quant_method", "") != "gguf";
+  const bool packed = c.quantization_config.is_object() && c.quantization_config.contains("quant_method");
   fmt::print("{}{}\nsize:              {} bytes ({:.2f} MiB)\ntensors:           {}\n\n",
              packed ? "stored elements:   " : "parameters:        ", Thousands(params), Thousands(bytes), static_cast<double>(bytes) / (1 << 20), src->tensors().size());
   size_t w = 4;

@@ -414,7 +414,9 @@ Result<ModelConfig> ConfigFromGguf(const GgufFile& g) {
     if (info.dtype) {
       c.source_dtype = *info.dtype;
     } else {
-      c.quantization_config = {{"quant_method", "gguf"}, {"ggml_type", std::string(info.name)}};
+      // Informational (inspect): the block type of the first q_proj. No quant_method: GGUF block types
+      // are not a checkpoint quantization scheme; the runtime picks the GGML method per tensor.
+      c.quantization_config = {{"ggml_type", std::string(info.name)}};
     }
   }
   QF_TRY(c.Validate(g.path()));

@@ -66,7 +66,9 @@ struct ModelConfig {
   int64_t bos_token_id = -1;    // -1 = none
   std::vector<int64_t> eos_token_ids;  // HF allows a list (Llama 3)
   DType source_dtype = DType::kF32;    // torch_dtype / the dominant tensor type of the file
-  nlohmann::json quantization_config;  // raw, null when absent (kept for quantized checkpoints)
+  // HF: config.json's quantization_config as is (quant_method names the scheme); GGUF with block-
+  // quantized weights: {"ggml_type": "<first q_proj's type>"} only; null when absent.
+  nlohmann::json quantization_config;
 
   // Internal consistency: positive sizes, num_heads % num_kv_heads == 0, even head_dim, eps > 0, ...
   // `source` names the file in the message.

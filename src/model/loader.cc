@@ -50,10 +50,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
     if (qc.contains("quant_method") && qc["quant_method"].is_string()) method = qc["quant_method"].get<std::string>();
     qjson = qc.dump();
   }
-  // A GGUF's quantization_config (quant_method "gguf", from its file type) describes its block types,
-  // which the GGML linear method below handles; only HF checkpoints name a registered quant_method.
-  const bool gguf = source->format() == io::SourceFormat::kGguf;
-  QF_ASSIGN_OR_RETURN(out.quant, MakeQuantizationConfig(gguf ? "" : method, gguf ? "" : qjson));
+  QF_ASSIGN_OR_RETURN(out.quant, MakeQuantizationConfig(method, qjson));
   const io::ModelSource* sp = source.get();
   const std::string where = path.string();
   // GGUF block-quantized tensors: Q8_0 / Q4_0 linears run through the GGML linear method (repacked
@@ -80,7 +77,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
     }
   }
   if (any_block) {
-    if (!gguf && !method.empty() && method != "none") {
+    if (!method.empty() && method != "none") {
       return MakeError("{}: GGUF block-quantized tensors together with quantization_config.quant_method '{}'", where, method);
     }
     out.quant = MakeGgmlQuantizationConfig([sp](const std::string& name) -> std::optional<GgmlTensorRef> {
