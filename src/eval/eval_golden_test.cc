@@ -86,7 +86,7 @@ std::unique_ptr<FakeQuantModel> MakeFakeQuant(const std::string& scheme_text) {
     return it->second.view();
   };
   out->quant = std::move(model::MakeQuantizationConfig("")).value();
-  auto m = model::LlamaModel::Create(model::SpecFromConfig(src->config()), lookup, *out->quant);
+  auto m = model::LlamaModel::Create(*model::SpecFromConfig(src->config()), lookup, *out->quant);
   EXPECT_TRUE(m.ok()) << m.error().message;
   out->model = std::move(m).value();
   return out;

@@ -268,9 +268,17 @@ TEST_F(GgufTest, QuantizedLlamaThroughModelSource) {
     norm += down[i] * down[i];
   }
   EXPECT_LT(err / norm, 0.02);  // Q4_0 on gaussian data: relative MSE ~0.01
-  EXPECT_EQ(CanonicalNameFromGguf("blk.12.ffn_down.weight"), "model.layers.12.mlp.down_proj.weight");
-  EXPECT_EQ(CanonicalNameFromGguf("blk.x.ffn_down.weight"), "blk.x.ffn_down.weight");
-  EXPECT_EQ(CanonicalNameFromGguf("rope_freqs.weight"), "rope_freqs.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("llama", "blk.12.ffn_down.weight"), "model.layers.12.mlp.down_proj.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("llama", "blk.x.ffn_down.weight"), "blk.x.ffn_down.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("llama", "rope_freqs.weight"), "rope_freqs.weight");
+  // The same GGUF name means different norms in llama and gemma3.
+  EXPECT_EQ(CanonicalNameFromGguf("llama", "blk.0.ffn_norm.weight"), "model.layers.0.post_attention_layernorm.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.0.ffn_norm.weight"), "model.layers.0.pre_feedforward_layernorm.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.post_attention_norm.weight"),
+            "model.layers.3.post_attention_layernorm.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.post_ffw_norm.weight"),
+            "model.layers.3.post_feedforward_layernorm.weight");
+  EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
 }
 
 TEST_F(GgufTest, FuzzFlipsAndTruncationsNeverCrash) {

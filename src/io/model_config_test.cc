@@ -73,24 +73,187 @@ TEST(ModelConfig, Qwen2AndMistral) {
   q["model_type"] = "qwen2";
   q["use_sliding_window"] = false;
   q["sliding_window"] = 4096;
+  q["max_window_layers"] = 21;
   q["max_position_embeddings"] = 32768;
   auto c = ParseHfConfig(q, "config.json");
   ASSERT_TRUE(c.ok()) << Err(c);
   EXPECT_TRUE(c->attention_bias);
-  q["use_sliding_window"] = true;
-  EXPECT_NE(Err(ParseHfConfig(q, "config.json")).find("use_sliding_window"), std::string::npos);
+  EXPECT_EQ(c->sliding_window, 0);  // Qwen2Config: sliding_window = None unless use_sliding_window
+  q["use_sliding_window"] = true;   // sliding layers from max_window_layers on
+  c = ParseHfConfig(q, "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->sliding_window, 4096);
+  EXPECT_EQ(c->layer_types[20], AttentionKind::kFull);
+  EXPECT_EQ(c->layer_types[21], AttentionKind::kSliding);
 
   json m = TinyLlama();
   m["architectures"] = {"MistralForCausalLM"};
   m["model_type"] = "mistral";
   m["max_position_embeddings"] = 32768;
   m["sliding_window"] = nullptr;  // Mistral v0.2+: no sliding window
-  ASSERT_TRUE(ParseHfConfig(m, "config.json").ok());
-  m["sliding_window"] = 4096;  // Mistral v0.1: in effect -> rejected by name
-  const std::string e = Err(ParseHfConfig(m, "config.json"));
-  EXPECT_NE(e.find("sliding_window 4096 < max_position_embeddings 32768"), std::string::npos) << e;
+  c = ParseHfConfig(m, "config.json");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->sliding_window, 0);
+  m["sliding_window"] = 4096;  // Mistral v0.1: every layer slides
+  c = ParseHfConfig(m, "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->sliding_window, 4096);
+  EXPECT_EQ(c->layer_types[0], AttentionKind::kSliding);
   m["sliding_window"] = 32768;
-  EXPECT_TRUE(ParseHfConfig(m, "config.json").ok());
+  c = ParseHfConfig(m, "config.json");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->sliding_window, 0);
+}
+
+// Qwen2.5-Coder-0.5B-Instruct's config.json as transformers 5 writes it (rope_parameters, dtype,
+// layer_types): the issue's case, where a top-level-only reader ran it with rope_theta 10000.
+json QwenV5() {
+  return json::parse(R"({
+    "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "dtype": "bfloat16", "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 896,
+    "initializer_range": 0.02, "intermediate_size": 4864,
+    "layer_types": ["full_attention", "full_attention", "full_attention", "full_attention"],
+    "max_position_embeddings": 32768, "max_window_layers": 21, "model_type": "qwen2",
+    "num_attention_heads": 14, "num_hidden_layers": 4, "num_key_value_heads": 2, "pad_token_id": null,
+    "rms_norm_eps": 1e-06, "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"},
+    "sliding_window": null, "tie_word_embeddings": true, "transformers_version": "5.0.0",
+    "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
+}
+
+TEST(ModelConfig, TransformersV5KeysAreRead) {
+  auto c = ParseHfConfig(QwenV5(), "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->rope_theta, 1000000.0);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kNone);
+  EXPECT_EQ(c->source_dtype, DType::kBF16);
+  EXPECT_TRUE(c->tie_embeddings);
+  EXPECT_EQ(c->sliding_window, 0);
+  // The same model in transformers 4 spelling gives the same arithmetic.
+  json v4 = QwenV5();
+  v4.erase("rope_parameters");
+  v4.erase("layer_types");
+  v4.erase("dtype");
+  v4["rope_theta"] = 1000000.0;
+  v4["rope_scaling"] = nullptr;
+  v4["torch_dtype"] = "bfloat16";
+  auto c4 = ParseHfConfig(v4, "config.json");
+  ASSERT_TRUE(c4.ok()) << Err(c4);
+  EXPECT_EQ(c4->ToJson(), c->ToJson());
+  // Scaling inside rope_parameters.
+  json y = QwenV5();
+  y["rope_parameters"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"rope_theta", 1e6},
+                          {"original_max_position_embeddings", 32768}};
+  c = ParseHfConfig(y, "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kYarn);
+  EXPECT_EQ(c->rope_scaling.factor, 4.0);
+  EXPECT_EQ(c->rope_theta, 1e6);
+  // Both spellings present and disagreeing, an unknown key, a key qforge cannot implement: errors.
+  json both = QwenV5();
+  both["rope_theta"] = 10000.0;
+  EXPECT_NE(Err(ParseHfConfig(both, "c.json")).find("rope_theta"), std::string::npos);
+  json unknown = QwenV5();
+  unknown["use_qk_norm"] = true;
+  EXPECT_NE(Err(ParseHfConfig(unknown, "c.json")).find("key 'use_qk_norm'"), std::string::npos);
+  json partial = QwenV5();
+  partial["rope_parameters"]["partial_rotary_factor"] = 0.5;
+  EXPECT_NE(Err(ParseHfConfig(partial, "c.json")).find("partial_rotary_factor"), std::string::npos);
+  json mrope = QwenV5();
+  mrope["use_mrope"] = true;
+  EXPECT_NE(Err(ParseHfConfig(mrope, "c.json")).find("use_mrope"), std::string::npos);
+  // Inert keys (generation defaults, bookkeeping) are accepted.
+  json inert = QwenV5();
+  inert["temperature"] = 0.7;
+  inert["_name_or_path"] = "Qwen/Qwen2.5-Coder-0.5B-Instruct";
+  EXPECT_TRUE(ParseHfConfig(inert, "c.json").ok());
+}
+
+// google/gemma-3-270m's config.json (transformers 4.55).
+json GemmaV4() {
+  return json::parse(R"({
+    "_sliding_window_pattern": 6, "architectures": ["Gemma3ForCausalLM"], "attention_bias": false,
+    "attention_dropout": 0.0, "attn_logit_softcapping": null, "bos_token_id": 2, "eos_token_id": 1,
+    "final_logit_softcapping": null, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 640, "initializer_range": 0.02, "intermediate_size": 2048,
+    "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention",
+      "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention",
+      "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention",
+      "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"],
+    "max_position_embeddings": 32768, "model_type": "gemma3_text", "num_attention_heads": 4,
+    "num_hidden_layers": 18, "num_key_value_heads": 1, "pad_token_id": 0, "query_pre_attn_scalar": 256,
+    "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000.0, "rope_scaling": null, "rope_theta": 1000000.0,
+    "sliding_window": 512, "torch_dtype": "bfloat16", "transformers_version": "4.55.0.dev0",
+    "use_bidirectional_attention": false, "use_cache": true, "vocab_size": 262144})");
+}
+
+TEST(ModelConfig, Gemma3InBothSpellings) {
+  auto c = ParseHfConfig(GemmaV4(), "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->architecture, "Gemma3ForCausalLM");
+  EXPECT_EQ(c->head_dim, 256);
+  EXPECT_EQ(c->rope_theta, 1e6);
+  EXPECT_EQ(c->rope_theta_sliding, 1e4);
+  EXPECT_EQ(c->sliding_window, 512);
+  EXPECT_EQ(c->query_pre_attn_scalar, 256);
+  EXPECT_EQ(c->norm_weight_offset, 1.0);
+  EXPECT_EQ(c->hidden_act, "gelu_pytorch_tanh");
+  EXPECT_TRUE(c->tie_embeddings);  // Gemma3TextConfig's default when the key is absent
+  ASSERT_EQ(c->layer_types.size(), 18u);
+  for (int l = 0; l < 18; ++l) {
+    EXPECT_EQ(c->layer_types[l], l % 6 == 5 ? AttentionKind::kFull : AttentionKind::kSliding) << l;
+  }
+  // transformers 5: nested rope_parameters per layer type, dtype; layer_types from the pattern.
+  json v5 = GemmaV4();
+  for (const char* k : {"rope_theta", "rope_local_base_freq", "rope_scaling", "torch_dtype", "layer_types"}) v5.erase(k);
+  v5["rope_parameters"] = json::parse(R"({"full_attention": {"rope_type": "default", "rope_theta": 1000000.0},
+                                          "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})");
+  v5["dtype"] = "bfloat16";
+  auto c5 = ParseHfConfig(v5, "config.json");
+  ASSERT_TRUE(c5.ok()) << Err(c5);
+  EXPECT_EQ(c5->ToJson(), c->ToJson());
+  // Gemma 3 4B+: the global layers' RoPE is scaled (linear 8), the local ones' not.
+  json scaled = GemmaV4();
+  scaled["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+  c = ParseHfConfig(scaled, "config.json");
+  ASSERT_TRUE(c.ok()) << Err(c);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_EQ(c->rope_scaling_sliding.type, RopeScalingType::kNone);
+  json scaled5 = v5;
+  scaled5["rope_parameters"]["full_attention"] = {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", 1e6}};
+  auto cs5 = ParseHfConfig(scaled5, "config.json");
+  ASSERT_TRUE(cs5.ok()) << Err(cs5);
+  EXPECT_EQ(cs5->ToJson(), c->ToJson());
+  // Refusals by name.
+  json bidir = GemmaV4();
+  bidir["use_bidirectional_attention"] = true;
+  EXPECT_NE(Err(ParseHfConfig(bidir, "c.json")).find("use_bidirectional_attention"), std::string::npos);
+  json mm = GemmaV4();
+  mm["architectures"] = {"Gemma3ForConditionalGeneration"};
+  EXPECT_NE(Err(ParseHfConfig(mm, "c.json")).find("Gemma3ForConditionalGeneration"), std::string::npos);
+  json act = GemmaV4();
+  act["hidden_activation"] = "gelu";
+  EXPECT_NE(Err(ParseHfConfig(act, "c.json")).find("hidden_activation 'gelu'"), std::string::npos);
+  json types = GemmaV4();
+  types["layer_types"] = {"full_attention"};
+  EXPECT_NE(Err(ParseHfConfig(types, "c.json")).find("layer_types"), std::string::npos);
+  json softcap = GemmaV4();
+  softcap["final_logit_softcapping"] = 30.0;
+  c = ParseHfConfig(softcap, "config.json");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->final_logit_softcap, 30.0);
+}
+
+TEST(ModelConfig, HfConfigJsonRoundTrips) {
+  for (const json& j : {GemmaV4(), QwenV5(), TinyLlama()}) {
+    auto c = ParseHfConfig(j, "config.json");
+    ASSERT_TRUE(c.ok()) << Err(c);
+    auto back = ParseHfConfig(ToHfConfigJson(*c), "written.json");
+    ASSERT_TRUE(back.ok()) << Err(back);
+    json a = c->ToJson(), b = back->ToJson();
+    a.erase("source_dtype");  // written checkpoints are f32
+    b.erase("source_dtype");
+    EXPECT_EQ(a, b) << c->architecture;
+  }
 }
 
 TEST(ModelConfig, RejectionsNameTheProblem) {
@@ -112,6 +275,7 @@ TEST(ModelConfig, RejectionsNameTheProblem) {
       {"rope type", [](json& j) { j["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}}; }, "rope_scaling type 'longrope' is not supported"},
       {"rope factor", [](json& j) { j["rope_scaling"] = {{"type", "linear"}}; }, "missing required key 'factor'"},
       {"activation", [](json& j) { j["hidden_act"] = "gelu"; }, "hidden_act 'gelu' is not supported"},
+      {"unknown key", [](json& j) { j["attn_temperature_tuning"] = 4; }, "key 'attn_temperature_tuning'"},
       {"llama bias", [](json& j) { j["attention_bias"] = true; }, "attention_bias=true"},
       {"mlp bias", [](json& j) { j["mlp_bias"] = true; }, "mlp_bias=true"},
       {"gqa", [](json& j) { j["num_key_value_heads"] = 5; }, "not a multiple of num_kv_heads 5"},

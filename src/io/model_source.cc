@@ -27,12 +27,33 @@ constexpr std::pair<std::string_view, std::string_view> kGgufBlockNames[] = {
     {"ffn_down.weight", "mlp.down_proj.weight"},
 };
 
+// gemma3 (gguf-py tensor_mapping.py / llama-arch.cpp LLM_ARCH_GEMMA3): four layer norms and q/k head
+// norms. Note ffn_norm is the MLP's input norm (pre_feedforward_layernorm) here, while
+// post_attention_norm normalises the attention output.
+constexpr std::pair<std::string_view, std::string_view> kGgufGemma3BlockNames[] = {
+    {"attn_norm.weight", "input_layernorm.weight"},
+    {"attn_q.weight", "self_attn.q_proj.weight"},
+    {"attn_k.weight", "self_attn.k_proj.weight"},
+    {"attn_v.weight", "self_attn.v_proj.weight"},
+    {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+    {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+    {"attn_output.weight", "self_attn.o_proj.weight"},
+    {"post_attention_norm.weight", "post_attention_layernorm.weight"},
+    {"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
+    {"ffn_gate.weight", "mlp.gate_proj.weight"},
+    {"ffn_up.weight", "mlp.up_proj.weight"},
+    {"ffn_down.weight", "mlp.down_proj.weight"},
+    {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"},
+};
+
 // Per-layer canonical suffixes in canonical order.
 constexpr std::string_view kLayerOrder[] = {
-    "input_layernorm.weight",  "self_attn.q_proj.weight", "self_attn.q_proj.bias",
-    "self_attn.k_proj.weight", "self_attn.k_proj.bias",   "self_attn.v_proj.weight",
-    "self_attn.v_proj.bias",   "self_attn.o_proj.weight", "post_attention_layernorm.weight",
-    "mlp.gate_proj.weight",    "mlp.up_proj.weight",      "mlp.down_proj.weight",
+    "input_layernorm.weight",          "self_attn.q_proj.weight",          "self_attn.q_proj.bias",
+    "self_attn.k_proj.weight",         "self_attn.k_proj.bias",            "self_attn.v_proj.weight",
+    "self_attn.v_proj.bias",           "self_attn.q_norm.weight",          "self_attn.k_norm.weight",
+    "self_attn.o_proj.weight",         "post_attention_layernorm.weight",  "pre_feedforward_layernorm.weight",
+    "mlp.gate_proj.weight",            "mlp.up_proj.weight",               "mlp.down_proj.weight",
+    "post_feedforward_layernorm.weight",
 };
 
 // Sort key: embeddings, layers in order, final norm, lm_head, everything else by name.
@@ -138,7 +159,7 @@ std::string_view SourceTensor::type_name() const {
   return ggml_type ? formats::GgmlInfo(*ggml_type).name : Name(dtype);
 }
 
-std::string CanonicalNameFromGguf(std::string_view n) {
+std::string CanonicalNameFromGguf(std::string_view arch, std::string_view n) {
   if (n == "token_embd.weight") return "model.embed_tokens.weight";
   if (n == "output_norm.weight") return "model.norm.weight";
   if (n == "output.weight") return "lm_head.weight";
@@ -148,7 +169,10 @@ std::string CanonicalNameFromGguf(std::string_view n) {
       const std::string_view num = n.substr(4, dot - 4);
       if (num.size() < 10 && std::all_of(num.begin(), num.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
         const std::string_view rest = n.substr(dot + 1);
-        for (const auto& [g, hf] : kGgufBlockNames) {
+        const std::span<const std::pair<std::string_view, std::string_view>> names =
+            arch == "gemma3" ? std::span<const std::pair<std::string_view, std::string_view>>(kGgufGemma3BlockNames)
+                             : std::span<const std::pair<std::string_view, std::string_view>>(kGgufBlockNames);
+        for (const auto& [g, hf] : names) {
           if (g == rest) return fmt::format("model.layers.{}.{}", num, hf);
         }
       }
@@ -206,9 +230,10 @@ Result<ModelSource> ModelSource::Open(const fs::path& path) {
       QF_ASSIGN_OR_RETURN(GgufFile g, GgufFile::FromMapped(std::move(f)));
       src.gguf_ = std::make_unique<GgufFile>(std::move(g));
       QF_ASSIGN_OR_RETURN(src.config_, ConfigFromGguf(*src.gguf_));
+      QF_ASSIGN_OR_RETURN(const std::string arch, src.gguf_->GetString("general.architecture"));
       for (const auto& info : src.gguf_->tensors()) {
         SourceTensor t;
-        t.name = CanonicalNameFromGguf(info.name);
+        t.name = CanonicalNameFromGguf(arch, info.name);
         t.source_name = info.name;
         t.file = src.gguf_->path();
         t.ggml_type = info.type;

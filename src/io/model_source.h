@@ -9,6 +9,8 @@
 //   model.layers.{i}.self_attn.{q,k,v,o}_proj.weight         [out, in]   (+ .bias for Qwen2 q/k/v)
 //   model.layers.{i}.post_attention_layernorm.weight         [hidden]
 //   model.layers.{i}.mlp.{gate,up,down}_proj.weight          [out, in]
+//   Gemma 3 also: model.layers.{i}.self_attn.{q,k}_norm.weight [head_dim],
+//   model.layers.{i}.{pre,post}_feedforward_layernorm.weight [hidden]
 //   model.norm.weight                                        [hidden]
 //   lm_head.weight                                           [vocab, hidden]  (absent when tied)
 // GGUF names map as token_embd -> embed_tokens, blk.N.attn_norm -> input_layernorm, attn_q/k/v/output ->
@@ -108,9 +110,11 @@ class ModelSource {
   std::unique_ptr<Llama2cFile> llama2c_;
 };
 
-// Canonical name of a GGUF tensor name ("blk.3.ffn_gate.weight" -> "model.layers.3.mlp.gate_proj.weight");
-// names without a mapping are returned unchanged.
-std::string CanonicalNameFromGguf(std::string_view gguf_name);
+// Canonical name of a GGUF tensor name of general.architecture `arch` ("blk.3.ffn_gate.weight" ->
+// "model.layers.3.mlp.gate_proj.weight"); names without a mapping are returned unchanged. The mapping
+// depends on the architecture: ffn_norm is post_attention_layernorm for llama/qwen2 but
+// pre_feedforward_layernorm for gemma3 (whose post_attention_norm is post_attention_layernorm).
+std::string CanonicalNameFromGguf(std::string_view arch, std::string_view gguf_name);
 
 // The q/k row permutation between the two RoPE styles (HF's convert_llama_weights_to_hf.py `permute`).
 // For a projection with n_heads heads of head_dim rows each (head_dim even, rows = n_heads * head_dim):

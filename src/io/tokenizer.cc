@@ -133,13 +133,18 @@ Result<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const std::filesystem::
   std::error_code ec;
   if (fs::is_directory(p, ec)) {
     if (fs::exists(p / "tokenizer.json")) return LoadHfTokenizer(p);
+    if (fs::exists(p / "tokenizer.gguf")) {
+      // A vocab-only GGUF: the vocabulary of a GGUF model a checkpoint was quantized from.
+      QF_ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(p / "tokenizer.gguf"));
+      return LoadGgufTokenizer(g);
+    }
     if (fs::exists(p / "tokenizer.model")) {
       QF_ASSIGN_OR_RETURN(auto tok, LoadSentencePiece(p / "tokenizer.model"));
       QF_ASSIGN_OR_RETURN(std::optional<bool> add_bos, ConfigAddBos(p));
       if (add_bos) tok->set_adds_bos(*add_bos);
       return tok;
     }
-    return MakeError("{}: no tokenizer.json or tokenizer.model in the directory", p.string());
+    return MakeError("{}: no tokenizer.json, tokenizer.gguf or tokenizer.model in the directory", p.string());
   }
   const std::string ext = p.extension().string();
   if (ext == ".gguf") {

@@ -127,7 +127,7 @@ Result<std::unique_ptr<Tokenizer>> LoadGpt2Files(const std::filesystem::path& vo
 Result<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::filesystem::path& dir_or_json);
 
 // Picks the tokenizer of a model path:
-//   directory  -> tokenizer.json if present, else tokenizer.model (+ tokenizer_config.json)
+//   directory  -> tokenizer.json if present, else tokenizer.gguf (a vocab-only GGUF), else tokenizer.model (+ tokenizer_config.json)
 //   *.gguf     -> the embedded vocabulary
 //   *.model    -> SentencePiece
 //   *.json     -> HF tokenizer.json

@@ -19,6 +19,7 @@ const KernelTable kScalarTable = {
     .rmsnorm = ref::RmsNorm,
     .softmax = ref::Softmax,
     .silu_mul = ref::SiluMul,
+    .gelu_tanh_mul = ref::GeluTanhMul,
     .f16_to_f32 = ref::F16ToF32,
     .bf16_to_f32 = ref::BF16ToF32,
 };

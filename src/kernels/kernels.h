@@ -59,6 +59,10 @@ struct KernelTable {
   void (*softmax)(float* x, int64_t n);
   // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)). out may alias gate or up.
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
+  // out[i] = gelu_tanh(gate[i]) * up[i], gelu_tanh(g) = g/2 (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (the
+  // tanh approximation of Hendrycks & Gimpel 2016; PyTorch gelu(approximate="tanh")). Gemma's GeGLU.
+  // One scalar implementation in every table for now (std::tanh), so every ISA gives the same bits.
+  void (*gelu_tanh_mul)(const float* gate, const float* up, float* out, int64_t n);
   // Exact widening conversions (every f16/bf16 value is representable in f32).
   void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
   void (*bf16_to_f32)(const uint16_t* src, float* dst, int64_t n);
@@ -83,6 +87,7 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 void RmsNorm(const float* x, const float* w, float eps, float* y, int64_t n);
 void Softmax(float* x, int64_t n);
 void SiluMul(const float* gate, const float* up, float* out, int64_t n);
+void GeluTanhMul(const float* gate, const float* up, float* out, int64_t n);
 void F16ToF32(const uint16_t* src, float* dst, int64_t n);
 void BF16ToF32(const uint16_t* src, float* dst, int64_t n);
 // Weight element (o, i) as f32.

@@ -66,6 +66,16 @@ void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void GeluTanhMul(const float* gate, const float* up, float* out, int64_t n) {
+  // sqrt(2/pi) in f32, as PyTorch's kernel (M_SQRT2 * M_2_SQRTPI * 0.5).
+  constexpr float kBeta = 0.7978845608028654f, kKappa = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float inner = kBeta * (g + kKappa * g * g * g);
+    out[i] = 0.5f * g * (1.0f + std::tanh(inner)) * up[i];
+  }
+}
+
 void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = HalfToFloat(src[i]);
 }

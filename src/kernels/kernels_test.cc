@@ -197,5 +197,24 @@ TEST_P(KernelsTest, SiluMulMatchesFloat64) {
   }
 }
 
+TEST_P(KernelsTest, GeluTanhMulMatchesFloat64AndIsIsaIndependent) {
+  for (int64_t n : {1, 7, 8, 16, 23, 300}) {
+    auto g = Gaussian(n, 10, 4.0), u = Gaussian(n, 11);
+    g[0] = -30.0f;  // tanh saturates: gelu(-30) = -0 * ...
+    if (n > 1) g[1] = 30.0f;
+    std::vector<float> out(n), ref_out(n);
+    k().gelu_tanh_mul(g.data(), u.data(), out.data(), n);
+    ref::GeluTanhMul(g.data(), u.data(), ref_out.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = g[i];
+      const double want = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))) * u[i];
+      // 1 + tanh(.) cancels for negative x: the bound is a few ulps of 1, scaled by |x u| / 2.
+      const double bound = std::fabs(0.5 * x * u[i]) * 8 * std::ldexp(1.0, -23) + std::fabs(want) * 1e-6 + 1e-30;
+      EXPECT_NEAR(out[i], want, bound) << n << " " << i;
+      EXPECT_EQ(out[i], ref_out[i]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qforge::kernels

@@ -18,7 +18,8 @@ Result<TensorView> Need(const TensorLookup& tensors, const std::string& name, st
   return *t;
 }
 
-Result<std::vector<float>> NormWeight(const TensorLookup& tensors, const std::string& name, int64_t n) {
+// The norm's multiplier: offset + the stored weight (see LlamaSpec::norm_offset), in f32.
+Result<std::vector<float>> NormWeight(const TensorLookup& tensors, const std::string& name, int64_t n, float offset) {
   QF_ASSIGN_OR_RETURN(TensorView t, Need(tensors, name, {n}));
   std::vector<float> out(n);
   const auto& k = kernels::Kernels();
@@ -27,6 +28,9 @@ Result<std::vector<float>> NormWeight(const TensorLookup& tensors, const std::st
     case DType::kF16: k.f16_to_f32(static_cast<const uint16_t*>(t.data), out.data(), n); break;
     case DType::kBF16: k.bf16_to_f32(static_cast<const uint16_t*>(t.data), out.data(), n); break;
     default: return MakeError("tensor '{}': dtype {} not supported for a norm weight", name, Name(t.dtype));
+  }
+  if (offset != 0) {
+    for (float& w : out) w += offset;
   }
   return out;
 }
@@ -45,30 +49,30 @@ Status MakeLinear(const TensorLookup& tensors, const QuantizationConfig& quant, 
 
 }  // namespace
 
-std::string_view LinearSiteName(LinearSite site) {
-  switch (site) {
-    case LinearSite::kQkv: return "qkv";
-    case LinearSite::kO: return "o";
-    case LinearSite::kGateUp: return "gate_up";
-    case LinearSite::kDown: return "down";
-  }
-  return "?";
+const Architecture& LlamaSpec::architecture() const {
+  static const Architecture* llama = FindArchitecture("llama");
+  return arch != nullptr ? *arch : *llama;
+}
+
+bool LlamaSpec::any_sliding() const {
+  return std::any_of(layer_window.begin(), layer_window.end(), [](int64_t w) { return w > 0; });
 }
 
 Result<DecoderLayer> CreateDecoderLayer(const LlamaSpec& s, int64_t i, const TensorLookup& tensors,
                                         const QuantizationConfig& quant) {
+  const Architecture& arch = s.architecture();
   const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  auto size = [&](Dim d) { return DimSize(d, s.hidden, q_dim, kv_dim, s.intermediate, s.head_dim); };
   DecoderLayer L;
   const std::string p = "model.layers." + std::to_string(i) + ".";
-  QF_ASSIGN_OR_RETURN(L.attn_norm, NormWeight(tensors, p + "input_layernorm.weight", s.hidden));
-  QF_ASSIGN_OR_RETURN(L.mlp_norm, NormWeight(tensors, p + "post_attention_layernorm.weight", s.hidden));
-  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.q_proj", q_dim, s.hidden, true, &L.q, &L.q_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.k_proj", kv_dim, s.hidden, true, &L.k, &L.k_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.v_proj", kv_dim, s.hidden, true, &L.v, &L.v_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "self_attn.o_proj", s.hidden, q_dim, false, &L.o, &L.o_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "mlp.gate_proj", s.intermediate, s.hidden, false, &L.gate, &L.gate_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "mlp.up_proj", s.intermediate, s.hidden, false, &L.up, &L.up_m));
-  QF_TRY(MakeLinear(tensors, quant, p + "mlp.down_proj", s.hidden, s.intermediate, false, &L.down, &L.down_m));
+  for (const NormSpec& n : arch.norms) {
+    QF_ASSIGN_OR_RETURN(L.norm[static_cast<int>(n.slot)], NormWeight(tensors, p + std::string(n.name), size(n.dim), s.norm_offset));
+  }
+  for (const LinearSpec& l : arch.linears) {
+    const int k = static_cast<int>(l.id);
+    const bool bias = l.site == LinearSite::kQkv;  // q/k/v may carry biases (Qwen2); no other linear does
+    QF_TRY(MakeLinear(tensors, quant, p + std::string(l.name), size(l.out), size(l.in), bias, &L.lin[k], &L.method[k]));
+  }
   return L;
 }
 
@@ -87,6 +91,9 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
   if (rot % 2 != 0 || rot > s.head_dim) {
     return MakeError("model config: rotary dim {} must be even and at most head_dim {}", rot, s.head_dim);
   }
+  if (!s.layer_window.empty() && static_cast<int64_t>(s.layer_window.size()) != s.layers) {
+    return MakeError("model config: {} layer windows for {} layers", s.layer_window.size(), s.layers);
+  }
   std::unique_ptr<LlamaModel> m(new LlamaModel);
   m->spec_ = spec;
   m->keep_alive_ = std::move(keep_alive);
@@ -100,7 +107,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
     QF_ASSIGN_OR_RETURN(DecoderLayer L, CreateDecoderLayer(s, i, tensors, quant));
     m->layers_.push_back(std::move(L));
   }
-  QF_ASSIGN_OR_RETURN(m->final_norm_, NormWeight(tensors, "model.norm.weight", s.hidden));
+  QF_ASSIGN_OR_RETURN(m->final_norm_, NormWeight(tensors, "model.norm.weight", s.hidden, s.norm_offset));
   if (!s.tie_embeddings && tensors("lm_head.weight")) {
     QF_TRY(MakeLinear(tensors, quant, "lm_head", s.vocab, s.hidden, false, &m->lm_head_, &m->lm_head_m_));
   } else {
@@ -126,8 +133,10 @@ LayerScratch::LayerScratch(const LlamaSpec& s, int64_t max_seq, int64_t max_bloc
   gate.resize(b * s.intermediate);
   up.resize(b * s.intermediate);
   inv_freq.resize(rot_dim / 2);
-  cos.resize(b * (rot_dim / 2));
-  sin.resize(b * (rot_dim / 2));
+  for (int r = 0; r < 2; ++r) {
+    cos[r].resize(b * (rot_dim / 2));
+    sin[r].resize(b * (rot_dim / 2));
+  }
   scores.resize(256 * max_seq);  // ThreadPool::NumChunks is at most 256
 }
 
@@ -169,22 +178,33 @@ struct AttnArgs {
   const float *q, *kc, *vc;
   float *att, *scores;
   int64_t heads, group, head_dim, q_dim, kv_dim, pos0, max_seq;
-  float scale;
+  int64_t window;  // 0: full causal attention
+  float scale, softcap;
 };
-}  // namespace
 
-namespace {
-
-// Fills the block's RoPE tables for positions [pos0, pos0 + n) (the dynamic variant depends on the
-// sequence length so far).
+// Fills the block's RoPE tables for positions [pos0, pos0 + n): table 0 for full-attention layers,
+// table 1 for sliding ones (when any layer slides). The dynamic variant depends on the sequence length
+// so far.
 void PrepareRope(const LlamaSpec& s, LayerScratch& sc, int64_t pos0, int64_t n) {
   const int64_t half = sc.rot_dim / 2;
-  float att_scale = 1.0f;
-  kernels::RopeInvFreq(static_cast<int>(sc.rot_dim), s.rope_theta, s.rope_scaling, pos0 + n, sc.inv_freq.data(),
-                       &att_scale);
+  const int tables = s.any_sliding() ? 2 : 1;
+  for (int r = 0; r < tables; ++r) {
+    float att_scale = 1.0f;
+    kernels::RopeInvFreq(static_cast<int>(sc.rot_dim), r == 0 ? s.rope_theta : s.rope_theta_sliding,
+                         r == 0 ? s.rope_scaling : s.rope_scaling_sliding, pos0 + n, sc.inv_freq.data(), &att_scale);
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::RopeCosSin(sc.inv_freq.data(), static_cast<int>(sc.rot_dim), pos0 + t, att_scale,
+                          sc.cos[r].data() + t * half, sc.sin[r].data() + t * half);
+    }
+  }
+}
+
+// RMSNorm of n rows of `dim` in place, with multiplier w (rows are `stride` apart; `parts` groups of
+// dim per row, e.g. the heads of q).
+void NormRows(const kernels::KernelTable& k, float* x, int64_t n, int64_t stride, int64_t parts, int64_t dim,
+              const std::vector<float>& w, float eps) {
   for (int64_t t = 0; t < n; ++t) {
-    kernels::RopeCosSin(sc.inv_freq.data(), static_cast<int>(sc.rot_dim), pos0 + t, att_scale, sc.cos.data() + t * half,
-                        sc.sin.data() + t * half);
+    for (int64_t h = 0; h < parts; ++h) k.rmsnorm(x + t * stride + h * dim, w.data(), eps, x + t * stride + h * dim, dim);
   }
 }
 
@@ -194,56 +214,92 @@ void PrepareRope(const LlamaSpec& s, LayerScratch& sc, int64_t pos0, int64_t n) 
 void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index, LayerScratch& sc, float* x, int64_t n,
                   int64_t pos0, float* kc, float* vc, int64_t max_seq, ThreadPool& pool, const SiteTap* tap) {
   const auto& k = kernels::Kernels();
+  const Architecture& arch = s.architecture();
+  const float eps = static_cast<float>(s.rms_eps);
   const int64_t H = s.hidden, I = s.intermediate, half = sc.rot_dim / 2;
   const int64_t q_dim = sc.q_dim, kv_dim = sc.kv_dim;
+  const int64_t window = s.window(layer_index);
+  const int rope = window > 0 ? 1 : 0;
+  auto apply = [&](LinearId id, const MatrixF32& in, float* out, int64_t out_dim) {
+    L.method_of(id).Apply(L.linear(id), in, {out, n, out_dim, out_dim}, pool);
+  };
   const MatrixF32 xn{sc.xn.data(), n, H, H};
-  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, L.attn_norm.data(), static_cast<float>(s.rms_eps), sc.xn.data() + t * H, H);
+  const std::vector<float>& attn_in = L.norm_of(NormSlot::kAttnIn);
+  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, attn_in.data(), eps, sc.xn.data() + t * H, H);
   if (tap) (*tap)(layer_index, LinearSite::kQkv, xn);
-  L.q_m->Apply(*L.q, xn, {sc.q.data(), n, q_dim, q_dim}, pool);
-  L.k_m->Apply(*L.k, xn, {sc.k.data(), n, kv_dim, kv_dim}, pool);
-  L.v_m->Apply(*L.v, xn, {sc.v.data(), n, kv_dim, kv_dim}, pool);
+  apply(LinearId::kQ, xn, sc.q.data(), q_dim);
+  apply(LinearId::kK, xn, sc.k.data(), kv_dim);
+  apply(LinearId::kV, xn, sc.v.data(), kv_dim);
+  // Gemma 3: every q and k head is RMS-normalised over head_dim before RoPE.
+  if (arch.has_norm(NormSlot::kQHead)) {
+    NormRows(k, sc.q.data(), n, q_dim, s.heads, s.head_dim, L.norm_of(NormSlot::kQHead), eps);
+  }
+  if (arch.has_norm(NormSlot::kKHead)) {
+    NormRows(k, sc.k.data(), n, kv_dim, s.kv_heads, s.head_dim, L.norm_of(NormSlot::kKHead), eps);
+  }
+  const float* cs = sc.cos[rope].data();
+  const float* sn = sc.sin[rope].data();
   for (int64_t t = 0; t < n; ++t) {
     kernels::ApplyRope(sc.q.data() + t * q_dim, static_cast<int>(s.heads), static_cast<int>(s.head_dim),
-                       static_cast<int>(sc.rot_dim), s.rope_style, sc.cos.data() + t * half, sc.sin.data() + t * half);
+                       static_cast<int>(sc.rot_dim), s.rope_style, cs + t * half, sn + t * half);
     kernels::ApplyRope(sc.k.data() + t * kv_dim, static_cast<int>(s.kv_heads), static_cast<int>(s.head_dim),
-                       static_cast<int>(sc.rot_dim), s.rope_style, sc.cos.data() + t * half, sc.sin.data() + t * half);
+                       static_cast<int>(sc.rot_dim), s.rope_style, cs + t * half, sn + t * half);
   }
   std::memcpy(kc + pos0 * kv_dim, sc.k.data(), n * kv_dim * sizeof(float));
   std::memcpy(vc + pos0 * kv_dim, sc.v.data(), n * kv_dim * sizeof(float));
-  // Causal attention, one (token, head) pair per item: token t sees positions [0, pos0 + t].
-  const AttnArgs a{&k, sc.q.data(), kc, vc, sc.att.data(), sc.scores.data(), s.heads, s.heads / s.kv_heads, s.head_dim,
-                   q_dim, kv_dim, pos0, max_seq, static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)))};
+  // Causal attention, one (token, head) pair per item: token t at position p = pos0 + t sees
+  // positions [0, p], or [p - window + 1, p] on a sliding layer.
+  const float scale = s.query_scale > 0 ? static_cast<float>(s.query_scale)
+                                        : static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
+  const AttnArgs a{&k,     sc.q.data(), kc,          vc,    sc.att.data(), sc.scores.data(), s.heads,
+                   s.heads / s.kv_heads, s.head_dim, q_dim, kv_dim, pos0, max_seq, window, scale, s.attn_softcap};
   pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
     float* scr = p->scores + chunk * p->max_seq;
     for (int64_t item = b; item < e; ++item) {
       const int64_t t = item / p->heads, h = item % p->heads;
-      const int64_t kvh = h / p->group, len = p->pos0 + t + 1;
+      const int64_t kvh = h / p->group, pos = p->pos0 + t;
+      const int64_t j0 = p->window > 0 ? std::max<int64_t>(0, pos - p->window + 1) : 0;
+      const int64_t len = pos + 1 - j0;
       const float* q = p->q + t * p->q_dim + h * p->head_dim;
-      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, p->kc + j * p->kv_dim + kvh * p->head_dim, p->head_dim) * p->scale;
+      const float* kb = p->kc + j0 * p->kv_dim + kvh * p->head_dim;
+      const float* vb = p->vc + j0 * p->kv_dim + kvh * p->head_dim;
+      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, kb + j * p->kv_dim, p->head_dim) * p->scale;
+      if (p->softcap > 0) {
+        for (int64_t j = 0; j < len; ++j) scr[j] = p->softcap * std::tanh(scr[j] / p->softcap);
+      }
       p->k->softmax(scr, len);
       float* out = p->att + t * p->q_dim + h * p->head_dim;
       std::fill(out, out + p->head_dim, 0.0f);
-      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], p->vc + j * p->kv_dim + kvh * p->head_dim, out, p->head_dim);
+      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], vb + j * p->kv_dim, out, p->head_dim);
     }
   });
-  // Output projection into xn (free now), residual add.
+  // Output projection into xn (free now), (Gemma: its norm,) residual add.
   const MatrixF32 att{sc.att.data(), n, q_dim, q_dim};
   if (tap) (*tap)(layer_index, LinearSite::kO, att);
-  L.o_m->Apply(*L.o, att, {sc.xn.data(), n, H, H}, pool);
+  apply(LinearId::kO, att, sc.xn.data(), H);
+  if (arch.has_norm(NormSlot::kAttnOut)) NormRows(k, sc.xn.data(), n, H, 1, H, L.norm_of(NormSlot::kAttnOut), eps);
   for (int64_t i = 0; i < n * H; ++i) x[i] += sc.xn[i];
   // MLP.
-  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, L.mlp_norm.data(), static_cast<float>(s.rms_eps), sc.xn.data() + t * H, H);
+  const std::vector<float>& mlp_in = L.norm_of(NormSlot::kMlpIn);
+  for (int64_t t = 0; t < n; ++t) k.rmsnorm(x + t * H, mlp_in.data(), eps, sc.xn.data() + t * H, H);
   if (tap) (*tap)(layer_index, LinearSite::kGateUp, xn);
-  L.gate_m->Apply(*L.gate, xn, {sc.gate.data(), n, I, I}, pool);
-  L.up_m->Apply(*L.up, xn, {sc.up.data(), n, I, I}, pool);
-  for (int64_t t = 0; t < n; ++t) k.silu_mul(sc.gate.data() + t * I, sc.up.data() + t * I, sc.gate.data() + t * I, I);
+  apply(LinearId::kGate, xn, sc.gate.data(), I);
+  apply(LinearId::kUp, xn, sc.up.data(), I);
+  const auto act = arch.activation == Activation::kGeluTanh ? k.gelu_tanh_mul : k.silu_mul;
+  for (int64_t t = 0; t < n; ++t) act(sc.gate.data() + t * I, sc.up.data() + t * I, sc.gate.data() + t * I, I);
   const MatrixF32 mid{sc.gate.data(), n, I, I};
   if (tap) (*tap)(layer_index, LinearSite::kDown, mid);
-  L.down_m->Apply(*L.down, mid, {sc.xn.data(), n, H, H}, pool);
+  apply(LinearId::kDown, mid, sc.xn.data(), H);
+  if (arch.has_norm(NormSlot::kMlpOut)) NormRows(k, sc.xn.data(), n, H, 1, H, L.norm_of(NormSlot::kMlpOut), eps);
   for (int64_t i = 0; i < n * H; ++i) x[i] += sc.xn[i];
 }
 
 }  // namespace
+
+float EmbeddingScale(const LlamaSpec& spec) {
+  if (!spec.architecture().embed_scale_sqrt_hidden) return 1.0f;
+  return static_cast<float>(std::sqrt(static_cast<double>(spec.hidden)));
+}
 
 Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out) {
   if (embed.rank() != 2 || !embed.IsContiguous()) return MakeError("embedding table: expected a contiguous 2-D tensor");
@@ -270,6 +326,9 @@ void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool
   const int64_t H = s.hidden;
   // Token ids were checked by Forward.
   (void)EmbedTokens(m_.embed_, {tokens, static_cast<size_t>(n)}, x_.data());
+  if (const float scale = EmbeddingScale(s); scale != 1.0f) {
+    for (int64_t i = 0; i < n * H; ++i) x_[i] *= scale;
+  }
   PrepareRope(s, sc_, pos_, n);
   for (int64_t l = 0; l < s.layers; ++l) {
     float* kc = k_cache_.data() + l * max_seq_ * sc_.kv_dim;
@@ -281,6 +340,10 @@ void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool
   const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
   for (int64_t t = first; t < n; ++t) k.rmsnorm(x_.data() + t * H, m_.final_norm_.data(), static_cast<float>(s.rms_eps), sc_.xn.data() + t * H, H);
   m_.lm_head_m_->Apply(*m_.lm_head_, {sc_.xn.data() + first * H, rows, H, H}, {logits, rows, s.vocab, s.vocab}, pool);
+  if (s.final_softcap > 0) {
+    const float cap = s.final_softcap;
+    for (int64_t i = 0; i < rows * s.vocab; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+  }
 }
 
 LayerRunner::LayerRunner(const LlamaSpec& spec, int64_t max_seq, int64_t max_block)

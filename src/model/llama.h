@@ -1,6 +1,10 @@
-// The Llama-family decoder (Llama 1/2/3, Mistral-style GQA, Qwen2 with q/k/v biases, TinyLlama,
-// SmolLM, llama2.c stories): token embeddings, pre-norm RMSNorm blocks with rotary self-attention
-// (grouped-query) and a SwiGLU MLP, a final RMSNorm and an (optionally tied) classifier.
+// The decoder-only transformer runtime: Llama 1/2/3, Mistral, Qwen2 (q/k/v biases), Gemma 3, TinyLlama,
+// SmolLM, llama2.c stories. Token embeddings (Gemma: times sqrt(hidden)), RMSNorm blocks with rotary
+// grouped-query self-attention (full or sliding-window per layer, each layer type with its own RoPE
+// base and scaling) and a gated MLP (SwiGLU or GeGLU), a final RMSNorm and an (optionally tied,
+// optionally soft-capped) classifier. Which norms a layer has and what they feed is the
+// architecture's table (model/architecture.h); this file implements the forward pass those entries
+// switch on.
 //
 // Tensors are looked up by their canonical Hugging Face names (model.embed_tokens.weight,
 // model.layers.N.self_attn.q_proj.weight, ...). Linear layers go through the LinearMethod of the
@@ -13,6 +17,7 @@
 // is in and of the thread count, so prefill and token-by-token decode give bit-identical logits.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,40 +30,54 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/rope.h"
+#include "model/architecture.h"
 #include "model/linear_method.h"
 
 namespace qforge::model {
 
 // Architecture hyper-parameters the runtime needs (filled from io's ModelConfig by the loader).
 struct LlamaSpec {
+  const Architecture* arch = nullptr;  // nullptr: "llama"
   int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
   int64_t max_positions = 2048;
   double rms_eps = 1e-5;
-  double rope_theta = 10000.0;
+  double rope_theta = 10000.0;  // full-attention layers
   int64_t rotary_dim = 0;  // 0: head_dim (partial rotary otherwise)
   kernels::RopeStyle rope_style = kernels::RopeStyle::kHalf;
-  kernels::RopeScaling rope_scaling;
+  kernels::RopeScaling rope_scaling;  // full-attention layers
+  // Sliding-window layers: layer_window[l] > 0 is the number of positions layer l sees (itself
+  // included); 0 or an empty vector: full attention. They use their own RoPE base and scaling.
+  std::vector<int64_t> layer_window;
+  double rope_theta_sliding = 10000.0;
+  kernels::RopeScaling rope_scaling_sliding;
+  double query_scale = 0;       // attention score scale; 0: 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2)
+  float attn_softcap = 0;       // scores <- cap * tanh(scores / cap) when > 0
+  float final_softcap = 0;      // logits <- cap * tanh(logits / cap) when > 0
+  float norm_offset = 0;        // RMSNorm multiplier = norm_offset + stored weight
   bool tie_embeddings = false;
   int32_t bos_id = -1, eos_id = -1;
+
+  const Architecture& architecture() const;
+  int64_t window(int64_t layer) const {
+    return layer < static_cast<int64_t>(layer_window.size()) ? layer_window[layer] : 0;
+  }
+  bool any_sliding() const;
 };
-
-
-// Where a decoder layer's linears read their input: q/k/v read the attention RMSNorm output,
-// o_proj the attention output, gate/up the MLP RMSNorm output, down_proj silu(gate) * up.
-enum class LinearSite : uint8_t { kQkv = 0, kO = 1, kGateUp = 2, kDown = 3 };
-std::string_view LinearSiteName(LinearSite site);  // "qkv", "o", "gate_up", "down"
 
 // Called with the [n, features] input of the linears at `site` of layer `layer`, for each block of
 // n tokens a forward pass runs (calibration observers). The view is valid during the call only.
 using SiteTap = std::function<void(int64_t layer, LinearSite site, MatrixF32 input)>;
 
-// One decoder layer: pre-attention and pre-MLP RMSNorm weights and the seven linears, each with
-// the LinearMethod that built it.
+// One decoder layer: its norms' multipliers (norm_offset applied; empty when the architecture has no
+// such norm) and the seven linears, each with the LinearMethod that built it.
 struct DecoderLayer {
-  std::vector<float> attn_norm, mlp_norm;  // [hidden]
-  std::unique_ptr<LinearLayer> q, k, v, o, gate, up, down;
-  const LinearMethod *q_m = nullptr, *k_m = nullptr, *v_m = nullptr, *o_m = nullptr, *gate_m = nullptr,
-                     *up_m = nullptr, *down_m = nullptr;
+  std::array<std::vector<float>, kNumNormSlots> norm;  // by NormSlot: [hidden] or [head_dim]
+  std::array<std::unique_ptr<LinearLayer>, kNumLinears> lin;  // by LinearId
+  std::array<const LinearMethod*, kNumLinears> method{};
+
+  const std::vector<float>& norm_of(NormSlot s) const { return norm[static_cast<int>(s)]; }
+  const LinearLayer& linear(LinearId id) const { return *lin[static_cast<int>(id)]; }
+  const LinearMethod& method_of(LinearId id) const { return *method[static_cast<int>(id)]; }
 };
 
 // Builds decoder layer `index` from the checkpoint tensors (canonical HF names), checking shapes.
@@ -70,7 +89,8 @@ struct LayerScratch {
   LayerScratch(const LlamaSpec& spec, int64_t max_seq, int64_t max_block);
   int64_t max_block, q_dim, kv_dim, rot_dim;
   std::vector<float> xn, q, k, v, att, gate, up;
-  std::vector<float> inv_freq, cos, sin;  // cos/sin: [max_block, rot_dim / 2]
+  // RoPE tables of the block: [2 (full, sliding)][max_block, rot_dim / 2].
+  std::vector<float> inv_freq, cos[2], sin[2];
   std::vector<float> scores;              // [256 chunks, max_seq]
 };
 
@@ -142,6 +162,10 @@ class LayerRunner {
   LayerScratch sc_;
   std::vector<float> k_cache_, v_cache_;  // [max_seq, kv_dim]
 };
+
+// The factor embedding rows are multiplied by before the first layer: sqrt(hidden) rounded to f32 for
+// Gemma (transformers' embed_scale, llama.cpp's ggml_scale by sqrtf(n_embd)), else 1.
+float EmbeddingScale(const LlamaSpec& spec);
 
 // Embedding rows of `tokens` from an [vocab, hidden] f32/f16/bf16 table into out [n, hidden].
 Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out);

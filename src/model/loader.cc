@@ -1,11 +1,38 @@
 #include "model/loader.h"
 
+#include <cmath>
+
 #include "model/linear_method_quant.h"
 
 namespace qforge::model {
 
-LlamaSpec SpecFromConfig(const io::ModelConfig& c) {
+namespace {
+
+kernels::RopeScaling RopeScalingFrom(const io::RopeScaling& r, int64_t max_position) {
+  using K = kernels::RopeScaling::Kind;
+  kernels::RopeScaling out;
+  switch (r.type) {
+    case io::RopeScalingType::kNone: out.kind = K::kNone; break;
+    case io::RopeScalingType::kLinear: out.kind = K::kLinear; break;
+    case io::RopeScalingType::kDynamic: out.kind = K::kDynamic; break;
+    case io::RopeScalingType::kLlama3: out.kind = K::kLlama3; break;
+    case io::RopeScalingType::kYarn: out.kind = K::kYarn; break;
+  }
+  out.factor = r.factor;
+  out.low_freq_factor = r.low_freq_factor;
+  out.high_freq_factor = r.high_freq_factor;
+  out.beta_fast = r.beta_fast;
+  out.beta_slow = r.beta_slow;
+  // HF's dynamic NTK and (when unset) yarn/llama3 measure against max_position_embeddings.
+  out.original_max_position = r.original_max_position > 0 ? r.original_max_position : max_position;
+  return out;
+}
+
+}  // namespace
+
+Result<LlamaSpec> SpecFromConfig(const io::ModelConfig& c) {
   LlamaSpec s;
+  QF_ASSIGN_OR_RETURN(s.arch, ArchitectureOf(c));
   s.hidden = c.hidden_size;
   s.intermediate = c.intermediate_size;
   s.layers = c.num_layers;
@@ -17,22 +44,23 @@ LlamaSpec SpecFromConfig(const io::ModelConfig& c) {
   s.rms_eps = c.rms_norm_eps;
   s.rope_theta = c.rope_theta;
   s.rope_style = c.rope_style == io::RopeStyle::kInterleaved ? kernels::RopeStyle::kInterleaved : kernels::RopeStyle::kHalf;
-  using K = kernels::RopeScaling::Kind;
-  switch (c.rope_scaling.type) {
-    case io::RopeScalingType::kNone: s.rope_scaling.kind = K::kNone; break;
-    case io::RopeScalingType::kLinear: s.rope_scaling.kind = K::kLinear; break;
-    case io::RopeScalingType::kDynamic: s.rope_scaling.kind = K::kDynamic; break;
-    case io::RopeScalingType::kLlama3: s.rope_scaling.kind = K::kLlama3; break;
-    case io::RopeScalingType::kYarn: s.rope_scaling.kind = K::kYarn; break;
+  s.rope_scaling = RopeScalingFrom(c.rope_scaling, c.max_position);
+  s.rope_theta_sliding = c.rope_theta_sliding;
+  s.rope_scaling_sliding = RopeScalingFrom(c.rope_scaling_sliding, c.max_position);
+  if (c.sliding_window > 0) {
+    s.layer_window.assign(static_cast<size_t>(c.num_layers), 0);
+    for (int64_t l = 0; l < c.num_layers && l < static_cast<int64_t>(c.layer_types.size()); ++l) {
+      if (c.layer_types[l] == io::AttentionKind::kSliding) s.layer_window[l] = c.sliding_window;
+    }
   }
-  s.rope_scaling.factor = c.rope_scaling.factor;
-  s.rope_scaling.low_freq_factor = c.rope_scaling.low_freq_factor;
-  s.rope_scaling.high_freq_factor = c.rope_scaling.high_freq_factor;
-  s.rope_scaling.beta_fast = c.rope_scaling.beta_fast;
-  s.rope_scaling.beta_slow = c.rope_scaling.beta_slow;
-  // HF's dynamic NTK and (when unset) yarn/llama3 measure against max_position_embeddings.
-  s.rope_scaling.original_max_position =
-      c.rope_scaling.original_max_position > 0 ? c.rope_scaling.original_max_position : c.max_position;
+  if (c.query_pre_attn_scalar > 0) s.query_scale = 1.0 / std::sqrt(c.query_pre_attn_scalar);
+  s.attn_softcap = static_cast<float>(c.attn_logit_softcap);
+  s.final_softcap = static_cast<float>(c.final_logit_softcap);
+  s.norm_offset = static_cast<float>(c.norm_weight_offset);
+  if ((c.hidden_act == "gelu_pytorch_tanh") != (s.arch->activation == Activation::kGeluTanh)) {
+    return MakeError("{}: hidden_act '{}' does not match the {} layer's activation", c.architecture, c.hidden_act,
+                     s.arch->name);
+  }
   s.tie_embeddings = c.tie_embeddings;
   s.bos_id = static_cast<int32_t>(c.bos_token_id);
   s.eos_id = c.eos_token_ids.empty() ? -1 : static_cast<int32_t>(c.eos_token_ids.front());
@@ -96,7 +124,8 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
     }
     return t->view();
   };
-  auto m = LlamaModel::Create(SpecFromConfig(source->config()), lookup, *out.quant, holder);
+  QF_ASSIGN_OR_RETURN(LlamaSpec spec, SpecFromConfig(source->config()));
+  auto m = LlamaModel::Create(spec, lookup, *out.quant, holder);
   if (!m.ok()) return std::move(m).error().Context(where);
   out.model = std::move(m).value();
   out.source = std::move(source);

@@ -18,8 +18,9 @@ struct LoadedModel {
   std::unique_ptr<LlamaModel> model;
 };
 
-// The runtime's view of a parsed config (architecture checks are io's; this maps the fields).
-LlamaSpec SpecFromConfig(const io::ModelConfig& config);
+// The runtime spec of a config; an error for an architecture without a layer table or an inconsistent
+// activation.
+Result<LlamaSpec> SpecFromConfig(const io::ModelConfig& config);
 
 Result<LoadedModel> LoadModel(const std::filesystem::path& path);
 

@@ -50,7 +50,7 @@ TEST_P(LoaderGgufTest, QuantizedLinearsMatchTheDequantizedModel) {
   };
   auto fp = MakeQuantizationConfig("");
   ASSERT_TRUE(fp.ok());
-  auto ref = LlamaModel::Create(SpecFromConfig(loaded->source->config()), lookup, **fp);
+  auto ref = LlamaModel::Create(*SpecFromConfig(loaded->source->config()), lookup, **fp);
   ASSERT_TRUE(ref.ok()) << ref.error().message;
 
   const std::vector<int32_t> tokens = {1, 3, 0, 7, 2, 5, 5, 6};

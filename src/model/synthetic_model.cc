@@ -40,26 +40,25 @@ void Add(SyntheticCheckpoint& c, const std::string& name, Shape shape, DType dty
 std::unique_ptr<SyntheticCheckpoint> MakeSyntheticLlama(const LlamaSpec& s, DType dtype, uint64_t seed, bool qkv_bias) {
   auto c = std::make_unique<SyntheticCheckpoint>();
   Rng rng(seed);
+  const Architecture& arch = s.architecture();
   const int64_t q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
-  Add(*c, "model.embed_tokens.weight", {s.vocab, s.hidden}, dtype, rng, 0.0, 0.02 * 25);  // O(1) activations
+  auto size = [&](Dim d) { return DimSize(d, s.hidden, q, kv, s.intermediate, s.head_dim); };
+  // Norm multipliers 1 + N(0, 0.1^2), stored in the spec's convention (stored = multiplier - norm_offset).
+  const double norm_mean = 1.0 - s.norm_offset;
+  // Per-linear scales of the weights' standard deviation (O(1) activations; q/k larger so that the
+  // attention is not uniform).
+  constexpr double kSd[kNumLinears] = {0.02 * 5, 0.02 * 5, 0.02, 0.02, 0.02, 0.02, 0.02};
+  Add(*c, "model.embed_tokens.weight", {s.vocab, s.hidden}, dtype, rng, 0.0, 0.02 * 25);
   for (int64_t l = 0; l < s.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    Add(*c, p + "input_layernorm.weight", {s.hidden}, DType::kF32, rng, 1.0, 0.1);
-    Add(*c, p + "post_attention_layernorm.weight", {s.hidden}, DType::kF32, rng, 1.0, 0.1);
-    Add(*c, p + "self_attn.q_proj.weight", {q, s.hidden}, dtype, rng, 0.0, 0.02 * 5);
-    Add(*c, p + "self_attn.k_proj.weight", {kv, s.hidden}, dtype, rng, 0.0, 0.02 * 5);
-    Add(*c, p + "self_attn.v_proj.weight", {kv, s.hidden}, dtype, rng, 0.0, 0.02);
-    Add(*c, p + "self_attn.o_proj.weight", {s.hidden, q}, dtype, rng, 0.0, 0.02);
-    if (qkv_bias) {
-      Add(*c, p + "self_attn.q_proj.bias", {q}, DType::kF32, rng, 0.0, 0.02);
-      Add(*c, p + "self_attn.k_proj.bias", {kv}, DType::kF32, rng, 0.0, 0.02);
-      Add(*c, p + "self_attn.v_proj.bias", {kv}, DType::kF32, rng, 0.0, 0.02);
+    for (const NormSpec& n : arch.norms) Add(*c, p + std::string(n.name), {size(n.dim)}, DType::kF32, rng, norm_mean, 0.1);
+    for (const LinearSpec& ls : arch.linears) {
+      const std::string name = p + std::string(ls.name);
+      Add(*c, name + ".weight", {size(ls.out), size(ls.in)}, dtype, rng, 0.0, kSd[static_cast<int>(ls.id)]);
+      if (qkv_bias && ls.site == LinearSite::kQkv) Add(*c, name + ".bias", {size(ls.out)}, DType::kF32, rng, 0.0, 0.02);
     }
-    Add(*c, p + "mlp.gate_proj.weight", {s.intermediate, s.hidden}, dtype, rng, 0.0, 0.02);
-    Add(*c, p + "mlp.up_proj.weight", {s.intermediate, s.hidden}, dtype, rng, 0.0, 0.02);
-    Add(*c, p + "mlp.down_proj.weight", {s.hidden, s.intermediate}, dtype, rng, 0.0, 0.02);
   }
-  Add(*c, "model.norm.weight", {s.hidden}, DType::kF32, rng, 1.0, 0.1);
+  Add(*c, "model.norm.weight", {s.hidden}, DType::kF32, rng, norm_mean, 0.1);
   if (!s.tie_embeddings) Add(*c, "lm_head.weight", {s.vocab, s.hidden}, dtype, rng, 0.0, 0.02);
   return c;
 }
@@ -90,6 +89,23 @@ Status WriteSyntheticHfModel(const SyntheticCheckpoint& ckpt, const LlamaSpec& s
       {"bos_token_id", s.bos_id >= 0 ? s.bos_id : 1},
       {"eos_token_id", s.eos_id >= 0 ? s.eos_id : 2},
       {"torch_dtype", dtype == DType::kF32 ? "float32" : dtype == DType::kF16 ? "float16" : "bfloat16"}};
+  if (s.architecture().name == "gemma3") {
+    if (s.norm_offset != 1.0f) return MakeError("a Gemma 3 HF checkpoint stores norm weights w of x * (1 + w) (norm_offset 1)");
+    config["architectures"] = {"Gemma3ForCausalLM"};
+    config["model_type"] = "gemma3_text";
+    config.erase("hidden_act");
+    config["hidden_activation"] = "gelu_pytorch_tanh";
+    config["query_pre_attn_scalar"] = s.query_scale > 0 ? 1.0 / (s.query_scale * s.query_scale) : static_cast<double>(s.head_dim);
+    config["rope_local_base_freq"] = s.rope_theta_sliding;
+    nlohmann::json lt = nlohmann::json::array();
+    int64_t window = 0;
+    for (int64_t l = 0; l < s.layers; ++l) {
+      lt.push_back(s.window(l) > 0 ? "sliding_attention" : "full_attention");
+      if (s.window(l) > 0) window = s.window(l);
+    }
+    config["layer_types"] = lt;
+    config["sliding_window"] = window > 0 ? nlohmann::json(window) : nlohmann::json(4096);
+  }
   QF_TRY(io::WriteFileAtomically(dir / "config.json", config.dump(2) + "\n"));
   std::vector<io::SafetensorsWriteTensor> ts;
   for (const auto& [name, t] : ckpt.tensors) ts.push_back({name, t.dtype, t.shape, t.bytes});

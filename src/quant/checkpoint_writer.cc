@@ -98,6 +98,10 @@ Status CheckpointWriter::CopyFile(const fs::path& from, const std::string& name)
   return Status::Ok();
 }
 
+Status CheckpointWriter::WriteBytes(const std::string& name, std::string_view bytes) {
+  return io::WriteFileAtomically(tmp_ / name, bytes);
+}
+
 Status CheckpointWriter::WriteJson(const std::string& name, const nlohmann::json& j) {
   return io::WriteFileAtomically(tmp_ / name, j.dump(2) + "\n");
 }

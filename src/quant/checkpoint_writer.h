@@ -40,6 +40,8 @@ class CheckpointWriter {
   Status AddF32(std::string name, Shape shape, const std::vector<float>& values);
   // Copies a file into the directory under `name` (tokenizer, generation config).
   Status CopyFile(const std::filesystem::path& from, const std::string& name);
+  // Writes a file of the given bytes (e.g. tokenizer.gguf).
+  Status WriteBytes(const std::string& name, std::string_view bytes);
   // Writes config.json (pretty-printed) and any other JSON file.
   Status WriteJson(const std::string& name, const nlohmann::json& j);
 

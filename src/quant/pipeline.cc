@@ -13,6 +13,8 @@
 
 #include "core/process.h"
 #include "formats/group_quant.h"
+#include "formats/ggml_blocks.h"
+#include "io/gguf_writer.h"
 #include "io/gptq_layout.h"
 #include "io/mapped_file.h"
 #include "io/model_source.h"
@@ -64,16 +66,33 @@ std::span<const int> DefaultMatrixBits() {
 
 namespace {
 
-// The seven linears of a Llama decoder layer, in checkpoint order, and the site each reads.
+// The seven linears, by model::LinearId (checkpoint order), and the site each reads (the table's).
 enum Lin { kQ = 0, kK, kV, kO, kGate, kUp, kDown, kNumLin };
-const auto& kLinName = kLinearNames;
-constexpr std::array<LinearSite, kNumLin> kLinSite = {LinearSite::kQkv,    LinearSite::kQkv,    LinearSite::kQkv,
-                                                      LinearSite::kO,      LinearSite::kGateUp, LinearSite::kGateUp,
-                                                      LinearSite::kDown};
-constexpr int kNumSites = 4;
+static_assert(kNumLin == model::kNumLinears);
+using model::kNumSites;
+std::string LinName(const model::Architecture& a, int l) { return std::string(a.linears[l].name); }
+LinearSite LinSite(const model::Architecture& a, int l) { return a.linears[l].site; }
 
 bool UsesAwq(Method m) { return m == Method::kAwq || m == Method::kAwqGptq; }
 bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq; }
+
+// Embedding rows of `tokens` from a plain or GGML block-quantized [vocab, hidden] table (block types
+// are decoded row by row: the table is never widened as a whole).
+Status EmbedRows(const io::SourceTensor& t, std::span<const int32_t> tokens, float* out) {
+  if (t.is_plain()) return model::EmbedTokens(t.view(), tokens, out);
+  if (!t.ggml_type || t.shape.rank != 2) return MakeError("tensor '{}': cannot read embedding rows of type {}", t.name, t.type_name());
+  const int64_t V = t.shape[0], H = t.shape[1];
+  const auto& info = formats::GgmlInfo(*t.ggml_type);
+  const size_t row_bytes = static_cast<size_t>(H / info.block_size) * info.type_size;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= V) return MakeError("token id {} is outside the vocabulary [0, {})", tokens[i], V);
+    const std::span<const uint8_t> row = t.bytes.subspan(static_cast<size_t>(tokens[i]) * row_bytes, row_bytes);
+    if (!formats::DequantizeGgml(*t.ggml_type, row, std::span<float>(out + i * H, static_cast<size_t>(H)))) {
+      return MakeError("tensor '{}': type {} cannot be decoded", t.name, t.type_name());
+    }
+  }
+  return Status::Ok();
+}
 
 Result<std::vector<float>> ReadVector(const io::ModelSource& src, const std::string& name) {
   QF_ASSIGN_OR_RETURN(TensorF32 t, src.ReadF32(name));
@@ -81,20 +100,26 @@ Result<std::vector<float>> ReadVector(const io::ModelSource& src, const std::str
   return std::move(t.values);
 }
 
-Result<LayerWeightsF32> ReadLayer(const io::ModelSource& src, int64_t layer) {
+// Layer `layer`'s weights as f32, norms as multipliers (`norm_offset`: the source's convention).
+Result<LayerWeightsF32> ReadLayer(const io::ModelSource& src, const model::Architecture& arch, int64_t layer,
+                                  float norm_offset) {
   LayerWeightsF32 lw;
+  lw.arch = &arch;
   const std::string p = fmt::format("model.layers.{}.", layer);
   for (int l = 0; l < kNumLin; ++l) {
-    const std::string name = p + kLinName[l] + ".weight";
+    const std::string name = p + LinName(arch, l) + ".weight";
     QF_ASSIGN_OR_RETURN(lw.w[l], src.ReadF32(name));
     if (lw.w[l].shape.rank != 2) return MakeError("tensor '{}': expected a 2-D weight", name);
     if (const io::SourceTensor* st = src.Find(name)) io::ReleasePages(st->bytes);
-    if (l <= kV && src.Find(p + kLinName[l] + ".bias") != nullptr) {
-      QF_ASSIGN_OR_RETURN(lw.bias[l], ReadVector(src, p + kLinName[l] + ".bias"));
+    if (l <= kV && src.Find(p + LinName(arch, l) + ".bias") != nullptr) {
+      QF_ASSIGN_OR_RETURN(lw.bias[l], ReadVector(src, p + LinName(arch, l) + ".bias"));
     }
   }
-  QF_ASSIGN_OR_RETURN(lw.attn_norm, ReadVector(src, p + "input_layernorm.weight"));
-  QF_ASSIGN_OR_RETURN(lw.mlp_norm, ReadVector(src, p + "post_attention_layernorm.weight"));
+  for (const model::NormSpec& n : arch.norms) {
+    std::vector<float>& v = lw.norm[static_cast<int>(n.slot)];
+    QF_ASSIGN_OR_RETURN(v, ReadVector(src, p + std::string(n.name)));
+    for (float& x : v) x += norm_offset;
+  }
   return lw;
 }
 
@@ -148,21 +173,27 @@ double Rms(const std::vector<double>& v) {
 
 }  // namespace
 
+const model::Architecture& LayerWeightsF32::architecture() const {
+  static const model::Architecture* llama = model::FindArchitecture("llama");
+  return arch != nullptr ? *arch : *llama;
+}
+
 model::TensorLookup LayerWeightsF32::Lookup(const std::string& prefix) const {
   return [this, prefix](const std::string& name) -> std::optional<TensorView> {
     if (name.rfind(prefix, 0) != 0) return std::nullopt;
     const std::string rest = name.substr(prefix.size());
+    const model::Architecture& a = architecture();
     for (int l = 0; l < kNumLinears; ++l) {
-      if (rest == std::string(kLinearNames[l]) + ".weight") return w[l].view();
-      if (l <= 2 && rest == std::string(kLinearNames[l]) + ".bias" && !bias[l].empty()) {
+      if (rest == LinName(a, l) + ".weight") return w[l].view();
+      if (l <= 2 && rest == LinName(a, l) + ".bias" && !bias[l].empty()) {
         return TensorView::Contiguous(bias[l].data(), DType::kF32, Shape{static_cast<int64_t>(bias[l].size())});
       }
     }
-    if (rest == "input_layernorm.weight") {
-      return TensorView::Contiguous(attn_norm.data(), DType::kF32, Shape{static_cast<int64_t>(attn_norm.size())});
-    }
-    if (rest == "post_attention_layernorm.weight") {
-      return TensorView::Contiguous(mlp_norm.data(), DType::kF32, Shape{static_cast<int64_t>(mlp_norm.size())});
+    for (const model::NormSpec& n : a.norms) {
+      const std::vector<float>& v = norm[static_cast<int>(n.slot)];
+      if (rest == n.name && !v.empty()) {
+        return TensorView::Contiguous(v.data(), DType::kF32, Shape{static_cast<int64_t>(v.size())});
+      }
     }
     return std::nullopt;
   };
@@ -188,8 +219,9 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
 
 Status FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {
   using model::LinearSite;
-  auto site = [&](LinearSite s) -> const std::vector<float>& { return f.scales[static_cast<int>(s)]; };
-  auto check = [&](const std::vector<float>& s, int64_t n, const char* what) -> Status {
+  using Kind = model::FoldSpec::Kind;
+  const model::Architecture& arch = lw.architecture();
+  auto check = [&](const std::vector<float>& s, int64_t n, std::string_view what) -> Status {
     if (static_cast<int64_t>(s.size()) != n) {
       return MakeError("AWQ scales for {}: {} values, expected {}", what, s.size(), n);
     }
@@ -198,30 +230,42 @@ Status FoldAwqScales(LayerWeightsF32& lw, const AwqLayerScales& f) {
     }
     return Status::Ok();
   };
-  const int64_t H = lw.w[0].cols(), kv = lw.w[2].rows(), q_in_o = lw.w[3].cols(), I = lw.w[6].cols();
-  if (const auto& s = site(LinearSite::kQkv); !s.empty()) QF_TRY(check(s, H, "q/k/v"));
-  if (const auto& s = site(LinearSite::kO); !s.empty()) {
-    QF_TRY(check(s, q_in_o, "o_proj"));
-    if (kv != q_in_o) return MakeError("AWQ scales for o_proj: v_proj has {} outputs but o_proj {} inputs (grouped-query attention)", kv, q_in_o);
+  // Check every site first, so that an error changes nothing.
+  for (int site = 0; site < kNumSites; ++site) {
+    const std::vector<float>& s = f.scales[site];
+    if (s.empty()) continue;
+    const std::string_view what = model::LinearSiteName(static_cast<LinearSite>(site));
+    const model::FoldSpec& fold = arch.fold(static_cast<LinearSite>(site));
+    int64_t in = -1;
+    for (int l = 0; l < kNumLin; ++l) {
+      if (LinSite(arch, l) == static_cast<LinearSite>(site)) in = lw.w[l].cols();
+    }
+    QF_TRY(check(s, in, what));
+    if (fold.kind == Kind::kNone) return MakeError("AWQ scales for {}: this architecture has nowhere to fold them", what);
+    if (fold.kind == Kind::kNorm && static_cast<int64_t>(lw.norm[static_cast<int>(fold.norm)].size()) != in) {
+      return MakeError("AWQ scales for {}: the norm they fold into has {} weights, expected {}", what,
+                       lw.norm[static_cast<int>(fold.norm)].size(), in);
+    }
+    if (fold.kind == Kind::kLinearRows && lw.w[static_cast<int>(fold.linear)].rows() != in) {
+      return MakeError("AWQ scales for {}: {} has {} outputs but the scaled linears {} inputs{}", what,
+                       arch.linear(fold.linear).name, lw.w[static_cast<int>(fold.linear)].rows(), in,
+                       fold.linear == model::LinearId::kV ? " (grouped-query attention)" : "");
+    }
   }
-  if (const auto& s = site(LinearSite::kGateUp); !s.empty()) QF_TRY(check(s, H, "gate/up"));
-  if (const auto& s = site(LinearSite::kDown); !s.empty()) QF_TRY(check(s, I, "down_proj"));
-  if (const auto& s = site(LinearSite::kQkv); !s.empty()) {
-    for (int l : {0, 1, 2}) ScaleColumns(lw.w[l].mutable_matrix(), s);
-    DivideVector(std::span<float>(lw.attn_norm), s);
-  }
-  if (const auto& s = site(LinearSite::kO); !s.empty()) {
-    ScaleColumns(lw.w[3].mutable_matrix(), s);
-    DivideRows(lw.w[2].mutable_matrix(), s);
-    if (!lw.bias[2].empty()) DivideVector(std::span<float>(lw.bias[2]), s);
-  }
-  if (const auto& s = site(LinearSite::kGateUp); !s.empty()) {
-    for (int l : {4, 5}) ScaleColumns(lw.w[l].mutable_matrix(), s);
-    DivideVector(std::span<float>(lw.mlp_norm), s);
-  }
-  if (const auto& s = site(LinearSite::kDown); !s.empty()) {
-    ScaleColumns(lw.w[6].mutable_matrix(), s);
-    DivideRows(lw.w[5].mutable_matrix(), s);
+  for (int site = 0; site < kNumSites; ++site) {
+    const std::vector<float>& s = f.scales[site];
+    if (s.empty()) continue;
+    for (int l = 0; l < kNumLin; ++l) {
+      if (LinSite(arch, l) == static_cast<LinearSite>(site)) ScaleColumns(lw.w[l].mutable_matrix(), s);
+    }
+    const model::FoldSpec& fold = arch.fold(static_cast<LinearSite>(site));
+    if (fold.kind == Kind::kNorm) {
+      DivideVector(std::span<float>(lw.norm[static_cast<int>(fold.norm)]), s);
+    } else {
+      const int src = static_cast<int>(fold.linear);
+      DivideRows(lw.w[src].mutable_matrix(), s);
+      if (src <= kV && !lw.bias[src].empty()) DivideVector(std::span<float>(lw.bias[src]), s);
+    }
   }
   return Status::Ok();
 }
@@ -230,15 +274,25 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                                      ThreadPool& pool, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   QF_ASSIGN_OR_RETURN(io::ModelSource src, io::ModelSource::Open(model_path));
-  if (src.format() != io::SourceFormat::kHfSafetensors) {
-    return MakeError("{}: qforge quantize reads Hugging Face model directories; {} input is not supported yet",
+  const bool gguf = src.format() == io::SourceFormat::kGguf;
+  if (src.format() != io::SourceFormat::kHfSafetensors && !gguf) {
+    return MakeError("{}: qforge quantize reads Hugging Face model directories and GGUF files; {} input is not "
+                     "supported",
                      model_path.string(), io::SourceFormatName(src.format()));
   }
   const io::ModelConfig& cfg = src.config();
-  if (!cfg.quantization_config.is_null()) {
+  if (!gguf && !cfg.quantization_config.is_null()) {
     return MakeError("{}: the model is already quantized (config.json has a quantization_config)", model_path.string());
   }
-  const model::LlamaSpec spec = model::SpecFromConfig(cfg);
+  QF_ASSIGN_OR_RETURN(model::LlamaSpec spec, model::SpecFromConfig(cfg));
+  const model::Architecture& arch = spec.architecture();
+  // LayerWeightsF32 holds norm multipliers: the layers built from it add nothing.
+  const float src_norm_offset = spec.norm_offset;
+  spec.norm_offset = 0;
+  // A GGUF llama stores q/k rows in Meta's interleaved RoPE order: the layers are read into (and
+  // written in) the Hugging Face rotate-half order.
+  const bool permute_qk = cfg.rope_style == io::RopeStyle::kInterleaved;
+  spec.rope_style = kernels::RopeStyle::kHalf;
   const int64_t H = spec.hidden, I = spec.intermediate, q_dim = spec.heads * spec.head_dim,
                 kv_dim = spec.kv_heads * spec.head_dim;
   for (int64_t in : {H, q_dim, I}) QF_TRY(ValidateWeightQuantOptions(opt.weights, in));
@@ -264,11 +318,15 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     N = calib.samples;
     L = calib.seqlen;
     const io::SourceTensor* embed = src.Find("model.embed_tokens.weight");
-    if (embed == nullptr || !embed->is_plain()) {
-      return MakeError("{}: model.embed_tokens.weight is missing or not f32/f16/bf16", model_path.string());
-    }
+    if (embed == nullptr) return MakeError("{}: model.embed_tokens.weight is missing", model_path.string());
     X.resize(static_cast<size_t>(N * L * H));
-    for (int64_t s = 0; s < N; ++s) QF_TRY(model::EmbedTokens(embed->view(), calib.sequences[s], X.data() + s * L * H));
+    const float escale = model::EmbeddingScale(spec);
+    for (int64_t s = 0; s < N; ++s) {
+      QF_TRY(EmbedRows(*embed, calib.sequences[s], X.data() + s * L * H));
+      if (escale != 1.0f) {
+        for (int64_t i = 0; i < L * H; ++i) X[s * L * H + i] *= escale;
+      }
+    }
   }
 
   QF_ASSIGN_OR_RETURN(CheckpointWriter writer, CheckpointWriter::Create(out, opt.overwrite, opt.max_shard_bytes));
@@ -279,7 +337,20 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
 
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
     const std::string prefix = fmt::format("model.layers.{}.", layer);
-    QF_ASSIGN_OR_RETURN(LayerWeightsF32 lw, ReadLayer(src, layer));
+    QF_ASSIGN_OR_RETURN(LayerWeightsF32 lw, ReadLayer(src, arch, layer, src_norm_offset));
+    if (permute_qk) {
+      for (int l : {kQ, kK}) {
+        const int64_t heads = l == kQ ? spec.heads : spec.kv_heads;
+        std::vector<float> tmp(lw.w[l].values.size());
+        io::PermuteInterleavedToHalf(lw.w[l].values, tmp, heads, spec.head_dim, lw.w[l].cols());
+        lw.w[l].values = std::move(tmp);
+        if (!lw.bias[l].empty()) {
+          std::vector<float> b(lw.bias[l].size());
+          io::PermuteInterleavedToHalf(lw.bias[l], b, heads, spec.head_dim, 1);
+          lw.bias[l] = std::move(b);
+        }
+      }
+    }
     std::array<std::vector<double>, kNumSites> hess;
     std::array<std::vector<float>, kNumSites> mean_abs;
     std::array<SampleRows, kNumSites> samples;
@@ -347,7 +418,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     auto ref = [&](int l) { return UsesAwq(opt.method) ? reference[l].matrix() : lw.w[l].matrix(); };
     if (UsesAwq(opt.method)) {
       for (int l = kV; l < kNumLin; ++l) {  // not q_proj, k_proj (llm-awq auto_clip)
-        const int s = static_cast<int>(kLinSite[l]);
+        const int s = static_cast<int>(LinSite(arch, l));
         QF_ASSIGN_OR_RETURN(std::vector<float> max_val, AwqClipSearch(samples[s].matrix(), lw.w[l].matrix(), wopt, pool));
         ApplyClip(lw.w[l].mutable_matrix(), max_val, EffectiveGroupSize(wopt, lw.w[l].cols()));
       }
@@ -356,9 +427,9 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     // Quantize, measure, pack; the layer keeps the dequantized weights for the next forward pass.
     std::vector<double> layer_errs;
     for (int l = 0; l < kNumLin; ++l) {
-      const int s = static_cast<int>(kLinSite[l]);
+      const int s = static_cast<int>(LinSite(arch, l));
       LinearReport lr;
-      lr.name = prefix + kLinName[l];
+      lr.name = prefix + LinName(arch, l);
       lr.layer = layer;
       lr.awq_alpha = alpha[l];
       formats::GroupQuantMatrix q;
@@ -401,8 +472,12 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       report.quantized_params += q.rows * q.cols;
       report.linears.push_back(std::move(lr));
     }
-    QF_TRY(writer.AddF32(prefix + "input_layernorm.weight", Shape{H}, lw.attn_norm));
-    QF_TRY(writer.AddF32(prefix + "post_attention_layernorm.weight", Shape{H}, lw.mlp_norm));
+    // Norms in the output's (Hugging Face) convention: stored = multiplier - the architecture's offset.
+    for (const model::NormSpec& n : arch.norms) {
+      std::vector<float> stored = lw.norm[static_cast<int>(n.slot)];
+      for (float& x : stored) x -= arch.hf_norm_weight_offset;
+      QF_TRY(writer.AddF32(prefix + std::string(n.name), Shape{static_cast<int64_t>(stored.size())}, stored));
+    }
     report.layer_error.push_back(Rms(layer_errs));
 
     // Feed the quantized layer's outputs to the next layer.
@@ -413,33 +488,67 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     if (progress) progress(layer + 1, spec.layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
-  // Unquantized tensors: embeddings, final norm, an untied classifier.
+  // Unquantized tensors: embeddings, final norm, an untied classifier. A GGUF's block-quantized
+  // embedding / classifier is written decoded to f32 (exact: every block value is an f32); the final
+  // norm is stored in the output's (HF) convention.
   for (const char* name : {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}) {
     const io::SourceTensor* t = src.Find(name);
     if (t == nullptr) continue;
-    if (!t->is_plain()) return MakeError("{}: tensor '{}' has type {}, expected f32/f16/bf16", model_path.string(), name, t->type_name());
-    QF_TRY(writer.Add(name, t->dtype, t->shape, RawBytes(*t)));
+    const bool norm = std::string_view(name) == "model.norm.weight";
+    if (norm && src_norm_offset != arch.hf_norm_weight_offset) {
+      QF_ASSIGN_OR_RETURN(std::vector<float> v, ReadVector(src, name));
+      for (float& x : v) x += src_norm_offset - arch.hf_norm_weight_offset;
+      QF_TRY(writer.AddF32(name, t->shape, v));
+    } else if (t->is_plain() && (t->dtype == DType::kF32 || t->dtype == DType::kF16 || t->dtype == DType::kBF16)) {
+      QF_TRY(writer.Add(name, t->dtype, t->shape, RawBytes(*t)));
+    } else {
+      QF_ASSIGN_OR_RETURN(TensorF32 v, src.ReadF32(name));
+      QF_TRY(writer.AddF32(name, t->shape, v.values));
+    }
     io::ReleasePages(t->bytes);
   }
   for (const io::SourceTensor& t : src.tensors()) report.total_params += t.NumElements();
 
-  // config.json: the input's, plus the quantization_config loaders read and qforge's record.
-  std::ifstream cf(model_path / "config.json");
-  nlohmann::json config = nlohmann::json::parse(cf, nullptr, /*allow_exceptions=*/false);
-  if (!config.is_object()) return MakeError("{}: config.json is not a JSON object", model_path.string());
+  // config.json: the input's (a GGUF's, written in HF form), plus the quantization_config loaders
+  // read and qforge's record.
+  nlohmann::json config;
   nlohmann::json inputs = nlohmann::json::array();
-  for (const auto& entry : fs::directory_iterator(model_path)) {
-    const std::string fname = entry.path().filename().string();
-    if (!entry.is_regular_file()) continue;
-    if (fname != "config.json" && entry.path().extension() != ".safetensors" && fname != "model.safetensors.index.json") continue;
-    QF_ASSIGN_OR_RETURN(std::string sha, Sha256File(entry.path()));
-    inputs.push_back({{"file", fname}, {"sha256", sha}, {"bytes", entry.file_size()}});
+  if (gguf) {
+    config = io::ToHfConfigJson(cfg);
+    QF_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
+    inputs.push_back({{"file", model_path.filename().string()}, {"sha256", sha}, {"bytes", fs::file_size(model_path)}});
+  } else {
+    std::ifstream cf(model_path / "config.json");
+    config = nlohmann::json::parse(cf, nullptr, /*allow_exceptions=*/false);
+    if (!config.is_object()) return MakeError("{}: config.json is not a JSON object", model_path.string());
+    for (const auto& entry : fs::directory_iterator(model_path)) {
+      const std::string fname = entry.path().filename().string();
+      if (!entry.is_regular_file()) continue;
+      if (fname != "config.json" && entry.path().extension() != ".safetensors" && fname != "model.safetensors.index.json") continue;
+      QF_ASSIGN_OR_RETURN(std::string sha, Sha256File(entry.path()));
+      inputs.push_back({{"file", fname}, {"sha256", sha}, {"bytes", entry.file_size()}});
+    }
   }
   std::sort(inputs.begin(), inputs.end(), [](const nlohmann::json& a, const nlohmann::json& b) { return a["file"] < b["file"]; });
   nlohmann::json record = WeightOptionsJson(opt);
   record["layout"] = awq_layout ? "awq-gemm" : "gptq-v1";
   record["calibration"] = have_calib ? calib.Provenance() : nlohmann::json(nullptr);
   record["input"] = {{"path", model_path.string()}, {"files", inputs}};
+  if (gguf) {
+    // The source was already quantized: its block types were decoded to f32 before quantizing, so the
+    // baseline of any comparison is the GGUF as shipped.
+    std::map<std::string, int64_t> types;
+    for (const io::SourceTensor& t : src.tensors()) ++types[std::string(t.type_name())];
+    nlohmann::json source = {{"format", "gguf"}, {"tensor_types", types}, {"already_quantized", std::any_of(
+        src.tensors().begin(), src.tensors().end(), [](const io::SourceTensor& t) { return !t.is_plain(); })}};
+    if (src.gguf()->Has("general.file_type")) {
+      if (auto ft = src.gguf()->GetU32("general.file_type"); ft.ok()) source["general.file_type"] = *ft;
+    }
+    if (src.gguf()->Has("general.name")) {
+      if (auto n = src.gguf()->GetString("general.name"); n.ok()) source["general.name"] = *n;
+    }
+    record["source"] = source;
+  }
   record["command"] = CanonicalCommand(model_path, opt);
   record["qforge_version"] = "0.1.0";
   if (UsesAwq(opt.method) && kv_dim != q_dim) {
@@ -463,9 +572,15 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   qc["qforge"] = record;
   config["quantization_config"] = qc;
   QF_TRY(writer.WriteJson("config.json", config));
-  for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "generation_config.json", "added_tokens.json", "vocab.json", "merges.txt"}) {
-    if (fs::exists(model_path / f)) QF_TRY(writer.CopyFile(model_path / f, f));
+  if (gguf) {
+    // The GGUF's own vocabulary, as a vocab-only GGUF the tokenizer loader reads beside the checkpoint.
+    QF_ASSIGN_OR_RETURN(std::string vocab, io::VocabOnlyGguf(*src.gguf()));
+    QF_TRY(writer.WriteBytes("tokenizer.gguf", vocab));
+  } else {
+    for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "generation_config.json", "added_tokens.json", "vocab.json", "merges.txt"}) {
+      if (fs::exists(model_path / f)) QF_TRY(writer.CopyFile(model_path / f, f));
+    }
   }
   std::vector<double> all;
   for (const auto& lr : report.linears) {

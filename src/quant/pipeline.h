@@ -17,11 +17,13 @@
 //     X <- the QUANTIZED layer i applied to X (so layer i+1 is calibrated on what it will really see)
 //   embeddings, final norm and an untied lm_head are copied unquantized.
 //
-// AWQ folding (Lin et al. 2024, and llm-awq's auto_scale / apply_scale), per decoder layer:
-//   q/k/v   <- s: input_layernorm.weight /= s, W_{q,k,v}[:, j] *= s_j
+// AWQ folding (Lin et al. 2024, and llm-awq's auto_scale / apply_scale), per decoder layer, as the
+// architecture's table (model/architecture.h) places it:
+//   q/k/v   <- s: the attention input norm's multiplier /= s, W_{q,k,v}[:, j] *= s_j
 //   o_proj  <- s: v_proj rows (and bias) /= s, W_o[:, j] *= s_j; only when v_proj's out == o_proj's in
 //              (no grouped-query attention), as llm-awq; skipped (and reported) otherwise
-//   gate/up <- s: post_attention_layernorm.weight /= s, W_{gate,up}[:, j] *= s_j
+//   gate/up <- s: the MLP input norm's multiplier /= s (Llama: post_attention_layernorm; Gemma 3:
+//              pre_feedforward_layernorm), W_{gate,up}[:, j] *= s_j
 //   down    <- s: up_proj rows /= s, W_down[:, j] *= s_j
 // In exact arithmetic the full-precision model is unchanged. α is chosen per group of linears by the
 // summed output error of those linears on (a subsample of) the calibration inputs — llm-awq measures
@@ -51,26 +53,30 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "formats/group_quant.h"
+#include "model/architecture.h"
 #include "model/linear_method.h"
 #include "quant/calibration.h"
 #include "quant/weight_quant.h"
 
 namespace qforge::quant {
 
-// The seven linears of a Llama decoder layer, in checkpoint order.
-inline constexpr int kNumLinears = 7;
-inline constexpr std::array<const char*, kNumLinears> kLinearNames = {
-    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+// The seven linears of a decoder layer, in checkpoint (and GPTQ) order: model::Architecture::linears.
+using model::kNumLinears;
 
 // One decoder layer's weights as owned f32 tensors (the pipeline edits them: AWQ folding, clipping,
-// then the dequantized values).
+// then the dequantized values). Which norms exist and what they feed is the architecture's table.
 struct LayerWeightsF32 {
-  std::array<TensorF32, kNumLinears> w;    // [out, in], in kLinearNames order
+  const model::Architecture* arch = nullptr;  // nullptr: llama
+  std::array<TensorF32, kNumLinears> w;    // [out, in], by model::LinearId
   std::array<std::vector<float>, 3> bias;  // q, k, v; empty when absent
-  std::vector<float> attn_norm, mlp_norm;  // [hidden]
+  // Norm MULTIPLIERS by model::NormSlot (the source's norm_weight_offset applied: a scale is folded into
+  // the multiplier, and the writer stores it in the output's convention); empty when absent.
+  std::array<std::vector<float>, model::kNumNormSlots> norm;
+  const model::Architecture& architecture() const;
+  std::vector<float>& norm_of(model::NormSlot s) { return norm[static_cast<int>(s)]; }
   // Serves the tensors under their canonical names below `prefix` ("model.layers.3."); the lookup
-  // refers to this object, which must outlive it.
+  // refers to this object, which must outlive it. Norms are served as multipliers: build layers from
+  // it with a spec whose norm_offset is 0.
   model::TensorLookup Lookup(const std::string& prefix) const;
 };
 
@@ -81,7 +87,7 @@ struct AwqLayerScales {
 };
 
 // Folds AWQ scales into a layer so that the full-precision layer computes the same function (in
-// exact arithmetic): see the table in the file comment. Errors (nothing changed): a scale vector of
+// exact arithmetic), where the architecture's table says each site's scale goes (its FoldSpec). Errors (nothing changed): a scale vector of
 // the wrong length, a non-positive scale, o_proj scales under grouped-query attention.
 Status FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
 

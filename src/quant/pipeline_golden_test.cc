@@ -94,18 +94,11 @@ TEST_F(PipelineTest, GptqErrorNeverAboveRtnOnAnyLinear) {
 }
 
 // Random positive per-channel scales folded at all four sites (a model without grouped-query
-// attention, with q/k/v biases) leave the logits unchanged within f32 rounding.
-TEST_F(PipelineTest, AwqFoldingLeavesFullPrecisionLogitsUnchanged) {
-  model::LlamaSpec spec;
-  spec.hidden = 64;
-  spec.intermediate = 96;
-  spec.layers = 2;
-  spec.heads = 4;
-  spec.kv_heads = 4;
-  spec.head_dim = 16;
-  spec.vocab = 97;
-  spec.max_positions = 64;
-  auto ckpt = model::MakeSyntheticLlama(spec, DType::kF32, 5, /*qkv_bias=*/true);
+// attention) leave the logits unchanged within f32 rounding — for every architecture's table: Llama
+// with q/k/v biases (Qwen2-style), and Gemma 3, whose MLP input norm is pre_feedforward_layernorm
+// (folding into post_attention_layernorm, Llama's MLP norm, would change the logits; checked too).
+void CheckAwqFoldKeepsLogits(model::LlamaSpec spec, bool bias) {
+  auto ckpt = model::MakeSyntheticLlama(spec, DType::kF32, 5, bias);
   auto fp = model::MakeQuantizationConfig("");
   ASSERT_TRUE(fp.ok());
   const std::vector<int32_t> tokens = {1, 7, 42, 3, 96, 11, 0, 55, 23, 8};
@@ -119,12 +112,15 @@ TEST_F(PipelineTest, AwqFoldingLeavesFullPrecisionLogitsUnchanged) {
     return logits;
   };
   const std::vector<float> want = logits_of(ckpt->Lookup());
+  const model::Architecture& arch = spec.architecture();
 
-  std::vector<LayerWeightsF32> layers(spec.layers);
+  std::vector<LayerWeightsF32> layers(spec.layers), unfolded(spec.layers);
+  std::vector<AwqLayerScales> scales(spec.layers);
   Rng rng(9);
   for (int64_t l = 0; l < spec.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     LayerWeightsF32& lw = layers[l];
+    lw.arch = &arch;
     auto read = [&](const std::string& name) {
       const auto t = *ckpt->Lookup()(p + name);
       std::vector<float> v(t.NumElements());
@@ -132,39 +128,89 @@ TEST_F(PipelineTest, AwqFoldingLeavesFullPrecisionLogitsUnchanged) {
       return std::pair{t.shape, v};
     };
     for (int i = 0; i < kNumLinears; ++i) {
-      auto [shape, v] = read(std::string(kLinearNames[i]) + ".weight");
+      auto [shape, v] = read(std::string(arch.linears[i].name) + ".weight");
       lw.w[i] = TensorF32(shape);
       lw.w[i].values = v;
-      if (i <= 2) lw.bias[i] = read(std::string(kLinearNames[i]) + ".bias").second;
+      if (i <= 2 && bias) lw.bias[i] = read(std::string(arch.linears[i].name) + ".bias").second;
     }
-    lw.attn_norm = read("input_layernorm.weight").second;
-    lw.mlp_norm = read("post_attention_layernorm.weight").second;
+    // The checkpoint stores multipliers (spec.norm_offset 0), as LayerWeightsF32 holds them.
+    for (const model::NormSpec& n : arch.norms) lw.norm[static_cast<int>(n.slot)] = read(std::string(n.name)).second;
     AwqLayerScales sc;
     for (int site = 0; site < 4; ++site) {
       const int64_t n = site == 1 ? spec.heads * spec.head_dim : site == 3 ? spec.intermediate : spec.hidden;
       for (int64_t j = 0; j < n; ++j) sc.scales[site].push_back(static_cast<float>(std::exp(0.7 * rng.Gaussian())));
     }
+    unfolded[l] = lw;
+    scales[l] = sc;
     ASSERT_TRUE(FoldAwqScales(lw, sc).ok());
     // Wrong lengths are rejected.
     AwqLayerScales bad;
     bad.scales[0] = {1.0f, 2.0f};
     EXPECT_FALSE(FoldAwqScales(lw, bad).ok());
   }
-  const model::TensorLookup folded = [&](const std::string& name) -> std::optional<TensorView> {
-    for (int64_t l = 0; l < spec.layers; ++l) {
-      const std::string p = "model.layers." + std::to_string(l) + ".";
-      if (name.rfind(p, 0) == 0) return layers[l].Lookup(p)(name);
-    }
-    return ckpt->Lookup()(name);
+  auto folded_lookup = [&](const std::vector<LayerWeightsF32>& ls) -> model::TensorLookup {
+    return [&ls, &ckpt, &spec](const std::string& name) -> std::optional<TensorView> {
+      for (int64_t l = 0; l < spec.layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        if (name.rfind(p, 0) == 0) return ls[l].Lookup(p)(name);
+      }
+      return ckpt->Lookup()(name);
+    };
   };
-  const std::vector<float> got = logits_of(folded);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    num += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
-    den += want[i] * static_cast<double>(want[i]);
+  auto rel = [&](const std::vector<float>& got) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      num += (got[i] - want[i]) * static_cast<double>(got[i] - want[i]);
+      den += want[i] * static_cast<double>(want[i]);
+    }
+    EXPECT_GT(den, 0.0);
+    return std::sqrt(num / den);
+  };
+  EXPECT_LE(rel(logits_of(folded_lookup(layers))), 1e-5) << arch.name;
+  if (arch.has_norm(model::NormSlot::kAttnOut)) {
+    // The wrong norm: the gate/up scale divided into post_attention_layernorm (Llama's MLP norm)
+    // instead of pre_feedforward_layernorm.
+    std::vector<LayerWeightsF32> wrong = layers;
+    for (int64_t l = 0; l < spec.layers; ++l) {
+      const std::vector<float>& s = scales[l].scales[static_cast<int>(model::LinearSite::kGateUp)];
+      wrong[l].norm_of(model::NormSlot::kMlpIn) = unfolded[l].norm_of(model::NormSlot::kMlpIn);
+      std::vector<float>& post = wrong[l].norm_of(model::NormSlot::kAttnOut);
+      for (size_t j = 0; j < post.size(); ++j) post[j] /= s[j];
+    }
+    EXPECT_GT(rel(logits_of(folded_lookup(wrong))), 1e-2) << "folding into the wrong norm must show";
   }
-  EXPECT_LE(std::sqrt(num / den), 1e-5);
-  EXPECT_GT(den, 0.0);
+}
+
+TEST_F(PipelineTest, AwqFoldingLeavesFullPrecisionLogitsUnchanged) {
+  model::LlamaSpec spec;
+  spec.hidden = 64;
+  spec.intermediate = 96;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 4;
+  spec.head_dim = 16;
+  spec.vocab = 97;
+  spec.max_positions = 64;
+  CheckAwqFoldKeepsLogits(spec, /*bias=*/true);
+}
+
+TEST_F(PipelineTest, AwqFoldingLeavesGemma3LogitsUnchanged) {
+  model::LlamaSpec spec;
+  spec.arch = model::FindArchitecture("gemma3");
+  spec.hidden = 64;
+  spec.intermediate = 96;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 4;  // no GQA, so that o_proj's fold into v_proj is exercised
+  spec.head_dim = 32;
+  spec.vocab = 97;
+  spec.max_positions = 64;
+  spec.layer_window = {4, 0};
+  spec.rope_theta = 1e6;
+  spec.query_scale = 1.0 / std::sqrt(32.0);
+  spec.norm_offset = 0;  // multipliers stored, as llama.cpp's GGUF (see CheckAwqFoldKeepsLogits)
+  spec.tie_embeddings = true;
+  CheckAwqFoldKeepsLogits(spec, /*bias=*/false);
 }
 
 // What the pipeline quantized is exactly what the checkpoint holds (unpacked from the files).
