@@ -33,7 +33,7 @@ int Main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
       AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app), AddCompareCommand(app),
-      AddEvalCommand(app),
+      AddEvalCommand(app), AddTokenizeCommand(app),
   };
   try {
     app.parse(argc, argv);

@@ -27,6 +27,7 @@ Command AddPplCommand(CLI::App& parent);
 Command AddQuantizeCommand(CLI::App& parent);
 Command AddCompareCommand(CLI::App& parent);
 Command AddEvalCommand(CLI::App& parent);
+Command AddTokenizeCommand(CLI::App& parent);
 
 // The whole command line of this process, shell-quoted (recorded in reports).
 const std::string& InvocationLine();

@@ -1,5 +1,8 @@
 #include "io/tokenizer_llama_spm.h"
 
+#include <algorithm>
+#include <array>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -51,7 +54,9 @@ class LlamaSpmTokenizer final : public Tokenizer {
       const TokenType t = c_.types[i];
       if (!std::isfinite(c_.scores[i])) return MakeError("{}: token {} has a non-finite score", c_.source, i);
       if (t == TokenType::kNormal || t == TokenType::kUserDefined) mergeable_.emplace(p, id);
-      if (t == TokenType::kUserDefined && !p.empty()) user_defined_.push_back(id);
+      if (t == TokenType::kUserDefined && !p.empty()) {
+        ud_by_byte_[static_cast<uint8_t>(p[0])].push_back(id);
+      }
       if (t == TokenType::kByte) {
         unsigned v;
         if (p.size() != 6 || std::sscanf(p.c_str(), "<0x%2X>", &v) != 1) {
@@ -59,6 +64,11 @@ class LlamaSpmTokenizer final : public Tokenizer {
         }
         if (byte_ids_[v] < 0) byte_ids_[v] = id;
       }
+    }
+    // Longest first within each first byte: the first hit at a position is the longest there.
+    for (auto& bucket : ud_by_byte_) {
+      std::stable_sort(bucket.begin(), bucket.end(),
+                       [this](int32_t a, int32_t b) { return c_.pieces[a].size() > c_.pieces[b].size(); });
     }
     return Status::Ok();
   }
@@ -69,13 +79,18 @@ class LlamaSpmTokenizer final : public Tokenizer {
     bool prev_special = true;  // the text start counts as "after a special piece" (llama.cpp)
     size_t pos = 0;
     while (pos < text.size()) {
+      // The earliest user-defined piece in the rest of the text, the longest at that position (one
+      // scan over positions, looking only at the pieces that start with the byte there).
       size_t best_at = text.size(), best_len = 0;
       int32_t best_id = -1;
-      for (int32_t id : user_defined_) {
-        const std::string& p = c_.pieces[id];
-        size_t at = text.find(p, pos);
-        if (at == std::string_view::npos) continue;
-        if (at < best_at || (at == best_at && p.size() > best_len)) best_at = at, best_len = p.size(), best_id = id;
+      for (size_t at = pos; at < text.size() && best_id < 0; ++at) {
+        for (int32_t id : ud_by_byte_[static_cast<uint8_t>(text[at])]) {
+          const std::string& p = c_.pieces[id];
+          if (text.compare(at, p.size(), p) == 0) {
+            best_at = at, best_len = p.size(), best_id = id;
+            break;
+          }
+        }
       }
       if (best_at > pos) {
         EncodeFragment(text.substr(pos, best_at - pos), prev_special && c_.add_space_prefix, &out);
@@ -180,7 +195,7 @@ class LlamaSpmTokenizer final : public Tokenizer {
   };
   LlamaSpmConfig c_;
   std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> mergeable_;
-  std::vector<int32_t> user_defined_;
+  std::array<std::vector<int32_t>, 256> ud_by_byte_;  // user-defined pieces by first byte
   std::array<int32_t, 256> byte_ids_{};
 };
 
