@@ -101,7 +101,7 @@ TEST(GgmlBlocks, RoundTripErrorWithinHalfStep) {
     EXPECT_EQ(y8[j], 0.0f);
     EXPECT_EQ(y4[j], 0.0f);
   }
-  EXPECT_FALSE(DequantizeGgml(GgmlType::kQ4_K, std::span<const uint8_t>(), std::span<float>()));
+  EXPECT_FALSE(DequantizeGgml(GgmlType::kIQ2_XXS, std::span<const uint8_t>(), std::span<float>()));
 }
 
 // Bytes and values from gguf-py (gguf.quants.quantize / dequantize, an independent numpy port of ggml's
