@@ -435,8 +435,8 @@ template Result<std::vector<uint8_t>> GgufFile::GetArray<uint8_t>(std::string_vi
 Status GgufFile::DequantizeTensorInto(const GgufTensorInfo& info, std::span<float> out) const {
   const GgmlTypeInfo& ti = formats::GgmlInfo(info.type);
   if (!ti.dequantizable) {
-    return MakeError("{}: tensor '{}': no f32 decoder for ggml type {} (supported: f32 f16 bf16 q8_0 q4_0)", path(),
-                     info.name, ti.name);
+    return MakeError("{}: tensor '{}': no f32 decoder for ggml type {} (supported: {})", path(), info.name, ti.name,
+                     formats::GgmlDequantizableNames());
   }
   if (out.size() != static_cast<size_t>(info.n_elements)) {
     return MakeError("{}: tensor '{}': output buffer holds {} floats, expected {}", path(), info.name, out.size(),

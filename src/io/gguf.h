@@ -113,8 +113,9 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* FindTensor(std::string_view name) const;
 
-  // Decodes a tensor to f32 (row-major, shape = info.shape). F32, F16, BF16, Q8_0, Q4_0 only; other
-  // types give an error naming the type.
+  // Decodes a tensor to f32 (row-major, shape = info.shape): every type formats::FindGgmlDecoder
+  // decodes (f32 f16 bf16, q4_0 q4_1 q5_0 q5_1 q8_0, q2_k..q6_k, iq4_nl iq4_xs); other types give
+  // an error naming the type.
   Result<TensorF32> DequantizeTensor(const GgufTensorInfo& info) const;
   // Same into a caller buffer of info.n_elements floats.
   Status DequantizeTensorInto(const GgufTensorInfo& info, std::span<float> out) const;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "formats/ggml_blocks.h"
 #include "io/model_source.h"
 #include "testing/gguf_builder.h"
+#include "testing/ggml_random.h"
 
 namespace qforge::io {
 namespace {
@@ -279,6 +281,38 @@ TEST_F(GgufTest, QuantizedLlamaThroughModelSource) {
   EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.post_ffw_norm.weight"),
             "model.layers.3.post_feedforward_layernorm.weight");
   EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
+}
+
+// One [3, 512] tensor of every dequantizable type: DequantizeTensor decodes each exactly as the
+// formats decoder does; a type without a decoder is refused by name.
+TEST_F(GgufTest, DequantizeTensorDecodesEveryDequantizableType) {
+  GgufBuilder b;
+  const std::vector<GgmlType> types = testing::DequantizableGgmlTypes();
+  std::map<std::string, std::vector<uint8_t>> bytes;
+  for (GgmlType t : types) {
+    const std::string name = fmt::format("t.{}", formats::GgmlInfo(t).name);
+    bytes[name] = testing::RandomGgmlBytes(t, 3 * 512, static_cast<uint64_t>(t));
+    b.Tensor(name, {512, 3}, static_cast<uint32_t>(t), std::string(bytes[name].begin(), bytes[name].end()));
+  }
+  b.Tensor("t.iq2_xxs", {256, 1}, static_cast<uint32_t>(GgmlType::kIQ2_XXS), std::string(66, '\0'));
+  auto g = OpenBytes(b.Build(), "all.gguf");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  for (GgmlType t : types) {
+    const std::string name = fmt::format("t.{}", formats::GgmlInfo(t).name);
+    const GgufTensorInfo* info = g->FindTensor(name);
+    ASSERT_NE(info, nullptr) << name;
+    auto d = g->DequantizeTensor(*info);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(d->shape, (Shape{3, 512}));
+    std::vector<float> want(3 * 512);
+    ASSERT_TRUE(formats::DequantizeGgml(t, bytes[name], want));
+    EXPECT_EQ(d->values, want) << name;
+  }
+  auto bad = g->DequantizeTensor(*g->FindTensor("t.iq2_xxs"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("tensor 't.iq2_xxs': no f32 decoder for ggml type iq2_xxs (supported: f32"),
+            std::string::npos)
+      << bad.error().message;
 }
 
 TEST_F(GgufTest, FuzzFlipsAndTruncationsNeverCrash) {

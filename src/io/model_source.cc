@@ -305,8 +305,8 @@ Status ModelSource::ReadF32(const SourceTensor& t, std::span<float> out) const {
   }
   if (t.ggml_type) {
     if (!formats::GgmlInfo(*t.ggml_type).dequantizable) {
-      return MakeError("{}: tensor '{}' ({}): no f32 decoder for ggml type {} (supported: f32 f16 bf16 q8_0 q4_0)",
-                       t.file, t.name, t.source_name, t.type_name());
+      return MakeError("{}: tensor '{}' ({}): no f32 decoder for ggml type {} (supported: {})", t.file, t.name,
+                       t.source_name, t.type_name(), formats::GgmlDequantizableNames());
     }
     formats::DequantizeGgml(*t.ggml_type, t.bytes, out);
     return Status::Ok();

@@ -22,7 +22,7 @@
 // Tensors are NOT converted or permuted: views are zero-copy into the mapped files, with their dtype
 // (GGUF block-quantized tensors carry their GgmlType). config().rope_style records how the q/k rows
 // are ordered: kInterleaved for GGUF-llama and llama2.c, kHalf for HF. ReadF32 decodes any tensor
-// (f32/f16/bf16, GGUF f32/f16/bf16/q8_0/q4_0) into f32.
+// (f32/f16/bf16, and every GGUF type formats::FindGgmlDecoder decodes) into f32.
 //
 // Lifetime: views stay valid as long as the ModelSource lives (it owns the mappings; moving it keeps
 // them valid). Thread safety: immutable after Open; concurrent reads are safe.
