@@ -1,5 +1,7 @@
 #include "model/linear_method_quant.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <vector>
@@ -7,6 +9,7 @@
 #include "formats/float16.h"
 #include "formats/group_quant.h"
 #include "io/gptq_layout.h"
+#include "kernels/kernels.h"
 #include "kernels/qmatmul.h"
 
 namespace qforge::model {
@@ -288,6 +291,53 @@ Result<formats::GroupQuantMatrix> RepackGgml(const std::string& name, const Ggml
   return m;
 }
 
+// Any other decodable GGML block type (q4_1, q5_0, q5_1, the k-quants, iq4_nl, iq4_xs): the weights
+// stay in their blocks in the mapping; Apply decodes a tile of output rows into per-thread scratch and
+// takes each token's dot product with them (kernels' dot, one fixed order per (token, row): the same
+// bits for any batch split and thread count). The exact mode; the fast integer path is the speed
+// issue's.
+struct GgmlBlockLayer : LinearLayer {
+  formats::GgmlType type = formats::GgmlType::kF32;
+  std::span<const uint8_t> bytes;
+  size_t row_bytes = 0;
+};
+
+class GgmlDequantMethod : public LinearMethod {
+ public:
+  static constexpr int64_t kTile = 16;  // output rows decoded per step
+  std::string_view name() const override { return "ggml-dequant"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string&, const TensorLookup&, bool) const override {
+    return MakeError("ggml-dequant layers are built by the GGML method");
+  }
+  void Apply(const LinearLayer& base, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const GgmlBlockLayer&>(base);
+    const auto& k = kernels::Kernels();
+    const int64_t tiles = (l.out_features + kTile - 1) / kTile, in = l.in_features;
+    pool.ParallelFor(tiles, 1, [&](int64_t b, int64_t e, int64_t) {
+      thread_local std::vector<float> buf;
+      buf.resize(static_cast<size_t>(kTile * in));
+      for (int64_t tile = b; tile < e; ++tile) {
+        const int64_t r0 = tile * kTile, r1 = std::min(l.out_features, r0 + kTile);
+        for (int64_t r = r0; r < r1; ++r) {
+          (void)formats::DequantizeGgmlRow(l.type, l.bytes.subspan(static_cast<size_t>(r) * l.row_bytes, l.row_bytes),
+                                           std::span<float>(buf.data() + (r - r0) * in, static_cast<size_t>(in)));
+        }
+        for (int64_t t = 0; t < x.rows; ++t) {
+          float* yr = y.data + t * y.stride;
+          for (int64_t r = r0; r < r1; ++r) {
+            yr[r] = k.dot(x.Row(t), buf.data() + (r - r0) * in, in) + (l.bias.empty() ? 0.0f : l.bias[r]);
+          }
+        }
+      }
+    });
+  }
+};
+
+const GgmlDequantMethod& DequantMethod() {
+  static const GgmlDequantMethod m;
+  return m;
+}
+
 class GgmlMethod : public QuantMethodBase {
  public:
   explicit GgmlMethod(GgmlTensorLookup raw) : raw_(std::move(raw)) {}
@@ -297,12 +347,56 @@ class GgmlMethod : public QuantMethodBase {
     const std::string name = prefix + ".weight";
     const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
     if (!t) return Fallback(prefix, tensors, allow_bias);
+    if (t->type != formats::GgmlType::kQ8_0 && t->type != formats::GgmlType::kQ4_0) {
+      return MakeError("tensor '{}': internal: type {} belongs to the dequantizing method", name, formats::GgmlInfo(t->type).name);
+    }
     QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m, RepackGgml(name, *t));
     return Finish(prefix, tensors, allow_bias, m);
   }
 
  private:
   GgmlTensorLookup raw_;
+};
+
+// Q8_0 / Q4_0 through the repacked quantized matmul; every other decodable type through
+// GgmlDequantMethod. CreateWeights of the config's method dispatches on the tensor's type.
+class GgmlAnyMethod : public LinearMethod {
+ public:
+  explicit GgmlAnyMethod(GgmlTensorLookup raw) : raw_(raw), repack_(std::move(raw)) {}
+  std::string_view name() const override { return "ggml"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::string name = prefix + ".weight";
+    const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
+    if (!t || t->type == formats::GgmlType::kQ8_0 || t->type == formats::GgmlType::kQ4_0) {
+      return repack_.CreateWeights(prefix, tensors, allow_bias);
+    }
+    const auto rb = formats::GgmlRowBytes(t->type, t->shape.rank == 2 ? t->shape[1] : 0);
+    if (t->shape.rank != 2 || !rb || !formats::GgmlInfo(t->type).dequantizable) {
+      return MakeError("tensor '{}': GGML type {} with shape {} cannot be run (2-D, a row a whole number of blocks, a "
+                       "decodable type)",
+                       name, formats::GgmlInfo(t->type).name, t->shape.ToString());
+    }
+    if (t->bytes.size() != static_cast<size_t>(*rb * t->shape[0])) {
+      return MakeError("tensor '{}': {} bytes, expected {}", name, t->bytes.size(), *rb * t->shape[0]);
+    }
+    auto l = std::make_unique<GgmlBlockLayer>();
+    l->type = t->type;
+    l->bytes = t->bytes;
+    l->row_bytes = static_cast<size_t>(*rb);
+    l->out_features = t->shape[0];
+    l->in_features = t->shape[1];
+    if (allow_bias) QF_TRY(ReadBias(prefix, tensors, l->out_features, &l->bias));
+    return std::unique_ptr<LinearLayer>(std::move(l));
+  }
+  void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    if (dynamic_cast<const GgmlBlockLayer*>(&layer) != nullptr) return DequantMethod().Apply(layer, x, y, pool);
+    repack_.Apply(layer, x, y, pool);
+  }
+
+ private:
+  GgmlTensorLookup raw_;
+  GgmlMethod repack_;
 };
 
 class GgmlConfig : public QuantizationConfig {
@@ -312,7 +406,7 @@ class GgmlConfig : public QuantizationConfig {
   const LinearMethod& MethodFor(std::string_view) const override { return method_; }
 
  private:
-  GgmlMethod method_;
+  GgmlAnyMethod method_;
 };
 
 }  // namespace

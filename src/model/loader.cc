@@ -93,9 +93,10 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
   bool any_block = false;
   for (const io::SourceTensor& t : source->tensors()) {
     if (t.is_plain()) continue;
-    const bool supported = t.ggml_type && (*t.ggml_type == formats::GgmlType::kQ8_0 || *t.ggml_type == formats::GgmlType::kQ4_0);
+    const bool supported = t.ggml_type && formats::GgmlInfo(*t.ggml_type).dequantizable;
     if (!supported) {
-      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run yet (q8_0 and q4_0 are supported)",
+      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run (f32, f16, bf16, q4_0, q4_1, "
+                       "q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs are supported)",
                        where, t.name, t.source_name, t.type_name());
     }
     any_block = true;
