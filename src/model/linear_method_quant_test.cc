@@ -261,7 +261,15 @@ TEST(GgmlLinearMethod, RejectsOtherBlockTypesAndBadSizesByName) {
   });
   auto m = LlamaModel::Create(s, base->Lookup(), *qc);
   ASSERT_FALSE(m.ok());
-  EXPECT_THAT(m.error().message, HasSubstr("'model.layers.0.self_attn.k_proj.weight': GGML type q6_k is not supported"));
+  // q6_k rows are 256-element super-blocks: a 64-wide row is not a whole block.
+  EXPECT_THAT(m.error().message, HasSubstr("'model.layers.0.self_attn.k_proj.weight': GGML type q6_k with shape [32, 64] cannot be run"));
+  auto qc3 = MakeGgmlQuantizationConfig([&](const std::string& name) -> std::optional<GgmlTensorRef> {
+    if (name == "model.layers.0.self_attn.k_proj.weight") return GgmlTensorRef{formats::GgmlType::kIQ2_XXS, {32, 256}, junk};
+    return std::nullopt;
+  });
+  m = LlamaModel::Create(s, base->Lookup(), *qc3);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.error().message, HasSubstr("GGML type iq2_xxs"));
   auto qc2 = MakeGgmlQuantizationConfig([&](const std::string& name) -> std::optional<GgmlTensorRef> {
     if (name == "model.layers.0.self_attn.k_proj.weight") return GgmlTensorRef{formats::GgmlType::kQ8_0, {32, 64}, junk};
     return std::nullopt;
