@@ -238,6 +238,29 @@ Status ModelConfig::Validate(std::string_view source) const {
   return Status::Ok();
 }
 
+namespace {
+// The fields of a RoPE scaling. hf: transformers' config.json spelling (rope_type,
+// original_max_position_embeddings; null for none); else qforge's own summary (type, always present).
+json RopeScalingJson(const RopeScaling& r, bool hf) {
+  if (hf && r.type == RopeScalingType::kNone) return nullptr;
+  json j = {{hf ? "rope_type" : "type", std::string(RopeScalingTypeName(r.type))}};
+  if (r.type == RopeScalingType::kNone) return j;
+  j["factor"] = r.factor;
+  if (r.type == RopeScalingType::kLlama3) {
+    j["low_freq_factor"] = r.low_freq_factor;
+    j["high_freq_factor"] = r.high_freq_factor;
+  }
+  if (r.original_max_position > 0) {
+    j[hf ? "original_max_position_embeddings" : "original_max_position"] = r.original_max_position;
+  }
+  if (r.type == RopeScalingType::kYarn) {
+    j["beta_fast"] = r.beta_fast;
+    j["beta_slow"] = r.beta_slow;
+  }
+  return j;
+}
+}  // namespace
+
 nlohmann::json ModelConfig::ToJson() const {
   json j = {{"architecture", architecture},
             {"model_type", model_type},
@@ -258,20 +281,7 @@ nlohmann::json ModelConfig::ToJson() const {
             {"bos_token_id", bos_token_id},
             {"eos_token_ids", eos_token_ids},
             {"source_dtype", std::string(Name(source_dtype))}};
-  json rs = {{"type", std::string(RopeScalingTypeName(rope_scaling.type))}};
-  if (rope_scaling.type != RopeScalingType::kNone) {
-    rs["factor"] = rope_scaling.factor;
-    if (rope_scaling.type == RopeScalingType::kLlama3) {
-      rs["low_freq_factor"] = rope_scaling.low_freq_factor;
-      rs["high_freq_factor"] = rope_scaling.high_freq_factor;
-    }
-    if (rope_scaling.original_max_position > 0) rs["original_max_position"] = rope_scaling.original_max_position;
-    if (rope_scaling.type == RopeScalingType::kYarn) {
-      rs["beta_fast"] = rope_scaling.beta_fast;
-      rs["beta_slow"] = rope_scaling.beta_slow;
-    }
-  }
-  j["rope_scaling"] = rs;
+  j["rope_scaling"] = RopeScalingJson(rope_scaling, /*hf=*/false);
   if (sliding_window > 0) {
     json lt = json::array();
     for (AttentionKind k : layer_types) lt.push_back(std::string(AttentionKindName(k)));
@@ -605,23 +615,6 @@ Result<ModelConfig> ParseHfConfig(const nlohmann::json& config, std::string_view
   return c;
 }
 
-namespace {
-json RopeScalingJson(const RopeScaling& r) {
-  if (r.type == RopeScalingType::kNone) return nullptr;
-  json j = {{"rope_type", std::string(RopeScalingTypeName(r.type))}, {"factor", r.factor}};
-  if (r.type == RopeScalingType::kLlama3) {
-    j["low_freq_factor"] = r.low_freq_factor;
-    j["high_freq_factor"] = r.high_freq_factor;
-  }
-  if (r.original_max_position > 0) j["original_max_position_embeddings"] = r.original_max_position;
-  if (r.type == RopeScalingType::kYarn) {
-    j["beta_fast"] = r.beta_fast;
-    j["beta_slow"] = r.beta_slow;
-  }
-  return j;
-}
-}  // namespace
-
 nlohmann::json ToHfConfigJson(const ModelConfig& c) {
   const bool gemma = c.architecture == "Gemma3ForCausalLM";
   json j = {{"architectures", {c.architecture}},
@@ -636,7 +629,7 @@ nlohmann::json ToHfConfigJson(const ModelConfig& c) {
             {"max_position_embeddings", c.max_position},
             {"rms_norm_eps", c.rms_norm_eps},
             {"rope_theta", c.rope_theta},
-            {"rope_scaling", RopeScalingJson(c.rope_scaling)},
+            {"rope_scaling", RopeScalingJson(c.rope_scaling, /*hf=*/true)},
             {"tie_word_embeddings", c.tie_embeddings},
             {"torch_dtype", "float32"}};
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;

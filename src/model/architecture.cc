@@ -76,6 +76,8 @@ const Architecture* FindArchitecture(std::string_view name) {
   return nullptr;
 }
 
+const Architecture& ArchitectureOrLlama(const Architecture* a) { return a != nullptr ? *a : kLlama; }
+
 Result<const Architecture*> ArchitectureOf(const io::ModelConfig& c) {
   if (c.architecture == "LlamaForCausalLM" || c.architecture == "MistralForCausalLM") return &kLlama;
   if (c.architecture == "Qwen2ForCausalLM") return &kQwen2;

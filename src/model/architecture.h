@@ -93,6 +93,8 @@ struct Architecture {
 Result<const Architecture*> ArchitectureOf(const io::ModelConfig& config);
 // By table name ("llama", "qwen2", "gemma3"); nullptr when unknown.
 const Architecture* FindArchitecture(std::string_view name);
+// *a, or the llama table when a is nullptr (specs and layers built without an architecture).
+const Architecture& ArchitectureOrLlama(const Architecture* a);
 
 // The size `d` takes for these hyper-parameters.
 int64_t DimSize(Dim d, int64_t hidden, int64_t q_dim, int64_t kv_dim, int64_t intermediate, int64_t head_dim);

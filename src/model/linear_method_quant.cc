@@ -338,6 +338,8 @@ const GgmlDequantMethod& DequantMethod() {
   return m;
 }
 
+// Q8_0 / Q4_0 through the repacked quantized matmul; every other decodable type through
+// GgmlDequantMethod; tensors that are not block-quantized through the unquantized method.
 class GgmlMethod : public QuantMethodBase {
  public:
   explicit GgmlMethod(GgmlTensorLookup raw) : raw_(std::move(raw)) {}
@@ -347,29 +349,9 @@ class GgmlMethod : public QuantMethodBase {
     const std::string name = prefix + ".weight";
     const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
     if (!t) return Fallback(prefix, tensors, allow_bias);
-    if (t->type != formats::GgmlType::kQ8_0 && t->type != formats::GgmlType::kQ4_0) {
-      return MakeError("tensor '{}': internal: type {} belongs to the dequantizing method", name, formats::GgmlInfo(t->type).name);
-    }
-    QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m, RepackGgml(name, *t));
-    return Finish(prefix, tensors, allow_bias, m);
-  }
-
- private:
-  GgmlTensorLookup raw_;
-};
-
-// Q8_0 / Q4_0 through the repacked quantized matmul; every other decodable type through
-// GgmlDequantMethod. CreateWeights of the config's method dispatches on the tensor's type.
-class GgmlAnyMethod : public LinearMethod {
- public:
-  explicit GgmlAnyMethod(GgmlTensorLookup raw) : raw_(raw), repack_(std::move(raw)) {}
-  std::string_view name() const override { return "ggml"; }
-  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
-                                                     bool allow_bias) const override {
-    const std::string name = prefix + ".weight";
-    const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
-    if (!t || t->type == formats::GgmlType::kQ8_0 || t->type == formats::GgmlType::kQ4_0) {
-      return repack_.CreateWeights(prefix, tensors, allow_bias);
+    if (t->type == formats::GgmlType::kQ8_0 || t->type == formats::GgmlType::kQ4_0) {
+      QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m, RepackGgml(name, *t));
+      return Finish(prefix, tensors, allow_bias, m);
     }
     const auto rb = formats::GgmlRowBytes(t->type, t->shape.rank == 2 ? t->shape[1] : 0);
     if (t->shape.rank != 2 || !rb || !formats::GgmlInfo(t->type).dequantizable) {
@@ -391,12 +373,11 @@ class GgmlAnyMethod : public LinearMethod {
   }
   void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
     if (dynamic_cast<const GgmlBlockLayer*>(&layer) != nullptr) return DequantMethod().Apply(layer, x, y, pool);
-    repack_.Apply(layer, x, y, pool);
+    QuantMethodBase::Apply(layer, x, y, pool);
   }
 
  private:
   GgmlTensorLookup raw_;
-  GgmlMethod repack_;
 };
 
 class GgmlConfig : public QuantizationConfig {
@@ -406,7 +387,7 @@ class GgmlConfig : public QuantizationConfig {
   const LinearMethod& MethodFor(std::string_view) const override { return method_; }
 
  private:
-  GgmlAnyMethod method_;
+  GgmlMethod method_;
 };
 
 }  // namespace

@@ -49,10 +49,7 @@ Status MakeLinear(const TensorLookup& tensors, const QuantizationConfig& quant, 
 
 }  // namespace
 
-const Architecture& LlamaSpec::architecture() const {
-  static const Architecture* llama = FindArchitecture("llama");
-  return arch != nullptr ? *arch : *llama;
-}
+const Architecture& LlamaSpec::architecture() const { return ArchitectureOrLlama(arch); }
 
 bool LlamaSpec::any_sliding() const {
   return std::any_of(layer_window.begin(), layer_window.end(), [](int64_t w) { return w > 0; });

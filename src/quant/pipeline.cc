@@ -80,16 +80,15 @@ bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq; }
 // are decoded row by row: the table is never widened as a whole).
 Status EmbedRows(const io::SourceTensor& t, std::span<const int32_t> tokens, float* out) {
   if (t.is_plain()) return model::EmbedTokens(t.view(), tokens, out);
-  if (!t.ggml_type || t.shape.rank != 2) return MakeError("tensor '{}': cannot read embedding rows of type {}", t.name, t.type_name());
+  const std::optional<int64_t> row_bytes =
+      t.ggml_type && t.shape.rank == 2 ? formats::GgmlRowBytes(*t.ggml_type, t.shape[1]) : std::nullopt;
+  if (!row_bytes) return MakeError("tensor '{}': cannot read embedding rows of type {}", t.name, t.type_name());
   const int64_t V = t.shape[0], H = t.shape[1];
-  const auto& info = formats::GgmlInfo(*t.ggml_type);
-  const size_t row_bytes = static_cast<size_t>(H / info.block_size) * info.type_size;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= V) return MakeError("token id {} is outside the vocabulary [0, {})", tokens[i], V);
-    const std::span<const uint8_t> row = t.bytes.subspan(static_cast<size_t>(tokens[i]) * row_bytes, row_bytes);
-    if (!formats::DequantizeGgml(*t.ggml_type, row, std::span<float>(out + i * H, static_cast<size_t>(H)))) {
-      return MakeError("tensor '{}': type {} cannot be decoded", t.name, t.type_name());
-    }
+    const size_t rb = static_cast<size_t>(*row_bytes);
+    QF_TRY(formats::DequantizeGgmlRow(*t.ggml_type, t.bytes.subspan(static_cast<size_t>(tokens[i]) * rb, rb),
+                                      std::span<float>(out + i * H, static_cast<size_t>(H))));
   }
   return Status::Ok();
 }
@@ -173,10 +172,7 @@ double Rms(const std::vector<double>& v) {
 
 }  // namespace
 
-const model::Architecture& LayerWeightsF32::architecture() const {
-  static const model::Architecture* llama = model::FindArchitecture("llama");
-  return arch != nullptr ? *arch : *llama;
-}
+const model::Architecture& LayerWeightsF32::architecture() const { return model::ArchitectureOrLlama(arch); }
 
 model::TensorLookup LayerWeightsF32::Lookup(const std::string& prefix) const {
   return [this, prefix](const std::string& name) -> std::optional<TensorView> {
