@@ -87,23 +87,11 @@ namespace {
 // Calls fn(log-probabilities row, target) for every scored position of `rule`, in order.
 Status ForEachScoredPosition(const model::LlamaModel& model, std::span<const int32_t> tokens, const ChunkRule& rule,
                              ThreadPool& pool, const std::function<Status(std::span<const float>, int32_t)>& fn) {
-  const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
-  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, "KL-divergence"));
-  const int64_t vocab = model.spec().vocab;
-  model::Session sess(model, ctx, 64);
-  std::vector<float> logits(ctx * vocab), lp(vocab);
-  std::vector<int32_t> chunk(ctx);
-  for (int64_t c = 0; c < n_chunk; ++c) {
-    std::copy_n(tokens.begin() + c * ctx, ctx, chunk.begin());
-    if (rule.replace_first >= 0) chunk[0] = rule.replace_first;
-    sess.Reset();
-    QF_TRY(sess.Forward(chunk, true, logits.data(), pool));
-    for (int64_t j = rule.first; j < ctx - 1; ++j) {
-      LogSoftmax({logits.data() + j * vocab, static_cast<size_t>(vocab)}, lp);
-      QF_TRY(fn(lp, tokens[c * ctx + j + 1]));
-    }
-  }
-  return Status::Ok();
+  std::vector<float> lp(static_cast<size_t>(model.spec().vocab));
+  return ForEachScoredLogits(model, tokens, rule, "KL-divergence", pool, [&](std::span<const float> l, int32_t target) {
+    LogSoftmax(l, lp);
+    return fn(lp, target);
+  });
 }
 
 }  // namespace

@@ -37,30 +37,49 @@ Result<int64_t> ChunkCount(const model::LlamaModel& model, int64_t n, const Chun
   return n_chunk;
 }
 
-Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
-                                     const ChunkRule& rule, ThreadPool& pool) {
+Status ForEachScoredLogits(const model::LlamaModel& model, std::span<const int32_t> tokens, const ChunkRule& rule,
+                           std::string_view what, ThreadPool& pool,
+                           const std::function<Status(std::span<const float> logits, int32_t target)>& fn) {
   const int64_t n = static_cast<int64_t>(tokens.size()), ctx = rule.ctx;
-  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, "perplexity"));
+  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, what));
   const int64_t vocab = model.spec().vocab;
-  model::Session sess(model, ctx, 64);
-  std::vector<float> logits(ctx * vocab);
+  constexpr int64_t kBlock = 64;
+  model::Session sess(model, ctx, kBlock);
+  std::vector<float> logits(kBlock * vocab);
   std::vector<int32_t> chunk(ctx);
-  double nll = 0, nll2 = 0;
-  int64_t count = 0;
-  const auto t0 = std::chrono::steady_clock::now();
   for (int64_t c = 0; c < n_chunk; ++c) {
     std::copy_n(tokens.begin() + c * ctx, ctx, chunk.begin());
     if (rule.replace_first >= 0) chunk[0] = rule.replace_first;
     sess.Reset();
-    QF_TRY(sess.Forward(chunk, true, logits.data(), pool));
-    // Targets are the original tokens (llama.cpp restores the replaced one; it is never a target).
-    for (int64_t j = rule.first; j < ctx - 1; ++j) {
-      const double v = Nll(logits.data() + j * vocab, vocab, tokens[c * ctx + j + 1]);
-      nll += v;
-      nll2 += v * v;
-      ++count;
+    for (int64_t s = 0; s < ctx; s += kBlock) {
+      const int64_t b = std::min(kBlock, ctx - s);
+      // Scored positions of this block: [max(s, first), min(s + b, ctx - 1)).
+      const int64_t lo = std::max(s, rule.first), hi = std::min(s + b, ctx - 1);
+      QF_TRY(sess.Forward({chunk.data() + s, static_cast<size_t>(b)}, true, lo < hi ? logits.data() : nullptr, pool));
+      // Targets are the original tokens (llama.cpp restores the replaced one; it is never a target).
+      for (int64_t j = lo; j < hi; ++j) {
+        QF_TRY(fn({logits.data() + (j - s) * vocab, static_cast<size_t>(vocab)}, tokens[c * ctx + j + 1]));
+      }
     }
   }
+  return Status::Ok();
+}
+
+Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
+                                     const ChunkRule& rule, ThreadPool& pool) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, "perplexity"));
+  const int64_t vocab = model.spec().vocab;
+  double nll = 0, nll2 = 0;
+  int64_t count = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  QF_TRY(ForEachScoredLogits(model, tokens, rule, "perplexity", pool, [&](std::span<const float> l, int32_t target) {
+    const double v = Nll(l.data(), vocab, target);
+    nll += v;
+    nll2 += v * v;
+    ++count;
+    return Status::Ok();
+  }));
   PplResult r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.chunks = n_chunk;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,6 +56,14 @@ struct ChunkRule {
 // The number of chunks `rule` takes from n tokens (n / ctx, capped by max_chunks), after checking the
 // rule against the model and the token count; `what` names the measurement in errors.
 Result<int64_t> ChunkCount(const model::LlamaModel& model, int64_t n, const ChunkRule& rule, std::string_view what);
+
+// Runs every chunk of `rule` and calls fn(logits of one scored position (vocab floats), target) in
+// order. A chunk goes through the model in blocks of 64 positions (bit-identical to one whole-chunk
+// pass: see Session) and the classifier runs only on blocks holding scored positions, so the memory
+// held for logits is 64 x vocab floats whatever the context.
+Status ForEachScoredLogits(const model::LlamaModel& model, std::span<const int32_t> tokens, const ChunkRule& rule,
+                           std::string_view what, ThreadPool& pool,
+                           const std::function<Status(std::span<const float> logits, int32_t target)>& fn);
 
 Result<PplResult> PerplexityOfTokens(const model::LlamaModel& model, std::span<const int32_t> tokens,
                                      const ChunkRule& rule, ThreadPool& pool);

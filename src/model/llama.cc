@@ -75,7 +75,8 @@ Result<DecoderLayer> CreateDecoderLayer(const LlamaSpec& s, int64_t i, const Ten
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, const TensorLookup& tensors,
                                                        const QuantizationConfig& quant,
-                                                       std::shared_ptr<const void> keep_alive) {
+                                                       std::shared_ptr<const void> keep_alive,
+                                                       const GgmlTensorLookup* raw) {
   const LlamaSpec& s = spec;
   if (s.hidden <= 0 || s.intermediate <= 0 || s.layers <= 0 || s.heads <= 0 || s.kv_heads <= 0 || s.head_dim <= 0 ||
       s.vocab <= 0) {
@@ -94,12 +95,22 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
   std::unique_ptr<LlamaModel> m(new LlamaModel);
   m->spec_ = spec;
   m->keep_alive_ = std::move(keep_alive);
-  QF_ASSIGN_OR_RETURN(m->embed_, Need(tensors, "model.embed_tokens.weight", {s.vocab, s.hidden}));
-  if (m->embed_.dtype != DType::kF32 && m->embed_.dtype != DType::kF16 && m->embed_.dtype != DType::kBF16) {
-    return MakeError("tensor 'model.embed_tokens.weight': dtype {} not supported (expected f32, f16 or bf16)",
-                     Name(m->embed_.dtype));
+  const std::string embed_name = "model.embed_tokens.weight";
+  std::optional<GgmlTensorRef> block = raw != nullptr && !tensors(embed_name) ? (*raw)(embed_name) : std::nullopt;
+  if (block) {
+    const Shape want({s.vocab, s.hidden});
+    if (!(block->shape == want)) {
+      return MakeError("tensor '{}': expected shape {}, found {}", embed_name, want.ToString(), block->shape.ToString());
+    }
+    auto e = EmbeddingTable::Ggml(block->type, s.vocab, s.hidden, block->bytes);
+    if (!e.ok()) return std::move(e).error().Context("tensor '" + embed_name + "'");
+    m->embed_ = std::move(e).value();
+  } else {
+    QF_ASSIGN_OR_RETURN(TensorView ev, Need(tensors, embed_name, {s.vocab, s.hidden}));
+    auto e = EmbeddingTable::Plain(ev);
+    if (!e.ok()) return std::move(e).error().Context("tensor '" + embed_name + "'");
+    m->embed_ = std::move(e).value();
   }
-  if (!m->embed_.IsContiguous()) return MakeError("tensor 'model.embed_tokens.weight' is not contiguous");
   for (int64_t i = 0; i < s.layers; ++i) {
     QF_ASSIGN_OR_RETURN(DecoderLayer L, CreateDecoderLayer(s, i, tensors, quant));
     m->layers_.push_back(std::move(L));
@@ -299,22 +310,8 @@ float EmbeddingScale(const LlamaSpec& spec) {
 }
 
 Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out) {
-  if (embed.rank() != 2 || !embed.IsContiguous()) return MakeError("embedding table: expected a contiguous 2-D tensor");
-  if (embed.dtype != DType::kF32 && embed.dtype != DType::kF16 && embed.dtype != DType::kBF16) {
-    return MakeError("embedding table: dtype {} not supported (expected f32, f16 or bf16)", Name(embed.dtype));
-  }
-  const auto& k = kernels::Kernels();
-  const int64_t V = embed.dim(0), H = embed.dim(1);
-  const int64_t esize = embed.dtype == DType::kF32 ? 4 : 2;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    if (tokens[t] < 0 || tokens[t] >= V) return MakeError("token id {} is outside the vocabulary [0, {})", tokens[t], V);
-    const char* row = static_cast<const char*>(embed.data) + tokens[t] * H * esize;
-    float* dst = out + t * H;
-    if (embed.dtype == DType::kF32) std::memcpy(dst, row, H * sizeof(float));
-    else if (embed.dtype == DType::kF16) k.f16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
-    else k.bf16_to_f32(reinterpret_cast<const uint16_t*>(row), dst, H);
-  }
-  return Status::Ok();
+  QF_ASSIGN_OR_RETURN(EmbeddingTable e, EmbeddingTable::Plain(embed));
+  return e.Lookup(tokens, out);
 }
 
 void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool) {
@@ -322,7 +319,7 @@ void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool
   const auto& k = kernels::Kernels();
   const int64_t H = s.hidden;
   // Token ids were checked by Forward.
-  (void)EmbedTokens(m_.embed_, {tokens, static_cast<size_t>(n)}, x_.data());
+  (void)m_.embed_.Lookup({tokens, static_cast<size_t>(n)}, x_.data());
   if (const float scale = EmbeddingScale(s); scale != 1.0f) {
     for (int64_t i = 0; i < n * H; ++i) x_[i] *= scale;
   }

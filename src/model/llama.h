@@ -31,7 +31,9 @@
 #include "core/thread_pool.h"
 #include "kernels/rope.h"
 #include "model/architecture.h"
+#include "model/embedding.h"
 #include "model/linear_method.h"
+#include "model/linear_method_quant.h"
 
 namespace qforge::model {
 
@@ -98,9 +100,12 @@ class LlamaModel {
  public:
   // Builds the model from the checkpoint tensors (used in place: they must outlive the model;
   // `keep_alive` is held for that purpose, e.g. the memory-mapped source). Checks every shape.
+  // `raw` (optional) finds GGML block-quantized tensors: a block-quantized embedding table is read
+  // from it row by row (EmbeddingTable), never widened.
   static Result<std::unique_ptr<LlamaModel>> Create(const LlamaSpec& spec, const TensorLookup& tensors,
                                                     const QuantizationConfig& quant,
-                                                    std::shared_ptr<const void> keep_alive = nullptr);
+                                                    std::shared_ptr<const void> keep_alive = nullptr,
+                                                    const GgmlTensorLookup* raw = nullptr);
 
   const LlamaSpec& spec() const { return spec_; }
 
@@ -110,7 +115,7 @@ class LlamaModel {
   friend class Session;
   LlamaModel() = default;
   LlamaSpec spec_;
-  TensorView embed_;  // [vocab, hidden], f32/f16/bf16
+  EmbeddingTable embed_;  // [vocab, hidden]
   std::vector<Layer> layers_;
   std::vector<float> final_norm_;
   std::unique_ptr<LinearLayer> lm_head_;

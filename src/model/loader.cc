@@ -81,52 +81,38 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
   QF_ASSIGN_OR_RETURN(out.quant, MakeQuantizationConfig(method, qjson));
   const io::ModelSource* sp = source.get();
   const std::string where = path.string();
-  // GGUF block-quantized tensors: Q8_0 / Q4_0 linears run through the GGML linear method (repacked
-  // into the quantized matmul's layout); a block-quantized embedding table is dequantized to f32 at
-  // load (the runtime reads embedding rows as f32/f16/bf16); other block types are refused by name.
-  struct Holder {
-    std::shared_ptr<const io::ModelSource> source;
-    TensorF32 embed;  // the dequantized embedding when it is block-quantized
-  };
-  auto holder = std::make_shared<Holder>();
-  holder->source = source;
+  // GGUF block-quantized tensors run in place: linears through the GGML linear method (Q8_0 / Q4_0
+  // repacked into the quantized matmul's layout, the other types decoded tile by tile inside the
+  // matmul), the embedding table row by row; none is widened to f32 as a whole. Other block types
+  // are refused by name.
   bool any_block = false;
   for (const io::SourceTensor& t : source->tensors()) {
     if (t.is_plain()) continue;
     const bool supported = t.ggml_type && formats::GgmlInfo(*t.ggml_type).dequantizable;
     if (!supported) {
-      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run (f32, f16, bf16, q4_0, q4_1, "
-                       "q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs are supported)",
-                       where, t.name, t.source_name, t.type_name());
+      return MakeError("{}: tensor '{}' ({}) has type {}, which the CPU runtime cannot run ({} are supported)", where,
+                       t.name, t.source_name, t.type_name(), formats::GgmlDequantizableNames());
     }
     any_block = true;
-    if (t.name == "model.embed_tokens.weight") {
-      holder->embed = TensorF32(t.shape);
-      QF_TRY(source->ReadF32(t, holder->embed.values));
-    }
   }
+  const GgmlTensorLookup raw = [sp](const std::string& name) -> std::optional<GgmlTensorRef> {
+    const io::SourceTensor* t = sp->Find(name);
+    if (t == nullptr || t->is_plain() || !t->ggml_type) return std::nullopt;
+    return GgmlTensorRef{*t->ggml_type, t->shape, t->bytes};
+  };
   if (any_block) {
     if (!method.empty() && method != "none") {
       return MakeError("{}: GGUF block-quantized tensors together with quantization_config.quant_method '{}'", where, method);
     }
-    out.quant = MakeGgmlQuantizationConfig([sp](const std::string& name) -> std::optional<GgmlTensorRef> {
-      const io::SourceTensor* t = sp->Find(name);
-      if (t == nullptr || t->is_plain() || !t->ggml_type) return std::nullopt;
-      return GgmlTensorRef{*t->ggml_type, t->shape, t->bytes};
-    });
+    out.quant = MakeGgmlQuantizationConfig(raw);
   }
-  const Holder* hp = holder.get();
-  TensorLookup lookup = [sp, hp](const std::string& name) -> std::optional<TensorView> {
+  TensorLookup lookup = [sp](const std::string& name) -> std::optional<TensorView> {
     const io::SourceTensor* t = sp->Find(name);
-    if (t == nullptr) return std::nullopt;
-    if (!t->is_plain()) {
-      if (name == "model.embed_tokens.weight" && !hp->embed.values.empty()) return hp->embed.view();
-      return std::nullopt;
-    }
+    if (t == nullptr || !t->is_plain()) return std::nullopt;
     return t->view();
   };
   QF_ASSIGN_OR_RETURN(LlamaSpec spec, SpecFromConfig(source->config()));
-  auto m = LlamaModel::Create(spec, lookup, *out.quant, holder);
+  auto m = LlamaModel::Create(spec, lookup, *out.quant, source, &raw);
   if (!m.ok()) return std::move(m).error().Context(where);
   out.model = std::move(m).value();
   out.source = std::move(source);

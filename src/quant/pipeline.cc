@@ -19,6 +19,7 @@
 #include "io/mapped_file.h"
 #include "io/model_source.h"
 #include "io/tokenizer.h"
+#include "model/embedding.h"
 #include "model/linear_method.h"
 #include "model/llama.h"
 #include "model/loader.h"
@@ -76,21 +77,11 @@ LinearSite LinSite(const model::Architecture& a, int l) { return a.linears[l].si
 bool UsesAwq(Method m) { return m == Method::kAwq || m == Method::kAwqGptq; }
 bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq; }
 
-// Embedding rows of `tokens` from a plain or GGML block-quantized [vocab, hidden] table (block types
-// are decoded row by row: the table is never widened as a whole).
-Status EmbedRows(const io::SourceTensor& t, std::span<const int32_t> tokens, float* out) {
-  if (t.is_plain()) return model::EmbedTokens(t.view(), tokens, out);
-  const std::optional<int64_t> row_bytes =
-      t.ggml_type && t.shape.rank == 2 ? formats::GgmlRowBytes(*t.ggml_type, t.shape[1]) : std::nullopt;
-  if (!row_bytes) return MakeError("tensor '{}': cannot read embedding rows of type {}", t.name, t.type_name());
-  const int64_t V = t.shape[0], H = t.shape[1];
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i] < 0 || tokens[i] >= V) return MakeError("token id {} is outside the vocabulary [0, {})", tokens[i], V);
-    const size_t rb = static_cast<size_t>(*row_bytes);
-    QF_TRY(formats::DequantizeGgmlRow(*t.ggml_type, t.bytes.subspan(static_cast<size_t>(tokens[i]) * rb, rb),
-                                      std::span<float>(out + i * H, static_cast<size_t>(H))));
-  }
-  return Status::Ok();
+// The [vocab, hidden] embedding table of a plain or GGML block-quantized tensor, read in place.
+Result<model::EmbeddingTable> EmbeddingOf(const io::SourceTensor& t) {
+  if (t.is_plain()) return model::EmbeddingTable::Plain(t.view());
+  if (!t.ggml_type || t.shape.rank != 2) return MakeError("tensor '{}': cannot read embedding rows of type {}", t.name, t.type_name());
+  return model::EmbeddingTable::Ggml(*t.ggml_type, t.shape[0], t.shape[1], t.bytes);
 }
 
 Result<std::vector<float>> ReadVector(const io::ModelSource& src, const std::string& name) {
@@ -316,9 +307,10 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     const io::SourceTensor* embed = src.Find("model.embed_tokens.weight");
     if (embed == nullptr) return MakeError("{}: model.embed_tokens.weight is missing", model_path.string());
     X.resize(static_cast<size_t>(N * L * H));
+    QF_ASSIGN_OR_RETURN(model::EmbeddingTable table, EmbeddingOf(*embed));
     const float escale = model::EmbeddingScale(spec);
     for (int64_t s = 0; s < N; ++s) {
-      QF_TRY(EmbedRows(*embed, calib.sequences[s], X.data() + s * L * H));
+      QF_TRY(table.Lookup(calib.sequences[s], X.data() + s * L * H));
       if (escale != 1.0f) {
         for (int64_t i = 0; i < L * H; ++i) X[s * L * H + i] *= escale;
       }
