@@ -1,11 +1,12 @@
 // qforge compare MODEL -o DIR --calib FILE... --text FILE... [--matrix FILE] [--task FILE...] [--ctx N]
 //                [--calib-samples N] [--calib-seqlen L] [--seed S] [--prompt-tokens P] [--gen-tokens G]
-//                [--reps R] [--max-chunks K] [--jobs J] [--threads T]
+//                [--reps R] [--max-chunks K] [--kld-chunks K] [--protocol P...] [--jobs J] [--threads T]
 // Builds and evaluates every configuration of the tradeoff matrix (eval/compare.h) and writes
 // matrix.json, matrix.md, matrix.csv and report.html into DIR. Progress with ETA on stderr.
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -19,8 +20,9 @@ namespace {
 struct CompareArgs {
   std::string model, out, matrix;
   std::vector<std::string> calib, texts, tasks;
+  std::vector<eval::PplProtocol> protocols;
   int64_t ctx = 512, calib_samples = 128, calib_seqlen = 0, prompt_tokens = 128, gen_tokens = 64, reps = 5,
-          max_chunks = -1;
+          max_chunks = -1, kld_chunks = -1;
   uint64_t seed = 0;
   int jobs = 1, threads = 0;
 };
@@ -39,6 +41,8 @@ int RunCompare(const CLI::App& app, const CompareArgs& a) {
   for (const auto& f : a.tasks) o.eval.tasks.emplace_back(f);
   o.eval.ctx = a.ctx;
   o.eval.max_chunks = a.max_chunks;
+  o.eval.kld_chunks = a.kld_chunks;
+  if (!a.protocols.empty()) o.eval.protocols = a.protocols;
   o.eval.prompt_tokens = a.prompt_tokens;
   o.eval.gen_tokens = a.gen_tokens;
   o.eval.reps = a.reps;
@@ -75,7 +79,7 @@ Command AddCompareCommand(CLI::App& parent) {
   Command c;
   auto a = std::make_shared<CompareArgs>();
   c.app = parent.add_subcommand("compare", "Quantize a model every way of a matrix, evaluate each, write the tradeoff report");
-  c.app->add_option("model", a->model, "Hugging Face model directory (the baseline)")->required();
+  c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file (the baseline)")->required();
   c.app->add_option("-o,--output", a->out, "Output directory (rows are cached there: a rerun resumes)")->required();
   c.app->add_option("--calib", a->calib, "Calibration text files (plain text or JSONL)")->expected(1, -1)->check(CLI::ExistingFile);
   c.app->add_option("--text", a->texts, "Evaluation text files")->required()->expected(1, -1)->check(CLI::ExistingFile);
@@ -83,6 +87,11 @@ Command AddCompareCommand(CLI::App& parent) {
   c.app->add_option("--task", a->tasks, "Multiple-choice task files (JSONL)")->check(CLI::ExistingFile);
   c.app->add_option("--ctx", a->ctx, "Perplexity context")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", a->max_chunks, "Perplexity chunks per text (-1 = all)")->capture_default_str();
+  c.app->add_option("--kld-chunks", a->kld_chunks, "KL-divergence chunks per text (-1 = --max-chunks)")->capture_default_str();
+  const std::map<std::string, eval::PplProtocol> protocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
+                                                               {"windows", eval::PplProtocol::kWindows}};
+  c.app->add_option("--protocol", a->protocols, "Perplexity protocol(s): llamacpp, windows (default: both)")
+      ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case));
   c.app->add_option("--calib-samples", a->calib_samples)->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   c.app->add_option("--calib-seqlen", a->calib_seqlen)->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--seed", a->seed)->capture_default_str();

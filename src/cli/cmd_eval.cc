@@ -1,4 +1,4 @@
-// qforge eval MODEL [--baseline MODEL] --text FILE... [--ctx N] [--max-chunks K] [--protocol P...]
+// qforge eval MODEL [--baseline MODEL] --text FILE... [--ctx N] [--max-chunks K] [--kld-chunks K] [--protocol P...]
 //             [--task FILE...] [--prompt-tokens P] [--gen-tokens G] [--reps R] [--threads T]
 //             [--cache-dir DIR] [--no-cache] [--tokenizer FILE] [--json] [--quiet]
 #include <map>
@@ -18,7 +18,7 @@ struct EvalArgs {
   std::string model, baseline, cache_dir, tokenizer;
   std::vector<std::string> texts, tasks;
   std::vector<eval::PplProtocol> protocols;
-  int64_t ctx = 512, max_chunks = -1, prompt_tokens = 128, gen_tokens = 64, reps = 5;
+  int64_t ctx = 512, max_chunks = -1, kld_chunks = -1, prompt_tokens = 128, gen_tokens = 64, reps = 5;
   int threads = 0;
   bool json = false, no_cache = false, quiet = false;
 };
@@ -69,6 +69,7 @@ int RunEval(const CLI::App& app, const EvalArgs& a) {
   for (const auto& t : a.tasks) o.tasks.emplace_back(t);
   o.ctx = a.ctx;
   o.max_chunks = a.max_chunks;
+  o.kld_chunks = a.kld_chunks;
   if (!a.protocols.empty()) o.protocols = a.protocols;
   o.baseline = a.baseline;
   o.prompt_tokens = a.prompt_tokens;
@@ -105,6 +106,7 @@ Command AddEvalCommand(CLI::App& parent) {
   c.app->add_option("--text", args->texts, "Text file(s) (read as is, like llama-perplexity -f)")->required()->check(CLI::ExistingFile);
   c.app->add_option("--ctx", args->ctx, "Context (chunk / window) length in tokens")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", args->max_chunks, "At most K chunks per text and protocol (-1 = all)")->capture_default_str();
+  c.app->add_option("--kld-chunks", args->kld_chunks, "KL-divergence over the first K chunks per text (-1 = --max-chunks)")->capture_default_str();
   const std::map<std::string, eval::PplProtocol> protocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
                                                                {"windows", eval::PplProtocol::kWindows}};
   c.app->add_option("--protocol", args->protocols, "Perplexity protocol(s): llamacpp, windows (default: both)")

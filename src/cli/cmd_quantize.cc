@@ -105,7 +105,7 @@ Command AddQuantizeCommand(CLI::App& parent) {
   Command c;
   auto a = std::make_shared<QuantizeArgs>();
   c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only)");
-  c.app->add_option("model", a->model, "Hugging Face model directory")->required();
+  c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file")->required();
   c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
   c.app->add_option("--method", a->method, "rtn, gptq, awq or awq+gptq")->capture_default_str();
   c.app->add_option("--bits", a->bits, "Bits per weight (2..8)")->capture_default_str()->check(CLI::Range(2, 8));

@@ -125,7 +125,8 @@ Result<std::string> InputsFingerprint(const CompareOptions& o) {
   j["tasks"] = TextsJson(o.eval.tasks);
   json protocols = json::array();
   for (PplProtocol p : o.eval.protocols) protocols.push_back(std::string(PplProtocolName(p)));
-  j["eval"] = {{"ctx", o.eval.ctx},           {"max_chunks", o.eval.max_chunks}, {"protocols", protocols},
+  j["eval"] = {{"ctx", o.eval.ctx},           {"max_chunks", o.eval.max_chunks}, {"kld_chunks", o.eval.kld_chunks},
+               {"protocols", protocols},
                {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps},
                {"kld", !o.no_kld}};
   return quant::Sha256Hex(j.dump());
@@ -158,6 +159,9 @@ std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool wit
   for (const auto& t : o.eval.texts) cmd += " --text " + ShellQuote(t.string());
   for (const auto& t : o.eval.tasks) cmd += " --task " + ShellQuote(t.string());
   cmd += fmt::format(" --ctx {}", o.eval.ctx);
+  if (o.eval.max_chunks >= 0) cmd += fmt::format(" --max-chunks {}", o.eval.max_chunks);
+  if (with_baseline && o.eval.kld_chunks >= 0) cmd += fmt::format(" --kld-chunks {}", o.eval.kld_chunks);
+  for (PplProtocol p : o.eval.protocols) cmd += fmt::format(" --protocol {}", PplProtocolName(p));
   return cmd;
 }
 

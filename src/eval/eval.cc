@@ -169,7 +169,8 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
 
   // KL-divergence against the baseline.
   if (!o.baseline.empty()) {
-    const ChunkRule rule = KldChunkRule(o.ctx, add_bos ? tok->bos_id() : -1, o.max_chunks);
+    const int64_t kld_chunks = o.kld_chunks >= 0 ? o.kld_chunks : o.max_chunks;
+    const ChunkRule rule = KldChunkRule(o.ctx, add_bos ? tok->bos_id() : -1, kld_chunks);
     const std::filesystem::path cache_dir = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
     std::string base_hash;
     if (o.use_cache) {
@@ -183,7 +184,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
     for (size_t i = 0; i < texts.size(); ++i) {
       const std::string where = o.texts[i].string();
       std::optional<ScoredLogProbs> lp;
-      LogitCacheKey key{base_hash, quant::Sha256Hex(texts[i]), o.ctx, o.max_chunks};
+      LogitCacheKey key{base_hash, quant::Sha256Hex(texts[i]), o.ctx, kld_chunks};
       const std::filesystem::path cpath = LogitCachePath(cache_dir, key);
       if (o.use_cache) {
         auto cached = ReadLogitCache(cpath, key);

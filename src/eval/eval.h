@@ -68,6 +68,10 @@ struct EvalOptions {
   std::vector<std::filesystem::path> texts;  // read as llama-perplexity -f does (ReadTextLikeLlamaCpp)
   int64_t ctx = 512;
   int64_t max_chunks = -1;  // per text and protocol (< 0: all)
+  // KL-divergence over the first kld_chunks chunks of each text (< 0: max_chunks). The baseline's
+  // scored log-probabilities are held (and cached) whole: 4 x vocab bytes per position, e.g. 2.7 GB
+  // for 10 chunks of 512 with Gemma 3's 262,144 tokens, so KLD often covers fewer chunks than PPL.
+  int64_t kld_chunks = -1;
   std::vector<PplProtocol> protocols = {PplProtocol::kLlamaCpp, PplProtocol::kWindows};
   std::filesystem::path baseline;  // empty: no KLD
   std::vector<std::filesystem::path> tasks;  // JSONL multiple-choice tasks (eval/mc_task.h)
