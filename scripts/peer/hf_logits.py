@@ -16,6 +16,15 @@ writes
     PREFIX.json          what was run, and the window's own perplexity over its
                          T-1 next-token predictions
 
+Baseline log-probabilities for `qforge eval --baseline-logprobs`:
+    python scripts/peer/hf_logits.py HF_DIR TEXT --qforge-kld OUT.bin --chunks K [--ctx 512] [--bos]
+reads TEXT as llama-perplexity -f does (bytes, one trailing newline removed),
+tokenizes it (no special tokens; --bos puts the BOS id first, as qforge does for
+a vocabulary that adds BOS), runs the first K chunks of --ctx tokens (the
+chunk's first token replaced by BOS with --bos) and writes the log-softmax at
+llama.cpp's scored positions ctx/2 .. ctx-2 of every chunk, with their targets,
+in qforge's KLD cache format (src/eval/logit_cache.h, "QFKLDLP1").
+
 Windows-protocol perplexity:
     python scripts/peer/hf_logits.py HF_DIR TEXT --ppl-windows K [--ctx 512]
 splits the token stream of TEXT (no BOS anywhere) into non-overlapping windows
@@ -57,6 +66,66 @@ def window_logprobs(model, ids):
         return torch.log_softmax(logits, dim=-1)
 
 
+def write_qforge_kld(path, model_hash, text_hash, ctx, chunks, targets, logprobs):
+    """The QFKLDLP1 layout of src/eval/logit_cache.h, written under a temporary name then renamed."""
+    import hashlib
+    import os
+    import struct
+
+    positions, vocab = logprobs.shape
+    payload = np.asarray(targets, dtype="<i4").tobytes() + np.ascontiguousarray(logprobs, dtype="<f4").tobytes()
+    header = bytearray(256)
+    header[0:8] = b"QFKLDLP1"
+    struct.pack_into("<II", header, 8, 1, 256)
+    header[16:80] = model_hash.encode()
+    header[80:144] = text_hash.encode()
+    struct.pack_into("<qqqq", header, 144, ctx, chunks, vocab, positions)
+    header[176:240] = hashlib.sha256(payload).hexdigest().encode()
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(header)
+        f.write(payload)
+    os.replace(tmp, path)
+
+
+def qforge_kld(tok, model, args):
+    import hashlib
+
+    import torch
+
+    with open(args.text, "rb") as f:
+        raw = f.read()
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    ids = tok(raw.decode("utf-8"), add_special_tokens=False)["input_ids"]
+    if args.bos:
+        if tok.bos_token_id is None:
+            raise SystemExit("the tokenizer has no BOS token")
+        ids = [tok.bos_token_id] + ids
+    ctx = args.ctx
+    if len(ids) < max(2 * ctx, args.chunks * ctx):
+        raise SystemExit(f"{len(ids)} tokens: too few for {args.chunks} chunks of {ctx}")
+    targets, rows = [], []
+    t0 = time.time()
+    for c in range(args.chunks):
+        chunk = ids[c * ctx:(c + 1) * ctx]
+        if args.bos:
+            chunk = [tok.bos_token_id] + chunk[1:]
+        lp = window_logprobs(model, chunk)
+        for j in range(ctx // 2, ctx - 1):
+            targets.append(ids[c * ctx + j + 1])
+        rows.append(lp[ctx // 2:ctx - 1].numpy().astype(np.float32))
+        print(f"chunk {c + 1}/{args.chunks} ({time.time() - t0:.0f} s)", flush=True)
+    logprobs = np.concatenate(rows)
+    cfg = open(args.hf_dir.rstrip("/") + "/config.json", "rb").read()
+    model_hash = hashlib.sha256(b"transformers " + cfg).hexdigest()
+    write_qforge_kld(args.qforge_kld, model_hash, hashlib.sha256(raw).hexdigest(), ctx, args.chunks, targets,
+                     logprobs)
+    print(json.dumps({"out": args.qforge_kld, "text_tokens": len(ids), "chunks": args.chunks, "ctx": ctx,
+                      "positions": len(targets), "vocab": logprobs.shape[1], "bos": args.bos}))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("hf_dir")
@@ -69,6 +138,8 @@ def main():
     ap.add_argument("--ppl-windows", type=int, default=0,
                     help="instead: perplexity over the first K non-overlapping windows")
     ap.add_argument("--ctx", type=int, default=512, help="window length for --ppl-windows")
+    ap.add_argument("--qforge-kld", help="instead: write llama.cpp-protocol scored log-probabilities here")
+    ap.add_argument("--chunks", type=int, default=2, help="chunks for --qforge-kld")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--attn", default="eager", help="attn_implementation (eager, sdpa)")
     args = ap.parse_args()
@@ -78,6 +149,8 @@ def main():
 
     torch.set_num_threads(args.threads)
     tok, model = load(args.hf_dir, args.attn)
+    if args.qforge_kld:
+        return qforge_kld(tok, model, args)
     stream = encode_all(tok, args.text)
     info = {
         "hf_dir": args.hf_dir, "text": args.text, "text_tokens": len(stream),

@@ -1,4 +1,4 @@
-// qforge eval MODEL [--baseline MODEL] --text FILE... [--ctx N] [--max-chunks K] [--kld-chunks K] [--protocol P...]
+// qforge eval MODEL [--baseline MODEL | --baseline-logprobs FILE] --text FILE... [--ctx N] [--max-chunks K] [--kld-chunks K] [--protocol P...]
 //             [--task FILE...] [--prompt-tokens P] [--gen-tokens G] [--reps R] [--threads T]
 //             [--cache-dir DIR] [--no-cache] [--tokenizer FILE] [--json] [--quiet]
 #include <map>
@@ -15,7 +15,7 @@ namespace qforge::cli {
 
 namespace {
 struct EvalArgs {
-  std::string model, baseline, cache_dir, tokenizer;
+  std::string model, baseline, baseline_logprobs, cache_dir, tokenizer;
   std::vector<std::string> texts, tasks;
   std::vector<eval::PplProtocol> protocols;
   int64_t ctx = 512, max_chunks = -1, kld_chunks = -1, prompt_tokens = 128, gen_tokens = 64, reps = 5;
@@ -72,6 +72,7 @@ int RunEval(const CLI::App& app, const EvalArgs& a) {
   o.kld_chunks = a.kld_chunks;
   if (!a.protocols.empty()) o.protocols = a.protocols;
   o.baseline = a.baseline;
+  o.baseline_logprobs = a.baseline_logprobs;
   o.prompt_tokens = a.prompt_tokens;
   o.gen_tokens = a.gen_tokens;
   o.reps = a.reps;
@@ -103,6 +104,10 @@ Command AddEvalCommand(CLI::App& parent) {
   c.app = parent.add_subcommand("eval", "Evaluate a model: perplexity, KL-divergence vs a baseline, speed, size, tasks");
   c.app->add_option("model", args->model, "Model: HF directory, .gguf, or llama2.c .bin (with --tokenizer)")->required();
   c.app->add_option("--baseline", args->baseline, "Baseline model for KL-divergence, top-1 agreement and Δp");
+  c.app->add_option("--baseline-logprobs", args->baseline_logprobs,
+                    "KL-divergence against a file of baseline log-probabilities (QFKLDLP1, e.g. from transformers)")
+      ->check(CLI::ExistingFile)
+      ->excludes("--baseline");
   c.app->add_option("--text", args->texts, "Text file(s) (read as is, like llama-perplexity -f)")->required()->check(CLI::ExistingFile);
   c.app->add_option("--ctx", args->ctx, "Context (chunk / window) length in tokens")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", args->max_chunks, "At most K chunks per text and protocol (-1 = all)")->capture_default_str();

@@ -167,6 +167,34 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
     }
   }
 
+  // KL-divergence against log-probabilities another engine computed.
+  if (!o.baseline_logprobs.empty()) {
+    if (!o.baseline.empty()) return MakeError("a baseline model and a baseline log-probability file are exclusive");
+    if (texts.size() != 1) return MakeError("a baseline log-probability file covers one text, {} were given", texts.size());
+    const int64_t kld_chunks = o.kld_chunks >= 0 ? o.kld_chunks : o.max_chunks;
+    const ChunkRule rule = KldChunkRule(o.ctx, add_bos ? tok->bos_id() : -1, kld_chunks);
+    const std::string where = o.baseline_logprobs.string();
+    QF_ASSIGN_OR_RETURN(ScoredLogProbs lp,
+                        ReadLogitCache(o.baseline_logprobs, {"", quant::Sha256Hex(texts[0]), o.ctx, kld_chunks}));
+    if (lp.vocab != m.spec().vocab) {
+      return MakeError("{}: vocabulary of {} tokens, the model's is {}", where, lp.vocab, m.spec().vocab);
+    }
+    const std::vector<int32_t> want = ExpectedTargets(tokens[0], rule);
+    if (lp.targets != want) {
+      size_t i = 0;
+      while (i < want.size() && i < lp.targets.size() && want[i] == lp.targets[i]) ++i;
+      return MakeError("{}: {} scored targets, this model's tokenization gives {}; first difference at scored position {}",
+                       where, lp.targets.size(), want.size(), i);
+    }
+    say(fmt::format("KL-divergence against {}", where));
+    KldAccumulator acc;
+    QF_TRY(AccumulateKld(m, tokens[0], rule, lp, pool, acc));
+    QF_ASSIGN_OR_RETURN(KldStats st, acc.Finish());
+    rep.kld = st;
+    rep.baseline = where;
+    rep.kld_cache = "file";
+  }
+
   // KL-divergence against the baseline.
   if (!o.baseline.empty()) {
     const int64_t kld_chunks = o.kld_chunks >= 0 ? o.kld_chunks : o.max_chunks;

@@ -29,7 +29,7 @@
 //     "ppl": [{"text": str, "protocol": "llamacpp" | "windows", "ppl": num, "stderr": num, "tokens": int}],
 //     "kld": {"mean": num, "mean_stderr": num, "median": num, "p99": num, "max": num,
 //             "top1_agreement": num (fraction), "dp_mean": num, "dp_rms": num (probabilities),
-//             "tokens": int, "cache": "hit" | "computed" | "partly computed" | "computed (cache off)",
+//             "tokens": int, "cache": "hit" | "computed" | "partly computed" | "computed (cache off)" | "file",
 //             the last three possibly followed by " (cache not written: <why>)"} | null
 //   },
 //   "speed": {"prompt_tokens": int, "gen_tokens": int, "reps": int, "ttft_ms": num, "tpot_ms": num,
@@ -74,6 +74,12 @@ struct EvalOptions {
   int64_t kld_chunks = -1;
   std::vector<PplProtocol> protocols = {PplProtocol::kLlamaCpp, PplProtocol::kWindows};
   std::filesystem::path baseline;  // empty: no KLD
+  // Instead of a baseline model: a file of the baseline's scored log-probabilities in the cache's
+  // format (eval/logit_cache.h), e.g. written from another engine by scripts/peer/hf_logits.py
+  // --qforge-kld. Its model hash is not checked (it names the other engine's model); the text hash,
+  // ctx and chunk count are, and its targets must equal this model's tokenization of the text
+  // (exactly one text). Not with `baseline`.
+  std::filesystem::path baseline_logprobs;
   std::vector<std::filesystem::path> tasks;  // JSONL multiple-choice tasks (eval/mc_task.h)
   int64_t prompt_tokens = 128;
   int64_t gen_tokens = 64;

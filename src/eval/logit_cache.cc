@@ -128,7 +128,9 @@ Result<ScoredLogProbs> ReadLogitCache(const std::filesystem::path& path, const L
   if (Get<uint32_t>(v, kOffHeaderBytes) != kHeaderBytes) {
     return MakeError("{}: header size {}, expected {}", where, Get<uint32_t>(v, kOffHeaderBytes), kHeaderBytes);
   }
-  if (v.substr(kOffModelHash, kHashHex) != key.model_hash) return MakeError("{}: written for another model", where);
+  if (!key.model_hash.empty() && v.substr(kOffModelHash, kHashHex) != key.model_hash) {
+    return MakeError("{}: written for another model", where);
+  }
   if (v.substr(kOffTextHash, kHashHex) != key.text_hash) return MakeError("{}: written for another text", where);
   const int64_t ctx = Get<int64_t>(v, kOffCtx), max_chunks = Get<int64_t>(v, kOffMaxChunks);
   if (ctx != key.ctx || max_chunks != key.max_chunks) {

@@ -54,7 +54,7 @@ Result<std::string> ModelHash(const std::filesystem::path& model);
 Status WriteLogitCache(const std::filesystem::path& path, const LogitCacheKey& key, const ScoredLogProbs& lp);
 
 // Reads and validates the file; any mismatch with `key` or damage is an error naming the file and
-// what was wrong.
+// what was wrong. An empty key.model_hash accepts any model (a file written for another engine).
 Result<ScoredLogProbs> ReadLogitCache(const std::filesystem::path& path, const LogitCacheKey& key);
 
 }  // namespace qforge::eval

@@ -165,7 +165,7 @@ class BpeTokenizer final : public Tokenizer {
     }
     std::string norm;
     if (c_.spm_normalize) {
-      if (!c_.spm_prepend_first_only || first_segment) norm = std::string(kSpmSpace);
+      if (!c_.spm_no_prepend && (!c_.spm_prepend_first_only || first_segment)) norm = std::string(kSpmSpace);
       norm += ReplaceAll(seg, " ", kSpmSpace);
       seg = norm;
     } else if (c_.add_prefix_space && !seg.empty() && seg[0] != ' ') {

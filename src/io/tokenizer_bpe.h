@@ -40,6 +40,7 @@ struct BpeConfig {
   bool nfc = false;               // normalizer NFC: NormalizeNfc each segment first (unicode.h)
   bool spm_normalize = false;     // Prepend("▁") + Replace(" ", "▁"), or Metaspace (prepend "always")
   bool spm_prepend_first_only = false;  // Metaspace prepend_scheme "first": only the text's first segment
+  bool spm_no_prepend = false;   // Replace(" ", "▁") alone (Gemma): no leading ▁ is added
   bool ignore_merges = false;
   bool byte_fallback = false;
   bool fuse_unk = false;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -314,16 +315,18 @@ TEST(TokenizerGolden, HfGpt2TokenizerJsonVectors) {
   EXPECT_EQ(tok->Encode("a<|endoftext|>b", false), (std::vector<int32_t>{64, 50256, 65}));
 }
 
-TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
-  // stories260K's vocabulary as HF's LlamaConverter writes it (tokenizers 0.13-0.14 style): normalizer
-  // Prepend("▁") + Replace(" ", "▁"), BPE with byte_fallback and fuse_unk, merges from
-  // SentencePieceExtractor (every split of a piece into two pieces, ordered by the piece's score,
-  // descending, then by the ids of the two halves), decoder Replace/ByteFallback/Fuse/Strip.
+// stories260K's vocabulary as a tokenizer.json. Llama style, as HF's LlamaConverter writes it
+// (tokenizers 0.13-0.14 style): normalizer Prepend("▁") + Replace(" ", "▁"), BPE with byte_fallback
+// and fuse_unk, merges from SentencePieceExtractor (every split of a piece into two pieces, ordered by
+// the piece's score, descending, then by the ids of the two halves), decoder Replace/ByteFallback/
+// Fuse/Strip. Gemma style, as transformers writes Gemma 3's: normalizer Replace(" ", "▁") alone (no
+// dummy prefix), pre_tokenizer Split(" ", MergedWithPrevious), no Strip in the decoder.
+std::unique_ptr<nlohmann::json> StoriesSpmTokenizerJson(bool gemma_style) {
   auto g = GgufFile::Open(SharedPath("models/stories260K/stories260K.gguf"));
-  ASSERT_TRUE(g.ok());
+  if (!g.ok()) return nullptr;
   auto pieces = g->GetArray<std::string>("tokenizer.ggml.tokens");
   auto scores = g->GetArray<float>("tokenizer.ggml.scores");
-  ASSERT_TRUE(pieces.ok() && scores.ok());
+  if (!pieces.ok() || !scores.ok()) return nullptr;
   std::map<std::string, int> id_of;
   nlohmann::json vocab = nlohmann::json::object();
   for (size_t i = 0; i < pieces->size(); ++i) {
@@ -355,9 +358,7 @@ TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
   };
   nlohmann::json j = {
       {"added_tokens", {added(0, "<unk>"), added(1, "<s>"), added(2, "</s>")}},
-      {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
-                                                             {{"type", "Replace"}, {"pattern", {{"String", " "}}},
-                                                              {"content", "\xE2\x96\x81"}}}}}},
+      {"normalizer", nullptr},
       {"pre_tokenizer", nullptr},
       {"post_processor", {{"type", "TemplateProcessing"},
                           {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
@@ -368,6 +369,21 @@ TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
       {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", nullptr},
                  {"end_of_word_suffix", nullptr}, {"fuse_unk", true}, {"byte_fallback", true}, {"vocab", vocab},
                  {"merges", jm}}}};
+  const nlohmann::json replace = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}};
+  if (gemma_style) {
+    j["normalizer"] = replace;
+    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithPrevious"}, {"invert", false}};
+    j["decoder"]["decoders"].erase(3);  // no Strip: nothing was prepended
+  } else {
+    j["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}}, replace}}};
+  }
+  return std::make_unique<nlohmann::json>(std::move(j));
+}
+
+TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
+  auto jp = StoriesSpmTokenizerJson(false);
+  ASSERT_NE(jp, nullptr);
+  const nlohmann::json& j = *jp;
   const auto dir = TempDir("llama");
   WriteJson(dir / "tokenizer.json", j);
   auto tok = Must(LoadHfTokenizer(dir / "tokenizer.json"));
@@ -385,6 +401,32 @@ TEST(TokenizerGolden, HfLlamaStyleTokenizerJsonFragment) {
   for (const VocabTest& t : ReadVocabTests("ggml-vocab-llama-spm.gguf")) {
     EXPECT_EQ(tok->Encode(t.text, false), sp->Encode(t.text, false)) << t.text;
   }
+}
+
+TEST(TokenizerGolden, HfGemmaStyleTokenizerJsonHasNoDummyPrefix) {
+  // Replace(" ", "▁") without Prepend: the text's own spaces are the only ▁, so encoding " " + t in
+  // Gemma style must give exactly the Llama style's encoding of t, and t itself must not start
+  // with a ▁ piece.
+  auto llama_json = StoriesSpmTokenizerJson(false), gemma_json = StoriesSpmTokenizerJson(true);
+  ASSERT_NE(llama_json, nullptr);
+  ASSERT_NE(gemma_json, nullptr);
+  const auto dir = TempDir("gemma");
+  std::filesystem::create_directories(dir / "l");
+  std::filesystem::create_directories(dir / "g");
+  WriteJson(dir / "l" / "tokenizer.json", *llama_json);
+  WriteJson(dir / "g" / "tokenizer.json", *gemma_json);
+  auto llama = Must(LoadHfTokenizer(dir / "l" / "tokenizer.json"));
+  auto gemma = Must(LoadHfTokenizer(dir / "g" / "tokenizer.json"));
+  std::filesystem::remove_all(dir);
+  ASSERT_NE(llama, nullptr);
+  ASSERT_NE(gemma, nullptr);
+  const std::string text = TinyStoriesLf();
+  EXPECT_EQ(gemma->Encode(" " + text, false), llama->Encode(text, false));
+  const auto ids = gemma->Encode("Once upon a time", false);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_NE(gemma->Piece(ids[0]).rfind("\xE2\x96\x81", 0), 0u) << gemma->Piece(ids[0]);
+  EXPECT_EQ(gemma->Decode(ids), "Once upon a time");
+  EXPECT_EQ(gemma->Decode(gemma->Encode(text, false)), text);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // HF tokenizers' tokenizer.json (model type BPE) mapped onto BpeConfig. Supported components — exactly
 // the ones the Llama-2/TinyLlama, GPT-2, Llama-3 and Qwen2 files use; anything else is rejected by name:
-//   normalizer:    null | NFC | Prepend("▁") | Replace(" " -> "▁") | Sequence of those
+//   normalizer:    null | NFC | Prepend("▁") | Replace(" " -> "▁") | Sequence of those (Replace alone:
+//                  Gemma, no leading ▁)
 //   pre_tokenizer: null | ByteLevel | Split(known regex, Isolated, invert false) | Metaspace(split false)
-//                  | Sequence of those
+//                  | Split(" ") after Replace(" " -> "▁") (Gemma: nothing left to split) | Sequence of those
 //   decoder:       null | ByteLevel | Replace("▁" -> " ") | ByteFallback | Fuse | Strip(" ", 1, 0)
 //                  | Metaspace | Sequence of those
 //   post_processor (only for the BOS default): TemplateProcessing whose single template starts with a
@@ -86,6 +87,10 @@ Status ApplyPreTokenizer(const json& p, const std::string& src, BpeConfig* c) {
       if (c->regex) return MakeError("{}: ByteLevel use_regex after a Split regex is not supported", src);
       c->regex = PreTokenizerRegex::kGpt2;
     }
+    return Status::Ok();
+  }
+  if (t == "Split" && PatternString(p, "String") == " " && c->spm_normalize && !GetBool(p, "invert", false)) {
+    // Gemma: splitting on " " after the normalizer replaced every " " by ▁ finds nothing to split.
     return Status::Ok();
   }
   if (t == "Split") {
@@ -222,10 +227,11 @@ Result<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::filesystem::path& 
 
   bool prepend = false, replace = false;
   QF_TRY(ApplyNormalizer(j.value("normalizer", json()), src, &c, &prepend, &replace));
-  if (prepend != replace) {
-    return MakeError("{}: normalizer Prepend(▁) without Replace(' ' -> ▁) or vice versa is not supported", src);
+  if (prepend && !replace) return MakeError("{}: normalizer Prepend(▁) without Replace(' ' -> ▁) is not supported", src);
+  if (replace) {
+    c.spm_normalize = true;
+    c.spm_no_prepend = !prepend;  // Gemma: spaces become ▁, nothing is prepended
   }
-  if (prepend) c.spm_normalize = true;
   QF_TRY(ApplyPreTokenizer(j.value("pre_tokenizer", json()), src, &c));
   QF_TRY(CheckDecoder(j.value("decoder", json()), src, &c));
 
