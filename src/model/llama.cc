@@ -116,7 +116,13 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaSpec& spec, co
     m->layers_.push_back(std::move(L));
   }
   QF_ASSIGN_OR_RETURN(m->final_norm_, NormWeight(tensors, "model.norm.weight", s.hidden, s.norm_offset));
-  if (!s.tie_embeddings && tensors("lm_head.weight")) {
+  // An untied classifier may be plain or block-quantized (`raw`): either way it is lm_head.weight, never
+  // the embedding.
+  const bool has_lm_head = tensors("lm_head.weight").has_value() || (raw != nullptr && (*raw)("lm_head.weight"));
+  if (!s.tie_embeddings && !has_lm_head) {
+    return MakeError("the config does not tie the classifier to the embedding, but lm_head.weight is missing");
+  }
+  if (!s.tie_embeddings) {
     QF_TRY(MakeLinear(tensors, quant, "lm_head", s.vocab, s.hidden, false, &m->lm_head_, &m->lm_head_m_));
   } else {
     // Tied classifier: the embedding matrix is the [vocab, hidden] weight of the output layer.

@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class LoaderGgufTest : public ::testing::TestWithParam<bool> {
+class LoaderGgufTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("qforge_loader_gguf_" + std::to_string(::getpid()));
@@ -27,9 +27,11 @@ class LoaderGgufTest : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(LoaderGgufTest, QuantizedLinearsMatchTheDequantizedModel) {
-  const bool q8_embedding = GetParam();
+  // 0: f32 embedding, tied classifier; 1: Q8_0 embedding, tied; 2: Q8_0 embedding and an untied Q8_0
+  // classifier (which must be used, not the embedding).
+  const int variant = GetParam();
   std::vector<float> q, down;
-  const std::string bytes = testing::TinyLlamaGguf(&q, &down, q8_embedding);
+  const std::string bytes = testing::TinyLlamaGguf(&q, &down, variant >= 1, variant == 2);
   const fs::path path = dir_ / "tiny.gguf";
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 
@@ -72,8 +74,11 @@ TEST_P(LoaderGgufTest, QuantizedLinearsMatchTheDequantizedModel) {
   EXPECT_LE(max_diff, 2e-5 * max_ref) << "max |diff| " << max_diff << " vs max |logit| " << max_ref;
 }
 
-INSTANTIATE_TEST_SUITE_P(Embedding, LoaderGgufTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Q8_0Embedding" : "F32Embedding"; });
+INSTANTIATE_TEST_SUITE_P(Embedding, LoaderGgufTest, ::testing::Values(0, 1, 2),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::string(p.param == 0 ? "F32EmbeddingTied" : p.param == 1 ? "Q8_0EmbeddingTied"
+                                                                                             : "Q8_0EmbeddingQ8_0Classifier");
+                         });
 
 }  // namespace
 }  // namespace qforge::model

@@ -80,9 +80,11 @@ struct GgufBuilder {
 inline std::string F32Bytes(const std::vector<float>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
 
 // A 1-layer llama GGUF with quantized linear weights (Q8_0 for q/k/v/o/gate/up, Q4_0 for down; the
-// embedding f32, or Q8_0 with q8_embedding). Returns the file bytes; the f32 q_proj and down_proj
-// values before quantization go to the pointers.
-inline std::string TinyLlamaGguf(std::vector<float>* q_proj_f32, std::vector<float>* down_f32, bool q8_embedding = false) {
+// embedding f32, or Q8_0 with q8_embedding; with q8_output an untied Q8_0 classifier output.weight,
+// else the classifier is tied). Returns the file bytes; the f32 q_proj and down_proj values before
+// quantization go to the pointers.
+inline std::string TinyLlamaGguf(std::vector<float>* q_proj_f32, std::vector<float>* down_f32, bool q8_embedding = false,
+                                 bool q8_output = false) {
   const int H = 32, I = 64, V = 8, heads = 2, kv_heads = 1, hd = 16;
   GgufBuilder b;
   b.Str("general.architecture", "llama");
@@ -115,6 +117,7 @@ inline std::string TinyLlamaGguf(std::vector<float>* q_proj_f32, std::vector<flo
   *down_f32 = rand(H * I);
   b.Tensor("blk.0.ffn_down.weight", {I, H}, 2, q4(*down_f32));
   b.Tensor("output_norm.weight", {H}, 0, F32Bytes(rand(H)));
+  if (q8_output) b.Tensor("output.weight", {H, V}, 8, q8(rand(H * V)));
   return b.Build();
 }
 
