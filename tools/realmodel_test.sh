@@ -33,11 +33,11 @@ while IFS='|' read -r name file count sha ppl4; do
   [ "$n" = "$count" ] && pass || fail "$name: $n tokens, llama-tokenize gives $count"
   [ "$s" = "$sha" ] && pass || fail "$name: the ids differ from llama-tokenize's (sha256 $s)"
   j=$("$Q" ppl "$model" --text "$TEXT" --ctx 512 --max-chunks 4 --threads 2 --json) || { fail "$name: ppl"; continue; }
-  python3 - "$j" "$ppl4" "$name" <<'PY' && pass || fail "$name: ppl not within 1% of llama.cpp's: $j vs $ppl4"
+  python3 - "$j" "$ppl4" "$name" <<'PY' && pass || fail "$name: ppl not within 0.5% of llama.cpp's: $j vs $ppl4"
 import json, sys
 got, want = json.loads(sys.argv[1])["ppl"], float(sys.argv[2])
 print(f"{sys.argv[3]}: qforge {got:.4f} llama.cpp {want:.4f} ({100 * (got / want - 1):+.3f}%)")
-sys.exit(0 if abs(got / want - 1) <= 0.01 else 1)
+sys.exit(0 if abs(got / want - 1) <= 0.005 else 1)
 PY
   g=$("$Q" generate "$model" -p "The capital of France is" --temp 0 -n 12 2>/dev/null) || { fail "$name: generate"; continue; }
   [ -n "$g" ] && pass || fail "$name: generate printed nothing"
