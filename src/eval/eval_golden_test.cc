@@ -16,6 +16,7 @@
 #include "io/model_source.h"
 #include "io/tokenizer.h"
 #include "model/loader.h"
+#include "quant/calibration.h"
 #include "testing/shared_data.h"
 
 namespace qforge::eval {
@@ -301,6 +302,57 @@ TEST(EvalGolden, EvaluateModelEndToEndWithTheBaselineCache) {
   EXPECT_NE(e.error().message.find("missing.txt"), std::string::npos) << e.error().message;
   bad = o;
   bad.ctx = 20000;
+  EXPECT_FALSE(EvaluateModel(HfDir(), bad, pool).ok());
+  fs::remove_all(dir);
+}
+
+TEST(EvalGolden, BaselineLogprobsFileFromAnotherEngine) {
+  // A file in the cache format written under a foreign model hash (as scripts/peer/hf_logits.py
+  // --qforge-kld does for transformers): the model against its own distributions gives KLD 0 over
+  // exactly kld_chunks chunks; a file for another text, chunk count or tokenization is refused.
+  const fs::path dir = TempDir("extlp");
+  Fixture f = Load(64, 2);
+  ThreadPool pool(2);
+  auto lp = ComputeScoredLogProbs(*f.loaded.model, f.tokens, f.rule, pool);
+  ASSERT_TRUE(lp.ok()) << lp.error().message;
+  auto text = ReadTextLikeLlamaCpp(TextPath().string());
+  ASSERT_TRUE(text.ok());
+  const std::string foreign(64, 'a');
+  const fs::path file = dir / "other-engine.bin";
+  ASSERT_TRUE(WriteLogitCache(file, {foreign, quant::Sha256Hex(*text), 64, 2}, *lp).ok());
+
+  EvalOptions o;
+  o.texts = {TextPath()};
+  o.ctx = 64;
+  o.max_chunks = 4;  // perplexity over 4 chunks, KLD over the file's 2
+  o.kld_chunks = 2;
+  o.protocols = {PplProtocol::kLlamaCpp};
+  o.baseline_logprobs = file;
+  o.reps = 0;
+  auto r = EvaluateModel(HfDir(), o, pool);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->kld.has_value());
+  EXPECT_EQ(r->kld->tokens, 2 * 31);
+  EXPECT_EQ(r->kld->mean, 0.0);
+  EXPECT_EQ(r->kld->top1_agreement, 1.0);
+  EXPECT_EQ(r->kld_cache, "file");
+  EXPECT_EQ(r->ppl[0].result.tokens, 4 * 31);
+
+  EvalOptions bad = o;
+  bad.kld_chunks = 3;  // the file covers 2
+  EXPECT_FALSE(EvaluateModel(HfDir(), bad, pool).ok());
+  // Targets of another tokenization (shifted by one token) are refused, naming the position.
+  ScoredLogProbs shifted = *lp;
+  shifted.targets[5] = (shifted.targets[5] + 1) % static_cast<int32_t>(shifted.vocab);
+  const fs::path file2 = dir / "shifted.bin";
+  ASSERT_TRUE(WriteLogitCache(file2, {foreign, quant::Sha256Hex(*text), 64, 2}, shifted).ok());
+  bad = o;
+  bad.baseline_logprobs = file2;
+  auto e = EvaluateModel(HfDir(), bad, pool);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("first difference at scored position 5"), std::string::npos) << e.error().message;
+  bad = o;
+  bad.baseline = HfDir();
   EXPECT_FALSE(EvaluateModel(HfDir(), bad, pool).ok());
   fs::remove_all(dir);
 }
