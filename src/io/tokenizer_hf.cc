@@ -1,5 +1,5 @@
 // HF tokenizers' tokenizer.json (model type BPE) mapped onto BpeConfig. Supported components — exactly
-// the ones the Llama-2/TinyLlama, GPT-2, Llama-3 and Qwen2 files use; anything else is rejected by name:
+// the ones the Llama-2/TinyLlama, GPT-2, Llama-3, Qwen2 and Gemma 3 files use; anything else is rejected by name:
 //   normalizer:    null | NFC | Prepend("▁") | Replace(" " -> "▁") | Sequence of those (Replace alone:
 //                  Gemma, no leading ▁)
 //   pre_tokenizer: null | ByteLevel | Split(known regex, Isolated, invert false) | Metaspace(split false)
