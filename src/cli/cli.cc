@@ -1,10 +1,12 @@
 #include <cstdio>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/command.h"
 #include "core/process.h"
+#include "eval/ppl.h"
 
 namespace qforge::cli {
 
@@ -23,6 +25,12 @@ std::string g_invocation;
 }  // namespace
 
 const std::string& InvocationLine() { return g_invocation; }
+
+CLI::Validator PplProtocolTransformer() {
+  static const std::map<std::string, eval::PplProtocol> kProtocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
+                                                                     {"windows", eval::PplProtocol::kWindows}};
+  return CLI::CheckedTransformer(kProtocols, CLI::ignore_case);
+}
 
 int Main(int argc, char** argv) {
   g_invocation = "qforge";

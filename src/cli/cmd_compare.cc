@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -88,10 +87,8 @@ Command AddCompareCommand(CLI::App& parent) {
   c.app->add_option("--ctx", a->ctx, "Perplexity context")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", a->max_chunks, "Perplexity chunks per text (-1 = all)")->capture_default_str();
   c.app->add_option("--kld-chunks", a->kld_chunks, "KL-divergence chunks per text (-1 = --max-chunks)")->capture_default_str();
-  const std::map<std::string, eval::PplProtocol> protocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
-                                                               {"windows", eval::PplProtocol::kWindows}};
   c.app->add_option("--protocol", a->protocols, "Perplexity protocol(s): llamacpp, windows (default: both)")
-      ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case));
+      ->transform(PplProtocolTransformer());
   c.app->add_option("--calib-samples", a->calib_samples)->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   c.app->add_option("--calib-seqlen", a->calib_seqlen)->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--seed", a->seed)->capture_default_str();

@@ -1,7 +1,6 @@
 // qforge eval MODEL [--baseline MODEL | --baseline-logprobs FILE] --text FILE... [--ctx N] [--max-chunks K] [--kld-chunks K] [--protocol P...]
 //             [--task FILE...] [--prompt-tokens P] [--gen-tokens G] [--reps R] [--threads T]
 //             [--cache-dir DIR] [--no-cache] [--tokenizer FILE] [--json] [--quiet]
-#include <map>
 #include <string>
 #include <vector>
 
@@ -112,10 +111,8 @@ Command AddEvalCommand(CLI::App& parent) {
   c.app->add_option("--ctx", args->ctx, "Context (chunk / window) length in tokens")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", args->max_chunks, "At most K chunks per text and protocol (-1 = all)")->capture_default_str();
   c.app->add_option("--kld-chunks", args->kld_chunks, "KL-divergence over the first K chunks per text (-1 = --max-chunks)")->capture_default_str();
-  const std::map<std::string, eval::PplProtocol> protocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
-                                                               {"windows", eval::PplProtocol::kWindows}};
   c.app->add_option("--protocol", args->protocols, "Perplexity protocol(s): llamacpp, windows (default: both)")
-      ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case));
+      ->transform(PplProtocolTransformer());
   c.app->add_option("--task", args->tasks, "Multiple-choice task, JSONL {context, choices, label} (repeatable)")->check(CLI::ExistingFile);
   c.app->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length for TTFT (less if the context is smaller)")->capture_default_str()->check(CLI::PositiveNumber);
   c.app->add_option("--gen-tokens", args->gen_tokens, "Generated tokens for TPOT")->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -1,6 +1,5 @@
 // qforge ppl MODEL --text FILE [--ctx N] [--protocol llamacpp|windows] [--max-chunks K] [--json]
 //            [--threads T] [--tokenizer FILE]
-#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -53,11 +52,9 @@ Command AddPplCommand(CLI::App& parent) {
   c.app->add_option("model", args->model, "Model: HF directory, .gguf, or llama2.c .bin (with --tokenizer)")->required();
   c.app->add_option("--text", args->text, "Text file (read as is, like llama-perplexity -f)")->required()->check(CLI::ExistingFile);
   c.app->add_option("--ctx", args->ctx, "Context (chunk / window) length in tokens")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
-  const std::map<std::string, eval::PplProtocol> protocols = {{"llamacpp", eval::PplProtocol::kLlamaCpp},
-                                                               {"windows", eval::PplProtocol::kWindows}};
   c.app->add_option("--protocol", args->protocol,
                     "llamacpp: llama-perplexity (second half of each chunk, BOS first); windows: GPTQ/HF (every token)")
-      ->transform(CLI::CheckedTransformer(protocols, CLI::ignore_case))
+      ->transform(PplProtocolTransformer())
       ->default_str("llamacpp");
   c.app->add_option("--max-chunks", args->max_chunks, "Stop after K chunks (-1 = all)")->capture_default_str();
   c.app->add_flag("--json", args->json, "Print {ppl, stderr, tokens, chunks, seconds} as JSON");

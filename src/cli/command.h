@@ -36,6 +36,9 @@ const std::string& InvocationLine();
 // CPU first. Returns 0 when it can, else reports the error and returns the exit status.
 int RequireQuantizationCpu(const CLI::App& cmd);
 
+// The --protocol values of ppl / eval / compare: llamacpp, windows (case-insensitive) -> eval::PplProtocol.
+CLI::Validator PplProtocolTransformer();
+
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);
 

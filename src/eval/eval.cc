@@ -167,84 +167,80 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
     }
   }
 
-  // KL-divergence against log-probabilities another engine computed.
-  if (!o.baseline_logprobs.empty()) {
-    if (!o.baseline.empty()) return MakeError("a baseline model and a baseline log-probability file are exclusive");
-    if (texts.size() != 1) return MakeError("a baseline log-probability file covers one text, {} were given", texts.size());
+  // KL-divergence against the baseline: its scored log-probabilities come from a file another engine
+  // wrote (baseline_logprobs), from the cache, or from running the baseline model.
+  if (!o.baseline.empty() || !o.baseline_logprobs.empty()) {
+    const bool from_file = !o.baseline_logprobs.empty();
+    if (from_file && !o.baseline.empty()) return MakeError("a baseline model and a baseline log-probability file are exclusive");
+    if (from_file && texts.size() != 1) {
+      return MakeError("a baseline log-probability file covers one text, {} were given", texts.size());
+    }
     const int64_t kld_chunks = o.kld_chunks >= 0 ? o.kld_chunks : o.max_chunks;
     const ChunkRule rule = KldChunkRule(o.ctx, add_bos ? tok->bos_id() : -1, kld_chunks);
-    const std::string where = o.baseline_logprobs.string();
-    QF_ASSIGN_OR_RETURN(ScoredLogProbs lp,
-                        ReadLogitCache(o.baseline_logprobs, {"", quant::Sha256Hex(texts[0]), o.ctx, kld_chunks}));
-    if (lp.vocab != m.spec().vocab) {
-      return MakeError("{}: vocabulary of {} tokens, the model's is {}", where, lp.vocab, m.spec().vocab);
-    }
-    const std::vector<int32_t> want = ExpectedTargets(tokens[0], rule);
-    if (lp.targets != want) {
-      size_t i = 0;
-      while (i < want.size() && i < lp.targets.size() && want[i] == lp.targets[i]) ++i;
-      return MakeError("{}: {} scored targets, this model's tokenization gives {}; first difference at scored position {}",
-                       where, lp.targets.size(), want.size(), i);
-    }
-    say(fmt::format("KL-divergence against {}", where));
-    KldAccumulator acc;
-    QF_TRY(AccumulateKld(m, tokens[0], rule, lp, pool, acc));
-    QF_ASSIGN_OR_RETURN(KldStats st, acc.Finish());
-    rep.kld = st;
-    rep.baseline = where;
-    rep.kld_cache = "file";
-  }
-
-  // KL-divergence against the baseline.
-  if (!o.baseline.empty()) {
-    const int64_t kld_chunks = o.kld_chunks >= 0 ? o.kld_chunks : o.max_chunks;
-    const ChunkRule rule = KldChunkRule(o.ctx, add_bos ? tok->bos_id() : -1, kld_chunks);
+    const bool use_cache = o.use_cache && !from_file;
     const std::filesystem::path cache_dir = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
     std::string base_hash;
-    if (o.use_cache) {
+    if (use_cache) {
       say(fmt::format("hashing baseline {}", o.baseline.string()));
       QF_ASSIGN_OR_RETURN(base_hash, ModelHash(o.baseline));
     }
     std::optional<model::LoadedModel> base;
-    KldAccumulator acc;
     int hits = 0, computed = 0;
     std::string write_error;
-    for (size_t i = 0; i < texts.size(); ++i) {
-      const std::string where = o.texts[i].string();
-      std::optional<ScoredLogProbs> lp;
-      LogitCacheKey key{base_hash, quant::Sha256Hex(texts[i]), o.ctx, kld_chunks};
+    auto baseline_of = [&](size_t i) -> Result<ScoredLogProbs> {
+      const std::vector<int32_t> want = ExpectedTargets(tokens[i], rule);
+      if (from_file) {
+        const std::string where = o.baseline_logprobs.string();
+        // Its model hash names the other engine's model: not checked (empty key hash).
+        QF_ASSIGN_OR_RETURN(ScoredLogProbs lp,
+                            ReadLogitCache(o.baseline_logprobs, {"", quant::Sha256Hex(texts[i]), o.ctx, kld_chunks}));
+        if (lp.vocab != m.spec().vocab) {
+          return MakeError("{}: vocabulary of {} tokens, the model's is {}", where, lp.vocab, m.spec().vocab);
+        }
+        if (lp.targets != want) {
+          const auto diff = std::mismatch(want.begin(), want.end(), lp.targets.begin(), lp.targets.end());
+          return MakeError("{}: {} scored targets, this model's tokenization gives {}; first difference at scored "
+                           "position {}", where, lp.targets.size(), want.size(), diff.first - want.begin());
+        }
+        return lp;
+      }
+      const LogitCacheKey key{base_hash, quant::Sha256Hex(texts[i]), o.ctx, kld_chunks};
       const std::filesystem::path cpath = LogitCachePath(cache_dir, key);
-      if (o.use_cache) {
+      if (use_cache) {
         auto cached = ReadLogitCache(cpath, key);
         // A valid file for another tokenization (its targets differ) is stale, not trusted.
-        if (cached.ok() && cached->vocab == m.spec().vocab && cached->targets == ExpectedTargets(tokens[i], rule)) {
-          lp = std::move(cached).value();
+        if (cached.ok() && cached->vocab == m.spec().vocab && cached->targets == want) {
           ++hits;
+          return std::move(cached).value();
         }
       }
-      if (!lp) {
-        if (!base) {
-          say(fmt::format("loading baseline {}", o.baseline.string()));
-          auto b = model::LoadModel(o.baseline);
-          if (!b.ok()) return std::move(b).error().Context("baseline");
-          if (b->model->spec().vocab != m.spec().vocab) {
-            return MakeError("baseline {} has a vocabulary of {} tokens, the model {}", o.baseline.string(),
-                             b->model->spec().vocab, m.spec().vocab);
-          }
-          base = std::move(b).value();
+      if (!base) {
+        say(fmt::format("loading baseline {}", o.baseline.string()));
+        auto b = model::LoadModel(o.baseline);
+        if (!b.ok()) return std::move(b).error().Context("baseline");
+        if (b->model->spec().vocab != m.spec().vocab) {
+          return MakeError("baseline {} has a vocabulary of {} tokens, the model {}", o.baseline.string(),
+                           b->model->spec().vocab, m.spec().vocab);
         }
-        say(fmt::format("baseline log-probabilities on {}", where));
-        auto r = ComputeScoredLogProbs(*base->model, tokens[i], rule, pool);
-        if (!r.ok()) return std::move(r).error().Context(where);
-        lp = std::move(r).value();
-        ++computed;
-        if (o.use_cache) {
-          if (Status w = WriteLogitCache(cpath, key, *lp); !w.ok() && write_error.empty()) write_error = w.error().message;
-        }
+        base = std::move(b).value();
       }
+      const std::string where = o.texts[i].string();
+      say(fmt::format("baseline log-probabilities on {}", where));
+      auto r = ComputeScoredLogProbs(*base->model, tokens[i], rule, pool);
+      if (!r.ok()) return std::move(r).error().Context(where);
+      ++computed;
+      if (use_cache) {
+        if (Status w = WriteLogitCache(cpath, key, *r); !w.ok() && write_error.empty()) write_error = w.error().message;
+      }
+      return r;
+    };
+    KldAccumulator acc;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string where = o.texts[i].string();
+      QF_ASSIGN_OR_RETURN(ScoredLogProbs lp, baseline_of(i));
       say(fmt::format("KL-divergence on {}", where));
       QF_TRY([&]() -> Status {
-        Status s = AccumulateKld(m, tokens[i], rule, *lp, pool, acc);
+        Status s = AccumulateKld(m, tokens[i], rule, lp, pool, acc);
         if (!s.ok()) return std::move(s).error().Context(where);
         return s;
       }());
@@ -252,9 +248,14 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
     base.reset();
     QF_ASSIGN_OR_RETURN(KldStats st, acc.Finish());
     rep.kld = st;
-    rep.kld_cache = computed == 0 ? "hit" : (hits > 0 ? "partly computed" : "computed");
-    if (!o.use_cache) rep.kld_cache = "computed (cache off)";
-    if (!write_error.empty()) rep.kld_cache += " (cache not written: " + write_error + ")";
+    if (from_file) {
+      rep.baseline = o.baseline_logprobs.string();
+      rep.kld_cache = "file";
+    } else {
+      rep.kld_cache = computed == 0 ? "hit" : (hits > 0 ? "partly computed" : "computed");
+      if (!o.use_cache) rep.kld_cache = "computed (cache off)";
+      if (!write_error.empty()) rep.kld_cache += " (cache not written: " + write_error + ")";
+    }
   }
 
   // Speed.

@@ -315,11 +315,6 @@ float EmbeddingScale(const LlamaSpec& spec) {
   return static_cast<float>(std::sqrt(static_cast<double>(spec.hidden)));
 }
 
-Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out) {
-  QF_ASSIGN_OR_RETURN(EmbeddingTable e, EmbeddingTable::Plain(embed));
-  return e.Lookup(tokens, out);
-}
-
 void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool all_logits, ThreadPool& pool) {
   const LlamaSpec& s = m_.spec_;
   const auto& k = kernels::Kernels();

@@ -172,7 +172,4 @@ class LayerRunner {
 // Gemma (transformers' embed_scale, llama.cpp's ggml_scale by sqrtf(n_embd)), else 1.
 float EmbeddingScale(const LlamaSpec& spec);
 
-// Embedding rows of `tokens` from an [vocab, hidden] f32/f16/bf16 table into out [n, hidden].
-Status EmbedTokens(const TensorView& embed, std::span<const int32_t> tokens, float* out);
-
 }  // namespace qforge::model

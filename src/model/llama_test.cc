@@ -277,7 +277,9 @@ TEST(LayerRunner, MatchesSessionAtEveryLinearSite) {
   const auto embed = ckpt->Lookup()("model.embed_tokens.weight");
   ASSERT_TRUE(embed.has_value());
   std::vector<float> x(n * spec.hidden);
-  ASSERT_TRUE(EmbedTokens(*embed, tokens, x.data()).ok());
+  auto table = EmbeddingTable::Plain(*embed);
+  ASSERT_TRUE(table.ok());
+  ASSERT_TRUE(table->Lookup(tokens, x.data()).ok());
   LayerRunner runner(spec, 32, 5);
   for (int64_t l = 0; l < spec.layers; ++l) {
     auto layer = CreateDecoderLayer(spec, l, ckpt->Lookup(), **quant);
