@@ -43,6 +43,7 @@ int Main(int argc, char** argv) {
       AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app), AddCompareCommand(app),
       AddEvalCommand(app), AddTokenizeCommand(app),
   };
+  AddArtifactCommands(app, &commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

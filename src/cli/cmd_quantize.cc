@@ -17,7 +17,7 @@ namespace qforge::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, out, method = "gptq";
+  std::string model, out, method = "gptq", version;
   int bits = 4;
   int64_t group_size = 128;
   bool sym = false, asym = false, act_order = false, static_groups = false, overwrite = false, json = false;
@@ -47,6 +47,7 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   opt.calib.seqlen = a.calib_seqlen;
   opt.calib.seed = a.seed;
   opt.overwrite = a.overwrite;
+  opt.artifact_version = a.version;
   opt.max_shard_bytes = static_cast<uint64_t>(a.shard_mb) << 20;
   ThreadPool pool(a.threads);
   const bool tty = isatty(fileno(stderr)) != 0;
@@ -128,6 +129,7 @@ Command AddQuantizeCommand(CLI::App& parent) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   c.app->add_flag("--overwrite", a->overwrite, "Replace an existing output directory");
+  c.app->add_option("--version", a->version, "The output's version, recorded in its manifest (qforge-manifest.json)");
   c.app->add_flag("--json", a->json, "Print the summary as JSON");
   c.run = [app = c.app, a] { return RunQuantize(*app, *a); };
   return c;

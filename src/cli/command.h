@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -28,6 +29,8 @@ Command AddQuantizeCommand(CLI::App& parent);
 Command AddCompareCommand(CLI::App& parent);
 Command AddEvalCommand(CLI::App& parent);
 Command AddTokenizeCommand(CLI::App& parent);
+// keygen, sign, verify, reproduce, sbom (cmd_artifact.cc): appends each to `commands`.
+void AddArtifactCommands(CLI::App& parent, std::vector<Command>* commands);
 
 // The whole command line of this process, shell-quoted (recorded in reports).
 const std::string& InvocationLine();

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "artifact/digest.h"
 #include "core/process.h"
 #include "eval/logit_cache.h"
 #include "eval/report.h"
@@ -107,7 +108,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
 json TextsJson(const std::vector<fs::path>& files) {
   json a = json::array();
   for (const auto& f : files) {
-    auto sha = quant::Sha256File(f);
+    auto sha = artifact::Sha256File(f);
     a.push_back({{"path", f.string()}, {"sha256", sha.ok() ? *sha : std::string("?")}});
   }
   return a;
@@ -129,7 +130,7 @@ Result<std::string> InputsFingerprint(const CompareOptions& o) {
                {"protocols", protocols},
                {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps},
                {"kld", !o.no_kld}};
-  return quant::Sha256Hex(j.dump());
+  return artifact::Sha256Hex(j.dump());
 }
 
 json ConfigJson(const MatrixConfig& c) {
@@ -274,7 +275,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
   std::vector<bool> need(configs.size(), true);
   CompareResult result;
   for (size_t i = 0; i < configs.size(); ++i) {
-    hashes[i] = quant::Sha256Hex(inputs + ConfigJson(configs[i]).dump());
+    hashes[i] = artifact::Sha256Hex(inputs + ConfigJson(configs[i]).dump());
     auto cached = ReadJsonFile(o.out / "rows" / (configs[i].id + ".json"));
     if (cached.ok() && cached->is_object() && cached->value("hash", "") == hashes[i] && cached->value("status", "") == "ok") {
       rows[i] = std::move(cached).value();

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 
+#include "artifact/digest.h"
 #include "eval/logit_cache.h"
 #include "io/tokenizer.h"
 #include "model/loader.h"
@@ -193,7 +194,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
         const std::string where = o.baseline_logprobs.string();
         // Its model hash names the other engine's model: not checked (empty key hash).
         QF_ASSIGN_OR_RETURN(ScoredLogProbs lp,
-                            ReadLogitCache(o.baseline_logprobs, {"", quant::Sha256Hex(texts[i]), o.ctx, kld_chunks}));
+                            ReadLogitCache(o.baseline_logprobs, {"", artifact::Sha256Hex(texts[i]), o.ctx, kld_chunks}));
         if (lp.vocab != m.spec().vocab) {
           return MakeError("{}: vocabulary of {} tokens, the model's is {}", where, lp.vocab, m.spec().vocab);
         }
@@ -204,7 +205,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
         }
         return lp;
       }
-      const LogitCacheKey key{base_hash, quant::Sha256Hex(texts[i]), o.ctx, kld_chunks};
+      const LogitCacheKey key{base_hash, artifact::Sha256Hex(texts[i]), o.ctx, kld_chunks};
       const std::filesystem::path cpath = LogitCachePath(cache_dir, key);
       if (use_cache) {
         auto cached = ReadLogitCache(cpath, key);
@@ -320,6 +321,34 @@ nlohmann::json EvalReport::ToJson() const {
   }
   j["tasks"] = tasks_arr;
   return j;
+}
+
+Result<nlohmann::json> SbomMetrics(const nlohmann::json& r) {
+  using nlohmann::json;
+  if (!r.is_object() || !r.contains("quality") || !r["quality"].is_object() || !r.contains("ctx")) {
+    return MakeError("not a qforge eval report (no \"quality\" / \"ctx\")");
+  }
+  json out = json::array();
+  const json& q = r["quality"];
+  const std::string ctx = r["ctx"].dump();
+  for (const json& p : q.value("ppl", json::array())) {
+    out.push_back({{"type", "perplexity"},
+                   {"value", p.value("ppl", 0.0)},
+                   {"stderr", p.value("stderr", 0.0)},
+                   {"slice", fmt::format("{}, ctx {}, {} protocol, {} scored tokens", p.value("text", std::string()), ctx,
+                                         p.value("protocol", std::string()), p.value("tokens", json()).dump())}});
+  }
+  if (q.contains("kld") && q["kld"].is_object()) {
+    const json& k = q["kld"];
+    const std::string slice = fmt::format("against {}, {} positions", r.value("baseline", json()).dump(), k.value("tokens", json()).dump());
+    out.push_back({{"type", "kl-divergence-mean"}, {"value", k.value("mean", 0.0)}, {"stderr", k.value("mean_stderr", 0.0)}, {"slice", slice}});
+    out.push_back({{"type", "top1-agreement"}, {"value", k.value("top1_agreement", 0.0)}, {"slice", slice}});
+  }
+  if (r.contains("size") && r["size"].is_object()) {
+    out.push_back({{"type", "linear-bits-per-weight"}, {"value", r["size"].value("linear_bits_per_weight", 0.0)}});
+    out.push_back({{"type", "weight-bytes"}, {"value", r["size"].value("weight_bytes", json(0))}});
+  }
+  return out;
 }
 
 }  // namespace qforge::eval

@@ -140,4 +140,9 @@ SizeReport MeasureSize(const io::ModelSource& source, const model::LlamaSpec& sp
 // True for the tensors counted as quantized-linear storage (see above).
 bool IsDecoderLinearTensor(std::string_view name);
 
+// The measured figures of an eval report (its ToJson form, as `eval --json` prints it or a compare
+// row's "eval") as SBOM performance metrics (artifact::SbomSpec::metrics): perplexity per text,
+// KL divergence and top-1 agreement against the baseline, bits per weight. Errors: not such a report.
+Result<nlohmann::json> SbomMetrics(const nlohmann::json& eval_report);
+
 }  // namespace qforge::eval

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 
+#include "artifact/digest.h"
 #include "eval/logit_cache.h"
 #include "formats/quantized_tensor.h"
 #include "io/model_source.h"
@@ -319,7 +320,7 @@ TEST(EvalGolden, BaselineLogprobsFileFromAnotherEngine) {
   ASSERT_TRUE(text.ok());
   const std::string foreign(64, 'a');
   const fs::path file = dir / "other-engine.bin";
-  ASSERT_TRUE(WriteLogitCache(file, {foreign, quant::Sha256Hex(*text), 64, 2}, *lp).ok());
+  ASSERT_TRUE(WriteLogitCache(file, {foreign, artifact::Sha256Hex(*text), 64, 2}, *lp).ok());
 
   EvalOptions o;
   o.texts = {TextPath()};
@@ -345,7 +346,7 @@ TEST(EvalGolden, BaselineLogprobsFileFromAnotherEngine) {
   ScoredLogProbs shifted = *lp;
   shifted.targets[5] = (shifted.targets[5] + 1) % static_cast<int32_t>(shifted.vocab);
   const fs::path file2 = dir / "shifted.bin";
-  ASSERT_TRUE(WriteLogitCache(file2, {foreign, quant::Sha256Hex(*text), 64, 2}, shifted).ok());
+  ASSERT_TRUE(WriteLogitCache(file2, {foreign, artifact::Sha256Hex(*text), 64, 2}, shifted).ok());
   bad = o;
   bad.baseline_logprobs = file2;
   auto e = EvaluateModel(HfDir(), bad, pool);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "artifact/digest.h"
 #include "io/mapped_file.h"
 #include "quant/calibration.h"
 
@@ -43,7 +44,7 @@ bool IsHex64(std::string_view s) {
 }  // namespace
 
 std::filesystem::path LogitCachePath(const std::filesystem::path& dir, const LogitCacheKey& key) {
-  const std::string id = quant::Sha256Hex(
+  const std::string id = artifact::Sha256Hex(
       fmt::format("qforge-kld-base v{}\n{}\n{}\n{}\n{}\n", kVersion, key.model_hash, key.text_hash, key.ctx, key.max_chunks));
   return dir / ("kld-base-" + id + ".bin");
 }
@@ -72,10 +73,10 @@ Result<std::string> ModelHash(const std::filesystem::path& model) {
   }
   std::string lines;
   for (const auto& f : files) {
-    QF_ASSIGN_OR_RETURN(std::string h, quant::Sha256File(f));
+    QF_ASSIGN_OR_RETURN(std::string h, artifact::Sha256File(f));
     lines += fmt::format("{} {}\n", f.filename().string(), h);
   }
-  return quant::Sha256Hex(lines);
+  return artifact::Sha256Hex(lines);
 }
 
 Status WriteLogitCache(const std::filesystem::path& path, const LogitCacheKey& key, const ScoredLogProbs& lp) {
@@ -93,7 +94,7 @@ Status WriteLogitCache(const std::filesystem::path& path, const LogitCacheKey& k
   std::string payload_for_hash;
   payload_for_hash.reserve(targets.size() + values.size());
   payload_for_hash.append(targets).append(values);
-  const std::string payload_hash = quant::Sha256Hex(payload_for_hash);
+  const std::string payload_hash = artifact::Sha256Hex(payload_for_hash);
 
   std::string header(kHeaderBytes, '\0');
   std::memcpy(header.data(), kMagic, sizeof(kMagic));
@@ -149,7 +150,7 @@ Result<ScoredLogProbs> ReadLogitCache(const std::filesystem::path& path, const L
                      positions, per_position);
   }
   const std::string_view body = v.substr(kHeaderBytes);
-  if (quant::Sha256Hex(body) != v.substr(kOffPayloadHash, kHashHex)) {
+  if (artifact::Sha256Hex(body) != v.substr(kOffPayloadHash, kHashHex)) {
     return MakeError("{}: payload checksum mismatch (corrupt)", where);
   }
   ScoredLogProbs out;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "artifact/digest.h"
 #include "quant/calibration.h"
 
 namespace qforge::eval {
@@ -23,7 +24,7 @@ class LogitCacheTest : public ::testing::Test {
     lp_.vocab = 5;
     lp_.targets = {1, 4, 0};
     for (int i = 0; i < 15; ++i) lp_.logprobs.push_back(-0.25f * static_cast<float>(i) - 0.125f);
-    key_ = {quant::Sha256Hex("model"), quant::Sha256Hex("text"), 64, 3};
+    key_ = {artifact::Sha256Hex("model"), artifact::Sha256Hex("text"), 64, 3};
     path_ = LogitCachePath(dir_ / "sub", key_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -61,7 +62,7 @@ TEST_F(LogitCacheTest, TheKeyNamesTheFileAndIsChecked) {
   ASSERT_TRUE(WriteLogitCache(path_, key_, lp_).ok());
   EXPECT_FALSE(ReadLogitCache(path_, other).ok());
   other = key_;
-  other.model_hash = quant::Sha256Hex("another model");
+  other.model_hash = artifact::Sha256Hex("another model");
   auto r = ReadLogitCache(path_, other);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("another model"), std::string::npos) << r.error().message;

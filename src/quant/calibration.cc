@@ -1,38 +1,17 @@
 #include "quant/calibration.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "artifact/digest.h"
 #include "core/random.h"
 
 namespace qforge::quant {
 
 namespace {
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-  std::string HexDigest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 Result<std::string> ReadAll(const std::filesystem::path& path) {
   std::ifstream f(path, std::ios::binary);
@@ -44,25 +23,6 @@ Result<std::string> ReadAll(const std::filesystem::path& path) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view bytes) {
-  Sha256 h;
-  h.Update(bytes.data(), bytes.size());
-  return h.HexDigest();
-}
-
-Result<std::string> Sha256File(const std::filesystem::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return MakeError("{}: cannot open for hashing", path.string());
-  Sha256 h;
-  std::vector<char> buf(1 << 20);
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (f.gcount() > 0) h.Update(buf.data(), static_cast<size_t>(f.gcount()));
-  }
-  if (f.bad()) return MakeError("{}: read error while hashing", path.string());
-  return h.HexDigest();
-}
 
 Result<std::vector<std::string>> ReadCalibrationDocuments(const std::filesystem::path& path) {
   QF_ASSIGN_OR_RETURN(std::string text, ReadAll(path));
@@ -109,7 +69,7 @@ Result<CalibrationSet> BuildCalibrationSet(const io::Tokenizer& tokenizer, const
     QF_ASSIGN_OR_RETURN(std::vector<std::string> docs, ReadCalibrationDocuments(path));
     CalibrationFile f;
     f.path = path.string();
-    QF_ASSIGN_OR_RETURN(f.sha256, Sha256File(path));
+    QF_ASSIGN_OR_RETURN(f.sha256, artifact::Sha256File(path));
     std::error_code ec;
     f.bytes = std::filesystem::file_size(path, ec);
     f.documents = static_cast<int64_t>(docs.size());

@@ -48,11 +48,6 @@ struct CalibrationSet {
   nlohmann::json Provenance() const;
 };
 
-// SHA-256 of a file's bytes, lowercase hex (OpenSSL EVP).
-Result<std::string> Sha256File(const std::filesystem::path& path);
-// SHA-256 of a byte string, lowercase hex.
-std::string Sha256Hex(std::string_view bytes);
-
 // The documents of one calibration file (see the format rules above). Errors name the file and, for
 // JSONL, the line.
 Result<std::vector<std::string>> ReadCalibrationDocuments(const std::filesystem::path& path);

@@ -39,6 +39,10 @@ CheckpointWriter::CheckpointWriter(CheckpointWriter&& o) noexcept
       tmp_(std::move(o.tmp_)),
       overwrite_(o.overwrite_),
       finished_(o.finished_),
+      have_manifest_(o.have_manifest_),
+      have_sbom_(o.have_sbom_),
+      manifest_(std::move(o.manifest_)),
+      sbom_(std::move(o.sbom_)),
       max_shard_bytes_(o.max_shard_bytes_),
       pending_bytes_(o.pending_bytes_),
       total_bytes_(o.total_bytes_),
@@ -125,6 +129,14 @@ Status CheckpointWriter::Finish() {
     nlohmann::json index = {{"metadata", {{"total_size", total_bytes_}}}, {"weight_map", map}};
     QF_TRY(WriteJson("model.safetensors.index.json", index));
   }
+  if (!have_manifest_) return MakeError("{}: no manifest was given to the checkpoint writer", out_.string());
+  const artifact::ArtifactPaths paths = artifact::PathsFor(tmp_, /*directory=*/true);
+  if (have_sbom_) {
+    QF_ASSIGN_OR_RETURN(std::vector<artifact::FileEntry> files, artifact::ListFiles(paths));
+    sbom_.name = out_.filename().string();
+    QF_TRY(WriteJson(artifact::kSbomName, artifact::BuildSbom(sbom_, files)));
+  }
+  QF_TRY(artifact::WriteManifest(paths, manifest_));
   if (fs::exists(out_, ec)) {
     if (!overwrite_) return MakeError("{}: appeared while quantizing; not replaced", out_.string());
     fs::remove_all(out_, ec);

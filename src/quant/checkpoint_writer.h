@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "artifact/manifest.h"
+#include "artifact/sbom.h"
 #include "core/dtype.h"
 #include "core/result.h"
 #include "core/tensor.h"
@@ -45,7 +47,14 @@ class CheckpointWriter {
   // Writes config.json (pretty-printed) and any other JSON file.
   Status WriteJson(const std::string& name, const nlohmann::json& j);
 
-  // Flushes, names the shards, writes the index, renames into place.
+  // The manifest Finish writes last, over every file (artifact/manifest.h). Without one, Finish fails:
+  // every checkpoint qforge writes carries its manifest.
+  void SetManifest(artifact::ManifestSpec spec) { manifest_ = std::move(spec); have_manifest_ = true; }
+  // The SBOM (artifact/sbom.h) Finish writes as sbom.cdx.json before the manifest; its name is the
+  // output directory's.
+  void SetSbom(artifact::SbomSpec spec) { sbom_ = std::move(spec); have_sbom_ = true; }
+
+  // Flushes, names the shards, writes the index and the manifest, renames into place.
   Status Finish();
 
   uint64_t tensor_bytes() const { return total_bytes_; }
@@ -61,7 +70,9 @@ class CheckpointWriter {
     std::vector<uint8_t> bytes;
   };
   std::filesystem::path out_, tmp_;
-  bool overwrite_ = false, finished_ = false;
+  bool overwrite_ = false, finished_ = false, have_manifest_ = false, have_sbom_ = false;
+  artifact::ManifestSpec manifest_;
+  artifact::SbomSpec sbom_;
   uint64_t max_shard_bytes_ = 0, pending_bytes_ = 0, total_bytes_ = 0;
   std::vector<Pending> pending_;
   std::vector<std::pair<std::string, std::vector<std::string>>> shards_;  // temp file name, tensor names

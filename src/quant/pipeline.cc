@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "artifact/digest.h"
 #include "core/process.h"
 #include "formats/group_quant.h"
 #include "formats/ggml_blocks.h"
@@ -201,6 +202,10 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
     if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
     cmd += fmt::format(" --seed {}", o.calib.seed);
   }
+  // The shard size decides how the tensors are split into files; the version is recorded in the
+  // manifest. Both are part of what the command reproduces.
+  if (o.max_shard_bytes != QuantizeOptions{}.max_shard_bytes) cmd += fmt::format(" --shard-size {}", o.max_shard_bytes >> 20);
+  if (!o.artifact_version.empty()) cmd += " --version " + ShellQuote(o.artifact_version);
   return cmd;
 }
 
@@ -503,7 +508,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   nlohmann::json inputs = nlohmann::json::array();
   if (gguf) {
     config = io::ToHfConfigJson(cfg);
-    QF_ASSIGN_OR_RETURN(std::string sha, Sha256File(model_path));
+    QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(model_path));
     inputs.push_back({{"file", model_path.filename().string()}, {"sha256", sha}, {"bytes", fs::file_size(model_path)}});
   } else {
     std::ifstream cf(model_path / "config.json");
@@ -513,7 +518,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       const std::string fname = entry.path().filename().string();
       if (!entry.is_regular_file()) continue;
       if (fname != "config.json" && entry.path().extension() != ".safetensors" && fname != "model.safetensors.index.json") continue;
-      QF_ASSIGN_OR_RETURN(std::string sha, Sha256File(entry.path()));
+      QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(entry.path()));
       inputs.push_back({{"file", fname}, {"sha256", sha}, {"bytes", entry.file_size()}});
     }
   }
@@ -592,6 +597,22 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                            {"total_error", report.total_error},
                            {"linears", lin}}));
   report.tensor_bytes = writer.tensor_bytes();
+  writer.SetManifest({"hf-checkpoint", opt.artifact_version, record});
+  {
+    artifact::SbomSpec sbom;
+    sbom.version = opt.artifact_version;
+    sbom.architecture = cfg.model_type;
+    sbom.model_architecture = cfg.architecture;
+    sbom.provenance = record;
+    sbom.parameters = WeightOptionsJson(opt);
+    sbom.parameters["layout"] = record["layout"];
+    sbom.parameters["quantized_params"] = report.quantized_params;
+    sbom.parameters["linear_bytes"] = report.linear_bytes;
+    if (report.quantized_params > 0) {
+      sbom.parameters["linear_bits_per_weight"] = 8.0 * static_cast<double>(report.linear_bytes) / static_cast<double>(report.quantized_params);
+    }
+    writer.SetSbom(std::move(sbom));
+  }
   QF_TRY(writer.Finish());
   report.provenance = record;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

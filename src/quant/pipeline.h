@@ -115,6 +115,7 @@ struct QuantizeOptions {
   int64_t awq_max_rows = 4096;        // calibration rows (tokens) kept per site for AWQ's searches
   int awq_grid = 20;                  // α grid points (llm-awq: n_grid = 20)
   bool overwrite = false;
+  std::string artifact_version;       // the user's version of the output, recorded in its manifest
   uint64_t max_shard_bytes = uint64_t{1} << 30;
   // Tests: receives every quantized linear (in checkpoint order) when non-null.
   std::vector<formats::GroupQuantMatrix>* capture = nullptr;

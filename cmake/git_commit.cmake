@@ -1,0 +1,25 @@
+# Writes ${OUT} with the git commit of ${SRC} and whether the tree has uncommitted changes; the file
+# is rewritten only when that changes, so a build recompiles one object when HEAD moves.
+execute_process(COMMAND git -C "${SRC}" rev-parse HEAD OUTPUT_VARIABLE commit OUTPUT_STRIP_TRAILING_WHITESPACE
+                RESULT_VARIABLE rc ERROR_QUIET)
+if(NOT rc EQUAL 0)
+  set(commit "unknown")
+  set(dirty "false")
+else()
+  execute_process(COMMAND git -C "${SRC}" status --porcelain --untracked-files=no OUTPUT_VARIABLE status
+                  OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(status STREQUAL "")
+    set(dirty "false")
+  else()
+    set(dirty "true")
+  endif()
+endif()
+set(text "#define QFORGE_GIT_COMMIT \"${commit}\"\n#define QFORGE_GIT_DIRTY ${dirty}\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+else()
+  set(old "")
+endif()
+if(NOT old STREQUAL text)
+  file(WRITE "${OUT}" "${text}")
+endif()
