@@ -86,7 +86,9 @@ nlohmann::json BuildSbom(const SbomSpec& spec, const std::vector<FileEntry>& fil
     params.push_back({{"name", "qforge:quantization:" + it.key()}, {"value", ValueString(it.value())}});
   }
   if (spec.provenance.contains("command")) params.push_back({{"name", "qforge:command"}, {"value", ValueString(spec.provenance["command"])}});
-  params.push_back({{"name", "qforge:content_digest"}, {"value", digest}});
+  // The digest of the files listed here (the SBOM itself excluded, so it differs from the manifest's
+  // content_digest, which covers the SBOM too).
+  params.push_back({{"name", "qforge:files_digest"}, {"value", digest}});
 
   nlohmann::json model_parameters = {{"task", "text-generation"},
                                      {"architectureFamily", spec.architecture},

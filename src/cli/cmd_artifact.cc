@@ -67,46 +67,50 @@ int RunSign(const CLI::App& app, const ArtifactArgs& a) {
 int RunVerify(const CLI::App& app, const ArtifactArgs& a) {
   auto paths = artifact::LocateArtifact(a.artifact);
   if (!paths.ok()) return ReportError(app, paths.error());
-  auto m = artifact::ReadManifest(*paths);
-  if (!m.ok()) return ReportError(app, m.error());
-  nlohmann::json out = {{"artifact", a.artifact}, {"manifest", paths->manifest.string()}, {"files", m->files.size()}};
-  bool ok = true;
-  std::string first;
+  nlohmann::json out = {{"artifact", a.artifact}, {"manifest", paths->manifest.string()}};
+  auto fail = [&](const std::string& first) {
+    out["verified"] = false;
+    if (a.json) fmt::print("{}\n", out.dump(2));
+    fmt::print(stderr, "qforge verify: FAILED: {}\n", first);
+    return 1;
+  };
+  // The signature covers the manifest's exact bytes: checked before the manifest is even parsed, so a
+  // tampered manifest is a failed verification, not a parse error.
   if (!a.pubkey.empty()) {
+    auto bytes = artifact::ReadSmallFile(paths->manifest, 256 << 20);
+    if (!bytes.ok()) return ReportError(app, bytes.error());
     const fs::path sig_path = SignaturePath(*paths, a.sig);
     auto sig = artifact::ReadSmallFile(sig_path, 4096);
     if (!sig.ok()) return ReportError(app, Error{fmt::format("{} (the signature to verify)", sig.error().message)});
-    auto good = artifact::Verify(a.pubkey, m->bytes, *sig);
+    auto good = artifact::Verify(a.pubkey, *bytes, *sig);
     if (!good.ok()) return ReportError(app, good.error());
     out["signature"] = *good ? "good" : "bad";
     if (!*good) {
-      ok = false;
-      first = fmt::format("{}: the signature does not match the manifest under {}", sig_path.string(), a.pubkey);
+      return fail(fmt::format("{}: the signature does not match {} under {}", sig_path.string(), paths->manifest.string(), a.pubkey));
     }
   } else {
     out["signature"] = "not checked (no --pubkey)";
   }
+  auto m = artifact::ReadManifest(*paths);
+  if (!m.ok()) return ReportError(app, m.error());
+  out["files"] = m->files.size();
   auto diffs = artifact::CheckFiles(*paths, *m);
   if (!diffs.ok()) return ReportError(app, diffs.error());
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& d : *diffs) problems.push_back(artifact::Describe(d));
   out["problems"] = problems;
   if (!diffs->empty()) {
-    ok = false;
-    if (first.empty()) first = artifact::Describe((*diffs)[0]);
+    if (!a.json) {
+      for (const auto& p : problems) fmt::print("{}\n", p.get<std::string>());
+    }
+    return fail(artifact::Describe((*diffs)[0]));
   }
-  out["verified"] = ok;
+  out["verified"] = true;
   if (a.json) {
     fmt::print("{}\n", out.dump(2));
-  } else if (ok) {
+  } else {
     fmt::print("verified {}: {} files match the manifest ({}), signature {}\n", a.artifact, m->files.size(),
                m->json["artifact"].value("content_digest", std::string("?")), out["signature"].get<std::string>());
-  } else {
-    for (const auto& p : problems) fmt::print("{}\n", p.get<std::string>());
-  }
-  if (!ok) {
-    fmt::print(stderr, "qforge verify: FAILED: {}\n", first);
-    return 1;
   }
   return 0;
 }

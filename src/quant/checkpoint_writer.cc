@@ -133,7 +133,6 @@ Status CheckpointWriter::Finish() {
   const artifact::ArtifactPaths paths = artifact::PathsFor(tmp_, /*directory=*/true);
   if (have_sbom_) {
     QF_ASSIGN_OR_RETURN(std::vector<artifact::FileEntry> files, artifact::ListFiles(paths));
-    sbom_.name = out_.filename().string();
     QF_TRY(WriteJson(artifact::kSbomName, artifact::BuildSbom(sbom_, files)));
   }
   QF_TRY(artifact::WriteManifest(paths, manifest_));

@@ -50,8 +50,7 @@ class CheckpointWriter {
   // The manifest Finish writes last, over every file (artifact/manifest.h). Without one, Finish fails:
   // every checkpoint qforge writes carries its manifest.
   void SetManifest(artifact::ManifestSpec spec) { manifest_ = std::move(spec); have_manifest_ = true; }
-  // The SBOM (artifact/sbom.h) Finish writes as sbom.cdx.json before the manifest; its name is the
-  // output directory's.
+  // The SBOM (artifact/sbom.h) Finish writes as sbom.cdx.json before the manifest.
   void SetSbom(artifact::SbomSpec spec) { sbom_ = std::move(spec); have_sbom_ = true; }
 
   // Flushes, names the shards, writes the index and the manifest, renames into place.

@@ -600,6 +600,10 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   writer.SetManifest({"hf-checkpoint", opt.artifact_version, record});
   {
     artifact::SbomSpec sbom;
+    // Named after what it is, not where it was written (the output path is in no hashed file).
+    const fs::path in_name = model_path.has_filename() ? model_path.filename() : model_path.parent_path().filename();
+    sbom.name = fmt::format("{} {} w{} g{}", in_name.string(), MethodName(opt.method), opt.weights.bits,
+                            opt.weights.group_size > 0 ? opt.weights.group_size : -1);
     sbom.version = opt.artifact_version;
     sbom.architecture = cfg.model_type;
     sbom.model_architecture = cfg.architecture;
