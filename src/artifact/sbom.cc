@@ -4,6 +4,7 @@
 
 #include "artifact/build_info.h"
 #include "artifact/digest.h"
+#include "artifact/signing.h"
 
 namespace qforge::artifact {
 
@@ -20,6 +21,21 @@ namespace {
 nlohmann::json Sha256Hash(const std::string& hex) { return nlohmann::json::array({{{"alg", "SHA-256"}, {"content", hex}}}); }
 
 std::string ValueString(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// CycloneDX performanceMetrics: values as strings, a 95% interval when a standard error is known.
+nlohmann::json PerformanceMetrics(const nlohmann::json& metrics) {
+  nlohmann::json pm = nlohmann::json::array();
+  for (const auto& m : metrics) {
+    nlohmann::json e = {{"type", m.value("type", std::string())}, {"value", ValueString(m.value("value", nlohmann::json()))}};
+    if (m.contains("slice")) e["slice"] = m["slice"];
+    if (m.contains("stderr") && m["stderr"].is_number() && m["value"].is_number()) {
+      const double v = m["value"].get<double>(), s = m["stderr"].get<double>();
+      e["confidenceInterval"] = {{"lowerBound", fmt::format("{}", v - 1.96 * s)}, {"upperBound", fmt::format("{}", v + 1.96 * s)}};
+    }
+    pm.push_back(e);
+  }
+  return pm;
+}
 
 }  // namespace
 
@@ -97,19 +113,7 @@ nlohmann::json BuildSbom(const SbomSpec& spec, const std::vector<FileEntry>& fil
                                      {"outputs", nlohmann::json::array({{{"format", "text"}}})}};
   if (!datasets.empty()) model_parameters["datasets"] = datasets;
   nlohmann::json card = {{"bom-ref", "model-card"}, {"modelParameters", model_parameters}};
-  if (!spec.metrics.empty()) {
-    nlohmann::json pm = nlohmann::json::array();
-    for (const auto& m : spec.metrics) {
-      nlohmann::json e = {{"type", m.value("type", std::string())}, {"value", ValueString(m["value"])}};
-      if (m.contains("slice")) e["slice"] = m["slice"];
-      if (m.contains("stderr") && m["stderr"].is_number() && m["value"].is_number()) {
-        const double v = m["value"].get<double>(), s = m["stderr"].get<double>();
-        e["confidenceInterval"] = {{"lowerBound", fmt::format("{}", v - 1.96 * s)}, {"upperBound", fmt::format("{}", v + 1.96 * s)}};
-      }
-      pm.push_back(e);
-    }
-    card["quantitativeAnalysis"] = {{"performanceMetrics", pm}};
-  }
+  if (!spec.metrics.empty()) card["quantitativeAnalysis"] = {{"performanceMetrics", PerformanceMetrics(spec.metrics)}};
   card["considerations"] = {
       {"technicalLimitations",
        nlohmann::json::array({"Post-training quantization: outputs differ from the base model's; see the measured figures "
@@ -151,6 +155,23 @@ nlohmann::json BuildSbom(const SbomSpec& spec, const std::vector<FileEntry>& fil
           {"components", components},
           {"dependencies", nlohmann::json::array({{{"ref", "model"}, {"dependsOn", datasets.empty() ? nlohmann::json::array() : nlohmann::json::array({"calibration-data"})}},
                                                   {{"ref", "tool:qforge"}, {"dependsOn", lib_refs}}})}};
+}
+
+Result<nlohmann::json> SbomWithMetrics(const std::filesystem::path& artifact, const nlohmann::json& metrics) {
+  QF_ASSIGN_OR_RETURN(ArtifactPaths paths, LocateArtifact(artifact));
+  QF_ASSIGN_OR_RETURN(LoadedManifest m, ReadManifest(paths));
+  QF_ASSIGN_OR_RETURN(std::vector<Discrepancy> diffs, CheckFiles(paths, m));
+  if (!diffs.empty()) return MakeError("{}: the artifact does not match its manifest: {}", artifact.string(), Describe(diffs[0]));
+  if (!paths.directory) return MakeError("{}: a single-file artifact carries no SBOM inside", artifact.string());
+  const std::filesystem::path file = paths.root / kSbomName;
+  QF_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(file, 64 << 20));
+  nlohmann::json sbom = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (!sbom.is_object() || !sbom.contains("metadata") || !sbom["metadata"].is_object() ||
+      !sbom["metadata"].contains("component") || !sbom["metadata"]["component"].is_object()) {
+    return MakeError("{}: not a CycloneDX document with metadata.component", file.string());
+  }
+  sbom["metadata"]["component"]["modelCard"]["quantitativeAnalysis"] = {{"performanceMetrics", PerformanceMetrics(metrics)}};
+  return sbom;
 }
 
 }  // namespace qforge::artifact

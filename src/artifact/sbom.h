@@ -9,12 +9,14 @@
 // reproducible like the artifact itself.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "artifact/manifest.h"
+#include "core/result.h"
 
 namespace qforge::artifact {
 
@@ -33,6 +35,11 @@ struct SbomSpec {
 
 // The document for an artifact whose files (the SBOM itself excluded) are `files`.
 nlohmann::json BuildSbom(const SbomSpec& spec, const std::vector<FileEntry>& files);
+
+// The SBOM inside the artifact at `artifact` (sbom.cdx.json) with `metrics` (SbomSpec::metrics form) as
+// its model card's measured figures. Errors: the artifact does not match its manifest (named), or has
+// no SBOM.
+Result<nlohmann::json> SbomWithMetrics(const std::filesystem::path& artifact, const nlohmann::json& metrics);
 
 // "urn:uuid:..." derived from a digest (RFC 4122 layout, version 5-style bits): stable for stable content.
 std::string UuidUrnFromDigest(const std::string& hex_sha256);

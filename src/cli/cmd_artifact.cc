@@ -147,39 +147,16 @@ int RunReproduce(const CLI::App& app, const ArtifactArgs& a) {
 }
 
 int RunSbom(const CLI::App& app, const ArtifactArgs& a) {
-  auto paths = artifact::LocateArtifact(a.artifact);
-  if (!paths.ok()) return ReportError(app, paths.error());
-  auto m = artifact::ReadManifest(*paths);
-  if (!m.ok()) return ReportError(app, m.error());
-  auto diffs = artifact::CheckFiles(*paths, *m);
-  if (!diffs.ok()) return ReportError(app, diffs.error());
-  if (!diffs->empty()) return ReportError(app, Error{fmt::format("the artifact does not match its manifest: {}", artifact::Describe((*diffs)[0]))});
-  const fs::path sbom_path = paths->directory ? paths->root / artifact::kSbomName : fs::path();
-  auto bytes = artifact::ReadSmallFile(sbom_path, 64 << 20);
-  if (!bytes.ok()) return ReportError(app, bytes.error());
-  nlohmann::json sbom = nlohmann::json::parse(*bytes, nullptr, false);
-  if (!sbom.is_object() || !sbom.contains("metadata") || !sbom["metadata"].contains("component")) {
-    return ReportError(app, Error{fmt::format("{}: not a CycloneDX document with metadata.component", sbom_path.string())});
-  }
   auto report_bytes = artifact::ReadSmallFile(a.eval, 64 << 20);
   if (!report_bytes.ok()) return ReportError(app, report_bytes.error());
   nlohmann::json report = nlohmann::json::parse(*report_bytes, nullptr, false);
   if (report.is_object() && report.contains("eval") && report["eval"].is_object()) report = report["eval"];  // a compare row
   auto metrics = eval::SbomMetrics(report);
   if (!metrics.ok()) return ReportError(app, Error{fmt::format("{}: {}", a.eval, metrics.error().message)});
-  nlohmann::json pm = nlohmann::json::array();
-  for (const auto& x : *metrics) {
-    nlohmann::json e = {{"type", x["type"]}, {"value", x["value"].is_string() ? x["value"].get<std::string>() : x["value"].dump()}};
-    if (x.contains("slice")) e["slice"] = x["slice"];
-    if (x.contains("stderr") && x["value"].is_number()) {
-      const double v = x["value"].get<double>(), s = x["stderr"].get<double>();
-      e["confidenceInterval"] = {{"lowerBound", fmt::format("{}", v - 1.96 * s)}, {"upperBound", fmt::format("{}", v + 1.96 * s)}};
-    }
-    pm.push_back(e);
-  }
-  sbom["metadata"]["component"]["modelCard"]["quantitativeAnalysis"] = {{"performanceMetrics", pm}};
-  if (Status s = io::WriteFileAtomically(a.out, sbom.dump(2) + "\n"); !s.ok()) return ReportError(app, s.error());
-  fmt::print("wrote {} ({} measured figures from {})\n", a.out, pm.size(), a.eval);
+  auto sbom = artifact::SbomWithMetrics(a.artifact, *metrics);
+  if (!sbom.ok()) return ReportError(app, sbom.error());
+  if (Status s = io::WriteFileAtomically(a.out, sbom->dump(2) + "\n"); !s.ok()) return ReportError(app, s.error());
+  fmt::print("wrote {} ({} measured figures from {})\n", a.out, metrics->size(), a.eval);
   return 0;
 }
 

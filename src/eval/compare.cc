@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "artifact/digest.h"
+#include "artifact/sbom.h"
 #include "core/process.h"
 #include "eval/logit_cache.h"
 #include "eval/report.h"
@@ -328,6 +329,21 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       return row;
     }
     row["eval"] = ev->ToJson();
+    if (!c.baseline) {
+      // The quantized checkpoint's SBOM with the figures just measured, beside it (the checkpoint
+      // itself stays as written: its manifest and any signature remain valid).
+      const fs::path sbom_path = o.out / "models" / (c.id + ".cdx.json");
+      Status st = [&]() -> Status {
+        QF_ASSIGN_OR_RETURN(json metrics, SbomMetrics(row["eval"]));
+        QF_ASSIGN_OR_RETURN(json sbom, artifact::SbomWithMetrics(model, metrics));
+        return io::WriteFileAtomically(sbom_path, sbom.dump(2) + "\n");
+      }();
+      if (!st.ok()) {
+        row["status"] = "failed: " + st.error().message;
+        return row;
+      }
+      row["sbom"] = sbom_path.string();
+    }
     row["command"] = command + EvalCommand(model, o, true);
     row["status"] = "ok";
     row["hash"] = hashes[i];

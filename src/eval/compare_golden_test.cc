@@ -115,6 +115,18 @@ TEST_F(CompareTest, ResumeAfterAKilledRunRecomputesNothingFinished) {
   EXPECT_EQ(rows[0]["eval"]["quality"]["kld"]["top1_agreement"].get<double>(), 1.0);
   EXPECT_GT(rows[2]["eval"]["quality"]["kld"]["mean"].get<double>(), 0.0);
   for (const char* f : {"matrix.json", "matrix.md", "matrix.csv", "report.html"}) EXPECT_TRUE(fs::exists(o.out / f)) << f;
+  // Each quantized checkpoint carries its manifest, and beside it an SBOM with the figures measured.
+  for (size_t r : {size_t{1}, size_t{2}}) {
+    const std::string id = rows[r]["id"];
+    EXPECT_TRUE(fs::exists(o.out / "models" / id / "qforge-manifest.json")) << id;
+    std::ifstream f(o.out / "models" / (id + ".cdx.json"));
+    const auto sbom = nlohmann::json::parse(f, nullptr, false);
+    ASSERT_TRUE(sbom.is_object()) << id;
+    const auto& pm = sbom["metadata"]["component"]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"];
+    ASSERT_TRUE(pm.is_array()) << id;
+    EXPECT_EQ(pm[0]["type"], "perplexity");
+    EXPECT_EQ(std::stod(pm[0]["value"].get<std::string>()), rows[r]["eval"]["quality"]["ppl"][0]["ppl"].get<double>()) << id;
+  }
 
   // A third run reuses everything; a changed evaluation setting invalidates every row.
   auto third = Compare(o);
