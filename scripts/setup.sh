@@ -10,7 +10,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libeigen3-dev
-  libsentencepiece-dev libssl-dev libicu-dev
+  libsentencepiece-dev libssl-dev libicu-dev openssl
+  clang-14 libclang-rt-14-dev
   clang-format chromium
 )
 
