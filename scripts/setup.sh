@@ -3,6 +3,7 @@
 # Idempotent and non-interactive: installs only the packages that are missing.
 #   scripts/setup.sh            install dependencies + configure + build (release)
 #   scripts/setup.sh --deps     install dependencies only
+#   scripts/setup.sh --fuzz     also install clang-14 and its libFuzzer runtime (scripts/fuzz.sh), deps only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +12,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libeigen3-dev
   libsentencepiece-dev libssl-dev libicu-dev openssl
-  clang-14 libclang-rt-14-dev
   clang-format chromium
 )
+
+if [ "${1:-}" = "--fuzz" ]; then PACKAGES+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,7 +34,7 @@ else
   echo "setup: all system packages present"
 fi
 
-if [ "${1:-}" = "--deps" ]; then exit 0; fi
+if [ "${1:-}" = "--deps" ] || [ "${1:-}" = "--fuzz" ]; then exit 0; fi
 
 cmake --preset release
 cmake --build --preset release

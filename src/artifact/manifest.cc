@@ -123,16 +123,32 @@ Result<LoadedManifest> ReadManifest(const ArtifactPaths& paths) {
   if (f.bad()) return MakeError("{}: read error", where);
   out.json = nlohmann::json::parse(out.bytes, nullptr, /*allow_exceptions=*/false);
   if (!out.json.is_object()) return MakeError("{}: not a JSON object", where);
-  const auto& v = out.json["manifest_version"];
+  // Shape of every field the readers of a manifest use (verify, reproduce, sbom): checked here, once,
+  // so that none of them meets a wrong type.
+  const nlohmann::json& j = out.json;
+  auto field = [&](const char* k) -> const nlohmann::json& {
+    static const nlohmann::json kNull;
+    auto it = j.find(k);
+    return it == j.end() ? kNull : *it;
+  };
+  const auto& v = field("manifest_version");
   if (!v.is_number_integer() || v.get<int64_t>() != kManifestVersion) {
     return MakeError("{}: manifest_version {} is not one this qforge reads ({})", where, v.dump(), kManifestVersion);
   }
-  const auto& files = out.json["files"];
+  const auto& art = field("artifact");
+  if (!art.is_object() || !art.contains("kind") || !art["kind"].is_string() || !art.contains("content_digest") ||
+      !art["content_digest"].is_string() || (art.contains("version") && !art["version"].is_string() && !art["version"].is_null())) {
+    return MakeError("{}: \"artifact\" is not {{kind, version, content_digest}}", where);
+  }
+  if (!field("producer").is_object()) return MakeError("{}: \"producer\" is not an object", where);
+  if (!field("provenance").is_object()) return MakeError("{}: \"provenance\" is not an object", where);
+  const auto& files = field("files");
   if (!files.is_array()) return MakeError("{}: \"files\" is not a list", where);
   std::map<std::string, int> seen;
   for (size_t i = 0; i < files.size(); ++i) {
     const auto& e = files[i];
-    if (!e.is_object() || !e["path"].is_string() || !e["bytes"].is_number_unsigned() || !e["sha256"].is_string()) {
+    if (!e.is_object() || !e.contains("path") || !e["path"].is_string() || !e.contains("bytes") ||
+        !e["bytes"].is_number_unsigned() || !e.contains("sha256") || !e["sha256"].is_string()) {
       return MakeError("{}: files[{}] is not {{path, bytes, sha256}}", where, i);
     }
     FileEntry fe{e["path"].get<std::string>(), e["bytes"].get<uint64_t>(), e["sha256"].get<std::string>()};
@@ -148,6 +164,12 @@ Result<LoadedManifest> ReadManifest(const ArtifactPaths& paths) {
     out.files.push_back(std::move(fe));
   }
   return out;
+}
+
+std::string StringField(const nlohmann::json& obj, const char* key, const std::string& fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 std::string Describe(const Discrepancy& d) {

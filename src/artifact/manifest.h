@@ -83,6 +83,8 @@ struct Discrepancy {
   std::string detail;  // e.g. "sha256 3f1... != manifest's 9ac..." or "4096 bytes, manifest says 4100"
 };
 std::string Describe(const Discrepancy& d);
+// obj[key] when obj is an object holding a string there, else `fallback` (never throws).
+std::string StringField(const nlohmann::json& obj, const char* key, const std::string& fallback = "?");
 // Re-hashes every file and compares it with the manifest; empty when the artifact is intact.
 Result<std::vector<Discrepancy>> CheckFiles(const ArtifactPaths& paths, const LoadedManifest& manifest);
 

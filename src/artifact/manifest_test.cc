@@ -143,14 +143,20 @@ TEST_F(ManifestTest, MalformedManifestsAreRefusedByName) {
     EXPECT_NE(m.error().message.find(what), std::string::npos) << m.error().message;
   };
   const std::string sha(64, 'a');
+  const std::string head = R"({"manifest_version": 1, "artifact": {"kind": "hf-checkpoint", "version": null, "content_digest": "sha256:0"}, "producer": {}, "provenance": {}, )";
   expect_refused("not json", "not a JSON object");
   expect_refused(R"({"manifest_version": 99, "files": []})", "manifest_version");
-  expect_refused(R"({"manifest_version": 1, "files": {}})", "\"files\"");
-  expect_refused(R"({"manifest_version": 1, "files": [{"path": "a"}]})", "files[0]");
-  expect_refused(R"({"manifest_version": 1, "files": [{"path": "../a", "bytes": 1, "sha256": ")" + sha + R"("}]})", "plain relative");
-  expect_refused(R"({"manifest_version": 1, "files": [{"path": "/etc/passwd", "bytes": 1, "sha256": ")" + sha + R"("}]})", "plain relative");
-  expect_refused(R"({"manifest_version": 1, "files": [{"path": "a", "bytes": 1, "sha256": "XYZ"}]})", "malformed sha256");
-  expect_refused(R"({"manifest_version": 1, "files": [{"path": "a", "bytes": 1, "sha256": ")" + sha +
+  expect_refused(R"({"manifest_version": 1, "artifact": [], "producer": {}, "provenance": {}, "files": []})", "\"artifact\"");
+  expect_refused(R"({"manifest_version": 1, "artifact": {"kind": 3, "content_digest": "x"}, "producer": {}, "provenance": {}, "files": []})", "\"artifact\"");
+  expect_refused(R"({"manifest_version": 1, "artifact": {"kind": "k", "content_digest": "x"}, "producer": 1, "provenance": {}, "files": []})", "\"producer\"");
+  // Found by fuzz_manifest: an entry whose "path" key is misspelt (was undefined behaviour).
+  expect_refused(head + R"("files": [{"bytes": 1, "patc": "a", "sha256": ")" + sha + R"("}]})", "files[0]");
+  expect_refused(head + R"("files": {}})", "\"files\"");
+  expect_refused(head + R"("files": [{"path": "a"}]})", "files[0]");
+  expect_refused(head + R"("files": [{"path": "../a", "bytes": 1, "sha256": ")" + sha + R"("}]})", "plain relative");
+  expect_refused(head + R"("files": [{"path": "/etc/passwd", "bytes": 1, "sha256": ")" + sha + R"("}]})", "plain relative");
+  expect_refused(head + R"("files": [{"path": "a", "bytes": 1, "sha256": "XYZ"}]})", "malformed sha256");
+  expect_refused(head + R"("files": [{"path": "a", "bytes": 1, "sha256": ")" + sha +
                      R"("}, {"path": "a", "bytes": 1, "sha256": ")" + sha + R"("}]})",
                  "listed twice");
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <system_error>
 
@@ -85,7 +86,7 @@ Result<ReproduceReport> Reproduce(const fs::path& artifact, const ReproduceOptio
   if (!ShellSplit(r.command, &words) || words.size() < 2 || words[0] != "qforge") {
     return MakeError("{}: the recorded command is not a qforge command line qforge can re-run: {}", paths.manifest.string(), r.command);
   }
-  const std::string kind = m.json["artifact"].value("kind", "");
+  const std::string kind = StringField(m.json["artifact"], "kind", "");
   if (words[1] != "quantize" || kind != "hf-checkpoint") {
     return MakeError("{}: reproducing '{}' artifacts made by 'qforge {}' is not implemented", paths.manifest.string(), kind, words[1]);
   }
@@ -154,9 +155,9 @@ Result<ReproduceReport> Reproduce(const fs::path& artifact, const ReproduceOptio
     b.erase("producer");
     if (a == b) {
       r.manifest_note = fmt::format("only the producer differs: made by {} (commit {}), re-run by {} (commit {})",
-                                    m.json["producer"].value("version", "?"), m.json["producer"].value("git_commit", "?"),
-                                    again_manifest->json["producer"].value("version", "?"),
-                                    again_manifest->json["producer"].value("git_commit", "?"));
+                                    StringField(m.json["producer"], "version"), StringField(m.json["producer"], "git_commit"),
+                                    StringField(again_manifest->json["producer"], "version"),
+                                    StringField(again_manifest->json["producer"], "git_commit"));
     } else {
       r.differences.push_back({Discrepancy::Kind::kDiffers, kManifestName, "the re-run's manifest records other content"});
     }

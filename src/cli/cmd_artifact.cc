@@ -60,7 +60,7 @@ int RunSign(const CLI::App& app, const ArtifactArgs& a) {
     return ReportError(app, s.error());
   }
   fmt::print("signed {} ({} files, {}): {}\n", paths->manifest.string(), m->files.size(),
-             m->json["artifact"].value("content_digest", std::string("?")), out.string());
+             artifact::StringField(m->json["artifact"], "content_digest"), out.string());
   return 0;
 }
 
@@ -110,7 +110,7 @@ int RunVerify(const CLI::App& app, const ArtifactArgs& a) {
     fmt::print("{}\n", out.dump(2));
   } else {
     fmt::print("verified {}: {} files match the manifest ({}), signature {}\n", a.artifact, m->files.size(),
-               m->json["artifact"].value("content_digest", std::string("?")), out["signature"].get<std::string>());
+               artifact::StringField(m->json["artifact"], "content_digest"), out["signature"].get<std::string>());
   }
   return 0;
 }

@@ -50,7 +50,8 @@ Result<int64_t> MinLinearInput(const fs::path& model) {
 Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path& file) {
   const std::string where = fmt::format("{}: configs[{}]", file.string(), index);
   if (!j.is_object()) return MakeError("{}: expected an object", where);
-  for (const auto& [key, value] : j.items()) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
     static const char* kKnown[] = {"id", "method", "bits", "group_size", "sym", "act_order", "static_groups", "damp"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);

@@ -1,0 +1,16 @@
+// Hugging Face checkpoints, the GPTQ and AWQ layouts included: config.json (first part) and
+// model.safetensors (the rest) loaded as a model (quantization_config, qweight/qzeros/scales/g_idx
+// shapes and values).
+#include "fuzz/fuzz_util.h"
+#include "model/loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace qforge;
+  const auto parts = fuzz::SplitInput(data, size, 2);
+  const auto dir = fuzz::ScratchDir() / "ckpt";
+  std::filesystem::remove_all(dir);
+  fuzz::WriteScratch("ckpt/config.json", parts[0]);
+  fuzz::WriteScratch("ckpt/model.safetensors", parts[1]);
+  (void)model::LoadModel(dir);
+  return 0;
+}
