@@ -88,7 +88,7 @@ MatrixModel Analyze(const json& matrix) {
   return m;
 }
 
-const json* PplEntry(const json& row, const PplSeries& series) {
+const json* FindPplEntry(const json& row, const PplSeries& series) {
   const json* ppl = Find(row, {"eval", "quality", "ppl"});
   if (ppl == nullptr || !ppl->is_array()) return nullptr;
   for (const json& e : *ppl) {
@@ -227,10 +227,10 @@ std::string RenderMatrixMarkdown(const json& matrix) {
                                       Fixed(Num(row, {"eval", "size", "weight_bytes"}), 2, 1e-6),
                                       Fixed(Num(row, {"eval", "size", "linear_bits_per_weight"}), 3)};
     for (const PplSeries& s : m.ppl) {
-      const json* e = PplEntry(row, s);
+      const json* e = FindPplEntry(row, s);
       cells.push_back(PplWithStderr(e, 4));
       if (m.baseline >= 0) {
-        const json* b = PplEntry(*m.rows[static_cast<size_t>(m.baseline)], s);
+        const json* b = FindPplEntry(*m.rows[static_cast<size_t>(m.baseline)], s);
         std::optional<double> d =
             DeltaPercent(e ? Num(*e, {"ppl"}) : std::nullopt, b ? Num(*b, {"ppl"}) : std::nullopt);
         cells.push_back(d ? fmt::format("{:+.2f}", *d) : std::string(kDash));
@@ -334,7 +334,7 @@ std::string RenderMatrixCsv(const json& matrix) {
                                   CsvNum(Find(row, {"group_size"})), Str(row, {"status"})};
     for (const auto& [name, path] : size_cols) f.push_back(CsvNum(Find(row, {path[0], path[1], path[2]})));
     for (const PplSeries& s : m.ppl) {
-      const json* e = PplEntry(row, s);
+      const json* e = FindPplEntry(row, s);
       for (const char* k : {"ppl", "stderr", "tokens"}) f.push_back(e ? CsvNum(Find(*e, {k})) : "");
     }
     for (const char* k : kld_keys) f.push_back(CsvNum(Find(row, {"eval", "quality", "kld", k})));

@@ -710,9 +710,9 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
     s += NumCell(Num(row, {"eval", "size", "linear_bits_per_weight"}), 3, 1,
                  mbpw ? fmt::format("whole model: {:.3f} bits/weight", *mbpw) : "");
     for (const PplSeries& ser : m.ppl) {
-      const json* e = PplEntry(row, ser);
+      const json* e = FindPplEntry(row, ser);
       std::optional<double> p = e ? Num(*e, {"ppl"}) : std::nullopt, se = e ? Num(*e, {"stderr"}) : std::nullopt;
-      const json* be = base != nullptr && base != &row ? PplEntry(*base, ser) : nullptr;
+      const json* be = base != nullptr && base != &row ? FindPplEntry(*base, ser) : nullptr;
       std::optional<double> d = DeltaPercent(p, be ? Num(*be, {"ppl"}) : std::nullopt);
       std::string tokens = e ? IntText(Num(*e, {"tokens"})) : std::string(kDash);
       s += fmt::format("<td data-v=\"{}\" title=\"{} tokens scored\">{}{}{}</td>", SortKey(p), tokens, Fixed(p, 4),
@@ -820,7 +820,7 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
       if (kld) {
         y = Num(row, {"eval", "quality", "kld", "mean"});
       } else if (!m.ppl.empty()) {
-        const json* e = PplEntry(row, m.ppl[0]);
+        const json* e = FindPplEntry(row, m.ppl[0]);
         y = e ? Num(*e, {"ppl"}) : std::nullopt;
       }
       if (!x || !y) continue;
@@ -833,7 +833,7 @@ std::string RenderReportHtml(const json& matrix, const ReportOptions& options) {
                              id});
     }
     if (!kld && base != nullptr && !m.ppl.empty()) {
-      const json* e = PplEntry(*base, m.ppl[0]);
+      const json* e = FindPplEntry(*base, m.ppl[0]);
       spec.ref_y = e ? Num(*e, {"ppl"}) : std::nullopt;
     }
     return spec;

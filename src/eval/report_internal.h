@@ -42,7 +42,7 @@ struct MatrixModel {
 MatrixModel Analyze(const json& matrix);
 
 // The ppl entry of `row` for `series` (nullptr when absent).
-const json* PplEntry(const json& row, const PplSeries& series);
+const json* FindPplEntry(const json& row, const PplSeries& series);
 // The tasks entry of `row` named `task` (nullptr when absent).
 const json* TaskEntry(const json& row, std::string_view task);
 

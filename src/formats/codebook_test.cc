@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "formats/packing.h"
 #include "formats/quantized_tensor.h"
+#include "testing/random_tensor.h"
 
 namespace qforge::formats {
 namespace {
@@ -103,14 +104,6 @@ TEST(DynamicMap, StructureOfCreateDynamicMap) {
   for (int c = 0; c < 256; ++c) EXPECT_EQ(NearestDynamicCode(m[c]), c);
 }
 
-TensorF32 RandomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
-  TensorF32 t(Shape{rows, cols});
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (float& v : t.values) v = nd(rng);
-  return t;
-}
-
 QuantScheme Scheme(DType f, bool dq) {
   QuantScheme s = QuantScheme::Default(f);
   s.double_quant = dq;
@@ -152,7 +145,7 @@ void CheckCodebookTensor(const TensorF32& w, const QuantizedTensor& q, bool exac
 TEST(CodebookTensor, BlocksTailsAndZeroBlocks) {
   for (DType f : kFormats) {
     for (int64_t cols : {1, 63, 64, 65, 150, 256}) {
-      TensorF32 w = RandomMatrix(5, cols, static_cast<uint32_t>(cols));
+      TensorF32 w = qforge::testing::GaussianMatrix(5, cols, static_cast<uint32_t>(cols));
       for (int64_t c = 0; c < std::min<int64_t>(cols, 64); ++c) w.values[1 * cols + c] = 0.0f;  // zero block
       auto q = Quantize(w.matrix(), Scheme(f, false));
       ASSERT_TRUE(q.ok()) << q.error().message;
@@ -169,7 +162,7 @@ TEST(CodebookTensor, BlocksTailsAndZeroBlocks) {
 
 TEST(CodebookTensor, DoubleQuantization) {
   // 40 x 1000 -> 16 blocks per row, 640 scales -> 3 second-level blocks (the last one a tail of 128).
-  TensorF32 w = RandomMatrix(40, 1000, 11);
+  TensorF32 w = qforge::testing::GaussianMatrix(40, 1000, 11);
   for (int64_t c = 0; c < 64; ++c) w.values[7 * 1000 + c] = 0.0f;  // one zero block
   for (int64_t c = 0; c < 1000; ++c) w.values[9 * 1000 + c] *= 8.0f;  // a loud row
   const auto& map = DynamicMap();

@@ -1,4 +1,5 @@
 #include "formats/ggml_blocks.h"
+#include "formats/ggml_block_load.h"
 
 #include <algorithm>
 #include <array>
@@ -64,13 +65,6 @@ void StoreU16(uint8_t* p, uint16_t v) {
   p[1] = static_cast<uint8_t>(v >> 8);
 }
 
-template <typename Block>
-Block Load(const uint8_t* blocks, int64_t i) {
-  Block b;
-  std::memcpy(&b, blocks + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
-  return b;
-}
-
 // ---- plain types: one element per "block" ----
 
 void DecodeF32(const uint8_t* p, int64_t n, float* out) {
@@ -87,7 +81,7 @@ void DecodeBF16(const uint8_t* p, int64_t n, float* out) {
 
 void DecodeQ4_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
-    const BlockQ4_0 b = Load<BlockQ4_0>(blocks, i);
+    const BlockQ4_0 b = LoadBlock<BlockQ4_0>(blocks, i);
     const float d = HalfToFloat(b.d);
     for (int j = 0; j < kGgmlQK / 2; ++j) {
       y[j] = static_cast<float>((b.qs[j] & 0x0F) - 8) * d;
@@ -98,7 +92,7 @@ void DecodeQ4_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ4_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
-    const BlockQ4_1 b = Load<BlockQ4_1>(blocks, i);
+    const BlockQ4_1 b = LoadBlock<BlockQ4_1>(blocks, i);
     const float d = HalfToFloat(b.d), m = HalfToFloat(b.m);
     for (int j = 0; j < kGgmlQK / 2; ++j) {
       y[j] = static_cast<float>(b.qs[j] & 0x0F) * d + m;
@@ -117,7 +111,7 @@ int Q5Code(const Block& b, uint32_t qh, int j) {
 
 void DecodeQ5_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
-    const BlockQ5_0 b = Load<BlockQ5_0>(blocks, i);
+    const BlockQ5_0 b = LoadBlock<BlockQ5_0>(blocks, i);
     const float d = HalfToFloat(b.d);
     uint32_t qh;
     std::memcpy(&qh, b.qh, sizeof(qh));
@@ -127,7 +121,7 @@ void DecodeQ5_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ5_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
-    const BlockQ5_1 b = Load<BlockQ5_1>(blocks, i);
+    const BlockQ5_1 b = LoadBlock<BlockQ5_1>(blocks, i);
     const float d = HalfToFloat(b.d), m = HalfToFloat(b.m);
     uint32_t qh;
     std::memcpy(&qh, b.qh, sizeof(qh));
@@ -137,7 +131,7 @@ void DecodeQ5_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ8_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
-    const BlockQ8_0 b = Load<BlockQ8_0>(blocks, i);
+    const BlockQ8_0 b = LoadBlock<BlockQ8_0>(blocks, i);
     const float d = HalfToFloat(b.d);
     for (int j = 0; j < kGgmlQK; ++j) y[j] = static_cast<float>(b.qs[j]) * d;
   }

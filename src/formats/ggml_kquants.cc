@@ -3,6 +3,7 @@
 // sub-block scale = f32(d) * integer, then value = scale * integer (- min), so the results are
 // bit-identical with ggml and with gguf-py (gguf/quants.py), which the golden test checks.
 #include "formats/ggml_kquants.h"
+#include "formats/ggml_block_load.h"
 
 #include <bit>
 #include <cstddef>
@@ -25,13 +26,6 @@ static_assert(sizeof(BlockIQ4_XS) == 136 && offsetof(BlockIQ4_XS, scales_l) == 4
 
 namespace {
 
-template <typename Block>
-Block Load(const uint8_t* blocks, int64_t i) {
-  Block b;
-  std::memcpy(&b, blocks + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
-  return b;
-}
-
 // get_scale_min_k4 of ggml-quants.c: the 6-bit scale and min of sub-block j (0..7) of Q4_K / Q5_K.
 void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
   if (j < 4) {
@@ -47,7 +41,7 @@ void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
 
 void DecodeQ2_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockQ2_K b = Load<BlockQ2_K>(blocks, i);
+    const BlockQ2_K b = LoadBlock<BlockQ2_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
     int is = 0;
     for (int h = 0; h < 2; ++h) {
@@ -65,7 +59,7 @@ void DecodeQ2_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ3_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockQ3_K b = Load<BlockQ3_K>(blocks, i);
+    const BlockQ3_K b = LoadBlock<BlockQ3_K>(blocks, i);
     const float d = HalfToFloat(b.d);
     int scales[16];
     for (int j = 0; j < 16; ++j) {
@@ -92,7 +86,7 @@ void DecodeQ3_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ4_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockQ4_K b = Load<BlockQ4_K>(blocks, i);
+    const BlockQ4_K b = LoadBlock<BlockQ4_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
     for (int c = 0; c < 4; ++c) {
       const uint8_t* q = b.qs + 32 * c;
@@ -109,7 +103,7 @@ void DecodeQ4_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ5_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockQ5_K b = Load<BlockQ5_K>(blocks, i);
+    const BlockQ5_K b = LoadBlock<BlockQ5_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
     for (int c = 0; c < 4; ++c) {
       const uint8_t* q = b.qs + 32 * c;
@@ -127,7 +121,7 @@ void DecodeQ5_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeQ6_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockQ6_K b = Load<BlockQ6_K>(blocks, i);
+    const BlockQ6_K b = LoadBlock<BlockQ6_K>(blocks, i);
     const float d = HalfToFloat(b.d);
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = b.ql + 64 * h;
@@ -153,7 +147,7 @@ void DecodeQ6_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeIQ4_NL(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockIQ4_NL b = Load<BlockIQ4_NL>(blocks, i);
+    const BlockIQ4_NL b = LoadBlock<BlockIQ4_NL>(blocks, i);
     const float d = HalfToFloat(b.d);
     for (int j = 0; j < 16; ++j) {
       y[j] = d * static_cast<float>(kIq4nlValues[b.qs[j] & 0xF]);
@@ -165,7 +159,7 @@ void DecodeIQ4_NL(const uint8_t* blocks, int64_t n_blocks, float* y) {
 
 void DecodeIQ4_XS(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
-    const BlockIQ4_XS b = Load<BlockIQ4_XS>(blocks, i);
+    const BlockIQ4_XS b = LoadBlock<BlockIQ4_XS>(blocks, i);
     const float d = HalfToFloat(b.d);
     for (int ib = 0; ib < kQK_K / 32; ++ib) {
       const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);

@@ -64,7 +64,7 @@ TEST(Mxfp4, AllZeroAndTinyBlocks) {
   EXPECT_EQ(codes[0], 0x4);                           // 2^-126 / 2^-127 = 2
 }
 
-TensorF32 RandomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
+TensorF32 WideRangeMatrix(int64_t rows, int64_t cols, uint32_t seed) {
   TensorF32 t(Shape{rows, cols});
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -75,7 +75,7 @@ TensorF32 RandomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
 TEST(Mxfp4, TensorScalesArePowersOfTwoAndElementsNearest) {
   ThreadPool pool(2);
   for (int64_t cols : {1, 31, 32, 33, 100}) {
-    TensorF32 w = RandomMatrix(6, cols, static_cast<uint32_t>(cols));
+    TensorF32 w = WideRangeMatrix(6, cols, static_cast<uint32_t>(cols));
     for (int64_t c = 0; c < std::min<int64_t>(cols, 32); ++c) w.values[2 * cols + c] = 0.0f;  // zero block
     auto q = Quantize(w.matrix(), QuantScheme::Default(DType::kMXFP4));
     ASSERT_TRUE(q.ok()) << q.error().message;
@@ -155,7 +155,7 @@ TEST(Nvfp4, HandWorkedTensor) {
 TEST(Nvfp4, TensorPropertiesTailsAndZeros) {
   ThreadPool pool(2);
   for (int64_t cols : {1, 15, 16, 17, 100}) {
-    TensorF32 w = RandomMatrix(5, cols, static_cast<uint32_t>(100 + cols));
+    TensorF32 w = WideRangeMatrix(5, cols, static_cast<uint32_t>(100 + cols));
     for (int64_t c = 0; c < std::min<int64_t>(cols, 16); ++c) w.values[3 * cols + c] = 0.0f;  // zero block
     auto q = Quantize(w.matrix(), QuantScheme::Default(DType::kNVFP4));
     ASSERT_TRUE(q.ok()) << q.error().message;

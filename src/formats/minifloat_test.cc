@@ -13,6 +13,7 @@
 #include "formats/float16.h"
 #include "formats/packing.h"
 #include "formats/quantized_tensor.h"
+#include "testing/random_tensor.h"
 
 namespace qforge::formats {
 namespace {
@@ -274,14 +275,6 @@ TEST(E8M0, AllCodes) {
 // ---------------------------------------------------------------------------------------------
 // float_codec.cc: storage casts and scaled minifloat grids through formats::Quantize.
 
-TensorF32 RandomMatrix(int64_t rows, int64_t cols, uint32_t seed) {
-  TensorF32 t(Shape{rows, cols});
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (float& v : t.values) v = nd(rng);
-  return t;
-}
-
 QuantScheme MustParse(const char* text) {
   auto s = QuantScheme::Parse(text);
   EXPECT_TRUE(s.ok()) << text;
@@ -289,7 +282,7 @@ QuantScheme MustParse(const char* text) {
 }
 
 TEST(FloatCodec, StorageCastsAreExact) {
-  TensorF32 w = RandomMatrix(7, 37, 1);
+  TensorF32 w = qforge::testing::GaussianMatrix(7, 37, 1);
   w.values[3] = 1e30f;  // f16 overflow -> inf (IEEE cast)
   w.values[4] = -1e-30f;
   w.values[5] = 65504.0f;
@@ -334,7 +327,7 @@ bool Representable(float s, ScaleType t) {
 
 TEST(FloatCodec, ScaledGridsFollowTheDefinition) {
   const int64_t rows = 6, cols = 100;  // g32: three full groups and a tail of 4
-  TensorF32 w = RandomMatrix(rows, cols, 2);
+  TensorF32 w = qforge::testing::GaussianMatrix(rows, cols, 2);
   for (int64_t c = 0; c < cols; ++c) w.values[2 * cols + c] = 0.0f;  // an all-zero row
   w.values[3 * cols + 97] = 1000.0f;                                  // an outlier in a tail group
   w.values[4 * cols + 5] = 1e-6f;

@@ -82,7 +82,7 @@ TEST(GptqLayout, RoundTripAllBitsGroupsAndActOrder) {
     for (int64_t in : {int64_t{256}, int64_t{172}}) {
       for (int64_t gs : {int64_t{32}, int64_t{64}, int64_t{128}, int64_t{-1}}) {
         for (bool act : {false, true}) {
-          SCOPED_TRACE(testing::Message() << "bits " << bits << " in " << in << " gs " << gs << " act " << act);
+          SCOPED_TRACE(::testing::Message() << "bits " << bits << " in " << in << " gs " << gs << " act " << act);
           const GroupQuantMatrix m = RandomMatrix(bits, 40, in, gs, act, 1000 + bits * 7 + in + gs);
           std::vector<PackedTensor> keep;
           auto back = RoundTripGptq(m, &keep);
@@ -156,7 +156,7 @@ TEST(GptqLayout, GoldenWords) {
 TEST(AwqLayout, RoundTrip) {
   for (int64_t gs : {int64_t{32}, int64_t{64}, int64_t{128}, int64_t{-1}}) {
     for (int64_t in : {int64_t{256}, int64_t{172}}) {
-      SCOPED_TRACE(testing::Message() << "gs " << gs << " in " << in);
+      SCOPED_TRACE(::testing::Message() << "gs " << gs << " in " << in);
       GroupQuantMatrix m = RandomMatrix(4, 48, in, gs, false, 77 + gs + in);
       for (size_t i = 0; i < m.zeros.size(); i += 5) m.zeros[i] = 0;  // AWQ stores zero 0 fine
       auto p = PackAwqGemm(m);

@@ -13,7 +13,6 @@
 namespace qforge::io {
 namespace {
 
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581 "▁"
 
 // GPT-2 bytes_to_unicode (openai/gpt-2 src/encoder.py): printable Latin-1 bytes stand for themselves,
 // the other 68 bytes map to 256, 257, ... in byte order.

@@ -16,12 +16,12 @@
 
 #include "io/tokenizer.h"
 #include "io/tokenizer_bpe.h"
+#include "io/unicode.h"
 
 namespace qforge::io {
 namespace {
 
 using nlohmann::json;
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";
 
 Result<json> ReadJson(const std::filesystem::path& path) {
   std::ifstream f(path);

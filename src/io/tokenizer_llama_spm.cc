@@ -14,7 +14,6 @@
 namespace qforge::io {
 namespace {
 
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581 "▁"
 
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to) {
   std::string r;

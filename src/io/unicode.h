@@ -19,6 +19,8 @@ struct CodepointRange {
 
 // Marks a byte that does not start a valid UTF-8 sequence (it is consumed alone).
 inline constexpr char32_t kInvalidCodepoint = 0xFFFFFFFF;
+// SentencePiece's visible space, U+2581 "▁" (SentencePiece, GGUF and tokenizer.json vocabularies).
+inline constexpr std::string_view kSpmSpace = "\xE2\x96\x81";
 
 // Decodes the code point starting at s[pos] and returns its length in bytes (1..4). A malformed,
 // overlong, surrogate or truncated sequence yields kInvalidCodepoint with length 1, so every byte

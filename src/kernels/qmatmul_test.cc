@@ -95,7 +95,7 @@ TEST(QMatMul, MatchesDequantizedReferenceEveryBitsGroupActOrderBatchIsa) {
         for (int64_t tokens : {int64_t{1}, int64_t{37}}) {
           const std::vector<float> x = RandomX(tokens, lay.in, tokens + bits);
           for (Isa isa : Isas()) {
-            SCOPED_TRACE(testing::Message() << "bits " << bits << " in " << lay.in << " gs " << lay.group_size << " act "
+            SCOPED_TRACE(::testing::Message() << "bits " << bits << " in " << lay.in << " gs " << lay.group_size << " act "
                                             << act << " tokens " << tokens << " isa " << IsaName(isa));
             ExpectNearReference(RunQ(x, tokens, *w, pool, QKernels(isa)), x, tokens, m);
           }
@@ -130,7 +130,7 @@ TEST(QMatMul, BitIdenticalAcrossThreadsAndBatching) {
       const int64_t tokens = 37;
       const std::vector<float> x = RandomX(tokens, 200, 5);
       for (Isa isa : Isas()) {
-        SCOPED_TRACE(testing::Message() << "bits " << bits << " act " << act << " isa " << IsaName(isa));
+        SCOPED_TRACE(::testing::Message() << "bits " << bits << " act " << act << " isa " << IsaName(isa));
         const QKernelTable& k = QKernels(isa);
         const std::vector<float> y1 = RunQ(x, tokens, *w, one, k);
         const std::vector<float> y3 = RunQ(x, tokens, *w, three, k);
@@ -196,17 +196,17 @@ TEST(QMatMul, BuilderRejections) {
   }
   auto w = MakeQuantWeightMatrix(m);
   ASSERT_FALSE(w.ok());
-  EXPECT_THAT(w.error().message, testing::HasSubstr("assigns 31 columns to group 0"));
+  EXPECT_THAT(w.error().message, ::testing::HasSubstr("assigns 31 columns to group 0"));
   m = RandomMatrix(4, 4, 128, 32, false, 1);
   m.g_idx[9] = 4;
   w = MakeQuantWeightMatrix(m);
   ASSERT_FALSE(w.ok());
-  EXPECT_THAT(w.error().message, testing::HasSubstr("g_idx[9] = 4"));
+  EXPECT_THAT(w.error().message, ::testing::HasSubstr("g_idx[9] = 4"));
   m = RandomMatrix(4, 4, 128, 32, false, 1);
   m.codes[5] = 16;
   w = MakeQuantWeightMatrix(m);
   ASSERT_FALSE(w.ok());
-  EXPECT_THAT(w.error().message, testing::HasSubstr("code 16"));
+  EXPECT_THAT(w.error().message, ::testing::HasSubstr("code 16"));
   m = RandomMatrix(4, 4, 128, 32, false, 1);
   m.bits = 9;
   EXPECT_FALSE(MakeQuantWeightMatrix(m).ok());

@@ -47,7 +47,7 @@ double Wt(const SyntheticCheckpoint& c, const std::string& name, int64_t i) {
   return v;
 }
 
-std::vector<double> Lin(const SyntheticCheckpoint& c, const std::string& p, const std::vector<double>& x, int64_t out) {
+std::vector<double> GLin(const SyntheticCheckpoint& c, const std::string& p, const std::vector<double>& x, int64_t out) {
   std::vector<double> y(out, 0.0);
   const int64_t in = static_cast<int64_t>(x.size());
   for (int64_t o = 0; o < out; ++o)
@@ -93,9 +93,9 @@ std::vector<std::vector<double>> Reference(const LlamaSpec& s, const SyntheticCh
       const std::string p = "model.layers." + std::to_string(l) + ".";
       const int64_t window = s.layer_window[l];
       auto xn = GNorm(c, p + "input_layernorm.weight", x, s.rms_eps);
-      auto q = GNorm(c, p + "self_attn.q_norm.weight", Lin(c, p + "self_attn.q_proj", xn, q_dim), s.rms_eps);
-      auto k = GNorm(c, p + "self_attn.k_norm.weight", Lin(c, p + "self_attn.k_proj", xn, kv_dim), s.rms_eps);
-      auto v = Lin(c, p + "self_attn.v_proj", xn, kv_dim);
+      auto q = GNorm(c, p + "self_attn.q_norm.weight", GLin(c, p + "self_attn.q_proj", xn, q_dim), s.rms_eps);
+      auto k = GNorm(c, p + "self_attn.k_norm.weight", GLin(c, p + "self_attn.k_proj", xn, kv_dim), s.rms_eps);
+      auto v = GLin(c, p + "self_attn.v_proj", xn, kv_dim);
       const double theta = window > 0 ? s.rope_theta_sliding : s.rope_theta;
       RopeHalf(q, s.heads, hd, t, theta);
       RopeHalf(k, s.kv_heads, hd, t, theta);
@@ -118,17 +118,17 @@ std::vector<std::vector<double>> Reference(const LlamaSpec& s, const SyntheticCh
         for (size_t j = j0; j <= t; ++j)
           for (int64_t i = 0; i < hd; ++i) att[h * hd + i] += sc[j - j0] / z * V[l][j][g * hd + i];
       }
-      auto o = GNorm(c, p + "post_attention_layernorm.weight", Lin(c, p + "self_attn.o_proj", att, H), s.rms_eps);
+      auto o = GNorm(c, p + "post_attention_layernorm.weight", GLin(c, p + "self_attn.o_proj", att, H), s.rms_eps);
       for (int64_t i = 0; i < H; ++i) x[i] += o[i];
       xn = GNorm(c, p + "pre_feedforward_layernorm.weight", x, s.rms_eps);
-      auto gt = Lin(c, p + "mlp.gate_proj", xn, s.intermediate);
-      auto up = Lin(c, p + "mlp.up_proj", xn, s.intermediate);
+      auto gt = GLin(c, p + "mlp.gate_proj", xn, s.intermediate);
+      auto up = GLin(c, p + "mlp.up_proj", xn, s.intermediate);
       for (int64_t i = 0; i < s.intermediate; ++i) gt[i] = GeluTanh(gt[i]) * up[i];
-      auto d = GNorm(c, p + "post_feedforward_layernorm.weight", Lin(c, p + "mlp.down_proj", gt, H), s.rms_eps);
+      auto d = GNorm(c, p + "post_feedforward_layernorm.weight", GLin(c, p + "mlp.down_proj", gt, H), s.rms_eps);
       for (int64_t i = 0; i < H; ++i) x[i] += d[i];
     }
     auto xn = GNorm(c, "model.norm.weight", x, s.rms_eps);
-    out.push_back(Lin(c, "model.embed_tokens", xn, s.vocab));
+    out.push_back(GLin(c, "model.embed_tokens", xn, s.vocab));
   }
   return out;
 }

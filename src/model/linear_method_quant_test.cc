@@ -28,7 +28,7 @@ namespace {
 using formats::GroupQuantMatrix;
 using ::testing::HasSubstr;
 
-LlamaSpec SmallSpec() {
+LlamaSpec QuantTestSpec() {
   LlamaSpec s;
   s.hidden = 64;
   s.intermediate = 160;  // down_proj in = 160: a 32-column tail group at group size 64
@@ -137,11 +137,11 @@ struct GptqCase {
 };
 
 TEST(GptqLinearMethod, LogitsEqualDequantizedModel) {
-  const LlamaSpec s = SmallSpec();
+  const LlamaSpec s = QuantTestSpec();
   const GptqCase cases[] = {{4, 32, true, true}, {4, 64, false, false}, {3, 64, true, true}, {8, -1, true, false},
                             {2, 32, false, true}};
   for (const GptqCase& gc : cases) {
-    SCOPED_TRACE(testing::Message() << "bits " << gc.bits << " gs " << gc.group_size << " sym " << gc.sym << " act "
+    SCOPED_TRACE(::testing::Message() << "bits " << gc.bits << " gs " << gc.group_size << " sym " << gc.sym << " act "
                                     << gc.act_order);
     auto base = MakeSyntheticLlama(s, DType::kF32, 42, /*qkv_bias=*/true);
     SyntheticCheckpoint quant = *base, deq = *base;
@@ -174,7 +174,7 @@ TEST(GptqLinearMethod, LogitsEqualDequantizedModel) {
 }
 
 TEST(AwqLinearMethod, LogitsEqualDequantizedModelAndSkipsListedModules) {
-  const LlamaSpec s = SmallSpec();
+  const LlamaSpec s = QuantTestSpec();
   auto base = MakeSyntheticLlama(s, DType::kF32, 7);
   SyntheticCheckpoint quant = *base, deq = *base;
   for (const std::string& p : LinearPrefixes(s)) {
@@ -207,7 +207,7 @@ TEST(AwqLinearMethod, LogitsEqualDequantizedModelAndSkipsListedModules) {
 TEST(GgmlLinearMethod, Q8_0AndQ4_0LogitsEqualDequantizedBlocks) {
   for (auto type : {formats::GgmlType::kQ8_0, formats::GgmlType::kQ4_0}) {
     SCOPED_TRACE(std::string(formats::GgmlInfo(type).name));
-    LlamaSpec s = SmallSpec();
+    LlamaSpec s = QuantTestSpec();
     s.intermediate = 192;  // GGML blocks need in % 32 == 0
     auto base = MakeSyntheticLlama(s, DType::kF32, 3);
     SyntheticCheckpoint deq = *base;
@@ -251,7 +251,7 @@ TEST(GgmlLinearMethod, Q8_0AndQ4_0LogitsEqualDequantizedBlocks) {
 }
 
 TEST(GgmlLinearMethod, RejectsOtherBlockTypesAndBadSizesByName) {
-  LlamaSpec s = SmallSpec();
+  LlamaSpec s = QuantTestSpec();
   s.intermediate = 192;
   auto base = MakeSyntheticLlama(s, DType::kF32, 3);
   std::vector<uint8_t> junk(10);
@@ -307,7 +307,7 @@ TEST(QuantConfigs, ParseAndRejectByName) {
 }
 
 TEST(GptqLinearMethod, MissingTensorsAreNamed) {
-  const LlamaSpec s = SmallSpec();
+  const LlamaSpec s = QuantTestSpec();
   auto base = MakeSyntheticLlama(s, DType::kF32, 42);
   SyntheticCheckpoint quant = *base;
   const std::string p = "model.layers.0.self_attn.q_proj";

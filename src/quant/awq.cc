@@ -16,7 +16,7 @@ using ConstMapF = Eigen::Map<const RowMatF, 0, Eigen::OuterStride<>>;
 ConstMapF MapOf(MatrixF32 m) { return ConstMapF(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.stride)); }
 
 // Rows of W per task in the scale search (a GEMM of N x in x 32 per task and candidate).
-constexpr int64_t kRowGrain = 32;
+constexpr int64_t kAwqRowGrain = 32;
 
 // RTN fake quantization of `src` (len values, the row of W diag(s)) group by group into `dst`.
 void FakeQuantRow(const float* src, int64_t len, const WeightQuantOptions& opt, int64_t gs, float* dst) {
@@ -55,9 +55,9 @@ Result<AwqScaleResult> AwqScaleSearch(MatrixF32 x, std::span<const MatrixF32> we
   std::vector<std::vector<RowMatF>> ref(weights.size());
   for (size_t k = 0; k < weights.size(); ++k) {
     const MatrixF32 w = weights[k];
-    ref[k].resize(static_cast<size_t>(ThreadPool::NumChunks(w.rows, kRowGrain)));
+    ref[k].resize(static_cast<size_t>(ThreadPool::NumChunks(w.rows, kAwqRowGrain)));
     const ConstMapF wm = MapOf(w);
-    pool.ParallelFor(w.rows, kRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+    pool.ParallelFor(w.rows, kAwqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
       ref[k][chunk].noalias() = xm * wm.middleRows(r0, r1 - r0).transpose();
     });
   }
@@ -85,7 +85,7 @@ Result<AwqScaleResult> AwqScaleSearch(MatrixF32 x, std::span<const MatrixF32> we
     for (size_t k = 0; k < weights.size(); ++k) {
       const MatrixF32 w = weights[k];
       std::vector<double> part(ref[k].size(), 0.0);
-      pool.ParallelFor(w.rows, kRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+      pool.ParallelFor(w.rows, kAwqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
         RowMatF qd(r1 - r0, in);
         std::vector<float> ws(static_cast<size_t>(in));
         for (int64_t r = r0; r < r1; ++r) {

@@ -18,7 +18,7 @@ using testing::Dequantized;
 using testing::Gaussian;
 using testing::SameQuant;
 
-WeightQuantOptions Opt(int bits, int64_t group, bool sym) {
+WeightQuantOptions AwqOpt(int bits, int64_t group, bool sym) {
   WeightQuantOptions o;
   o.bits = bits;
   o.group_size = group;
@@ -77,7 +77,7 @@ TEST(Awq, AlphaZeroIsRtn) {
   const std::vector<MatrixF32> ws = {w.matrix()};
   ThreadPool pool(2);
   for (bool sym : {true, false}) {
-    const WeightQuantOptions o = Opt(4, 64, sym);
+    const WeightQuantOptions o = AwqOpt(4, 64, sym);
     auto r = AwqScaleSearch(x.matrix(), ws, MeanAbs(x), o, pool, /*grid=*/1);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->alpha, 0.0);
@@ -106,7 +106,7 @@ TEST(Awq, BeatsRtnOnSalientChannels) {
   const std::vector<MatrixF32> ws = {w1.matrix(), w2.matrix()};
   ThreadPool pool(2);
   for (int bits : {3, 4}) {
-    const WeightQuantOptions o = Opt(bits, 64, false);
+    const WeightQuantOptions o = AwqOpt(bits, 64, false);
     auto r = AwqScaleSearch(x.matrix(), ws, MeanAbs(x), o, pool);
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->err_per_alpha.size(), 20u);
@@ -139,7 +139,7 @@ TEST(Awq, ClipNeverIncreasesGroupError) {
   ThreadPool pool(2);
   for (bool sym : {true, false})
     for (int bits : {3, 4}) {
-      const WeightQuantOptions o = Opt(bits, gs, sym);
+      const WeightQuantOptions o = AwqOpt(bits, gs, sym);
       auto mv = AwqClipSearch(x.matrix(), w.matrix(), o, pool);
       ASSERT_TRUE(mv.ok()) << mv.error().message;
       ASSERT_EQ(mv->size(), static_cast<size_t>(out * 3));
@@ -183,7 +183,7 @@ TEST(Awq, BitIdenticalAcrossThreads) {
   const TensorF32 w1 = Gaussian(100, in, 32, 0.02), w2 = Gaussian(70, in, 33, 0.02);
   const std::vector<MatrixF32> ws = {w1.matrix(), w2.matrix()};
   ThreadPool one(1), three(3);
-  const WeightQuantOptions o = Opt(4, 64, false);
+  const WeightQuantOptions o = AwqOpt(4, 64, false);
   auto a = AwqScaleSearch(x.matrix(), ws, MeanAbs(x), o, one);
   auto b = AwqScaleSearch(x.matrix(), ws, MeanAbs(x), o, three);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -217,18 +217,18 @@ TEST(Awq, RejectsBadInput) {
   ThreadPool pool(1);
   const TensorF32 x = Gaussian(16, 8, 1), w = Gaussian(4, 9, 2), w8 = Gaussian(4, 8, 3);
   const std::vector<MatrixF32> bad = {w8.matrix(), w.matrix()};
-  auto a = AwqScaleSearch(x.matrix(), bad, MeanAbs(x), Opt(4, 4, true), pool);
+  auto a = AwqScaleSearch(x.matrix(), bad, MeanAbs(x), AwqOpt(4, 4, true), pool);
   ASSERT_FALSE(a.ok());
   EXPECT_NE(a.error().message.find("weight 1 has 9 input columns, expected 8"), std::string::npos) << a.error().message;
   const std::vector<MatrixF32> good = {w8.matrix()};
-  auto m = AwqScaleSearch(x.matrix(), good, std::vector<float>(7, 1.0f), Opt(4, 4, true), pool);
+  auto m = AwqScaleSearch(x.matrix(), good, std::vector<float>(7, 1.0f), AwqOpt(4, 4, true), pool);
   ASSERT_FALSE(m.ok());
-  auto g = AwqScaleSearch(x.matrix(), good, MeanAbs(x), Opt(4, 4, true), pool, 0);
+  auto g = AwqScaleSearch(x.matrix(), good, MeanAbs(x), AwqOpt(4, 4, true), pool, 0);
   ASSERT_FALSE(g.ok());
-  auto c = AwqClipSearch(x.matrix(), w.matrix(), Opt(4, 4, true), pool);
+  auto c = AwqClipSearch(x.matrix(), w.matrix(), AwqOpt(4, 4, true), pool);
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("expected 9"), std::string::npos) << c.error().message;
-  auto sh = AwqClipSearch(x.matrix(), w8.matrix(), Opt(4, 4, true), pool, 20, 1.0);
+  auto sh = AwqClipSearch(x.matrix(), w8.matrix(), AwqOpt(4, 4, true), pool, 20, 1.0);
   ASSERT_FALSE(sh.ok());
 }
 

@@ -18,7 +18,7 @@ namespace {
 // Rows per task: large enough that the lazy block update is a GEMM (256 x 128 x rest) whose packing
 // of U's block rows is amortised (at 32 rows packing took ~30% of the time), small enough to balance
 // 4096 rows over the pool. The chunk layout depends only on `out` (ThreadPool::ChunkRange).
-constexpr int64_t kRowGrain = 256;
+constexpr int64_t kGptqRowGrain = 256;
 // Column blocks of the triangular inverse, one task each.
 constexpr int64_t kInvBlock = 128;
 
@@ -131,10 +131,10 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
   }
 
   const int64_t bs = opt.block_size;
-  const int64_t num_chunks = ThreadPool::NumChunks(out, kRowGrain);
+  const int64_t num_chunks = ThreadPool::NumChunks(out, kGptqRowGrain);
   std::vector<double> chunk_loss(static_cast<size_t>(num_chunks), 0.0);
 
-  pool.ParallelFor(out, kRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+  pool.ParallelFor(out, kGptqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
     const int64_t rows = r1 - r0;
     // Original rows (dead columns zeroed), float, original column order: for the fixed grids.
     std::vector<float> orig(static_cast<size_t>(n));

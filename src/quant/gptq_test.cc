@@ -24,7 +24,7 @@ using testing::Gaussian;
 using testing::NaiveHessian;
 using testing::SameQuant;
 
-WeightQuantOptions Opt(int bits, int64_t group, bool sym, bool act_order = false) {
+WeightQuantOptions GptqOpt(int bits, int64_t group, bool sym, bool act_order = false) {
   WeightQuantOptions o;
   o.bits = bits;
   o.group_size = group;
@@ -49,7 +49,7 @@ TEST(Gptq, IdentityHessianEqualsRtn) {
       for (int bits : {2, 3, 4, 8})
         for (bool act : {false, true}) {
           const TensorF32 w = Gaussian(40, in, 100 + bits, 0.02);
-          const WeightQuantOptions o = Opt(bits, group, sym, act);
+          const WeightQuantOptions o = GptqOpt(bits, group, sym, act);
           std::vector<double> h = DiagonalHessian(std::vector<double>(static_cast<size_t>(in), 1.0));
           auto g = QuantizeGptq(w.matrix(), h, o, pool, nullptr);
           auto r = QuantizeRtn(w.matrix(), o, pool);
@@ -81,7 +81,7 @@ TEST(Gptq, DiagonalHessianActOrderEqualsPermutedRtn) {
   for (bool sym : {true, false})
     for (int bits : {2, 3, 4, 8})
       for (int64_t group : {int64_t{32}, int64_t{64}, int64_t{-1}}) {
-        const WeightQuantOptions o = Opt(bits, group, sym, true);
+        const WeightQuantOptions o = GptqOpt(bits, group, sym, true);
         auto g = QuantizeGptq(w.matrix(), h, o, pool, nullptr);
         auto rp = QuantizeRtn(wp.matrix(), o, pool);
         ASSERT_TRUE(g.ok() && rp.ok());
@@ -115,7 +115,7 @@ TEST(Gptq, ProxyLossNotAboveRtn) {
     for (int64_t group : {int64_t{32}, int64_t{128}, int64_t{-1}})
       for (bool act : {false, true})
         for (bool sym : {true, false}) {
-          const WeightQuantOptions o = Opt(bits, group, sym, act);
+          const WeightQuantOptions o = GptqOpt(bits, group, sym, act);
           GptqStats st;
           auto g = QuantizeGptq(w.matrix(), h, o, pool, &st);
           auto r = QuantizeRtn(w.matrix(), o, pool);
@@ -144,7 +144,7 @@ TEST(Gptq, TernaryDynamicGroupsOnIllConditionedH) {
   const TensorF32 x = CorrelatedInputs(1024, in, 31);
   const std::vector<double> h = NaiveHessian(x);
   const TensorF32 w = Gaussian(out, in, 32, 0.02);
-  WeightQuantOptions o = Opt(2, 32, true);
+  WeightQuantOptions o = GptqOpt(2, 32, true);
   auto r = QuantizeRtn(w.matrix(), o, pool);
   auto dyn = QuantizeGptq(w.matrix(), h, o, pool, nullptr);
   o.static_groups = true;
@@ -176,8 +176,8 @@ TEST(Gptq, ActOrderHelpsWithHighVarianceChannels) {
   const TensorF32 w = Gaussian(out, in, 42, 0.02);
   for (int bits : {3, 4})
     for (int64_t group : {int64_t{-1}, int64_t{128}}) {
-      auto plain = QuantizeGptq(w.matrix(), h, Opt(bits, group, true, false), pool, nullptr);
-      auto act = QuantizeGptq(w.matrix(), h, Opt(bits, group, true, true), pool, nullptr);
+      auto plain = QuantizeGptq(w.matrix(), h, GptqOpt(bits, group, true, false), pool, nullptr);
+      auto act = QuantizeGptq(w.matrix(), h, GptqOpt(bits, group, true, true), pool, nullptr);
       ASSERT_TRUE(plain.ok() && act.ok());
       const double lp = ProxyLoss(w.matrix(), *plain, h, pool), la = ProxyLoss(w.matrix(), *act, h, pool);
       std::printf("  bits %d g %4lld: proxy loss no act-order %.6g, act-order %.6g (ratio %.3f)\n", bits,
@@ -242,7 +242,7 @@ TEST(Gptq, MatchesNaiveColumnByColumn) {
     for (int64_t group : {int64_t{24}, int64_t{64}, int64_t{200}})
       for (bool act : {false, true})
         for (int64_t block : {int64_t{128}, int64_t{16}, int64_t{7}}) {
-          WeightQuantOptions o = Opt(bits, group, bits % 2 == 0, act);
+          WeightQuantOptions o = GptqOpt(bits, group, bits % 2 == 0, act);
           o.block_size = block;
           auto g = QuantizeGptq(w.matrix(), h, o, pool, nullptr);
           ASSERT_TRUE(g.ok());
@@ -275,19 +275,19 @@ TEST(Gptq, DampingEscalation) {
   for (int64_t i = 0; i < n; i += 2) h[i * n + i + 1] = h[(i + 1) * n + i] = 1.5;
   const TensorF32 w = Gaussian(4, n, 3, 0.02);
   GptqStats st;
-  auto g = QuantizeGptq(w.matrix(), h, Opt(4, -1, true), pool, &st);
+  auto g = QuantizeGptq(w.matrix(), h, GptqOpt(4, -1, true), pool, &st);
   ASSERT_TRUE(g.ok()) << g.error().message;
   EXPECT_EQ(st.damp_retries, 2);
   EXPECT_NEAR(st.damp_used, 1.0, 1e-12);
   // A hopeless H (eigenvalue -1e8 against at most lambda = 1e6 * 0.01 * mean diag): an error.
   std::vector<double> bad(4, 1.0);
   bad[1] = bad[2] = 1e8;
-  auto e = QuantizeGptq({w.values.data(), 4, 2, n}, bad, Opt(4, -1, true), pool, &st);
+  auto e = QuantizeGptq({w.values.data(), 4, 2, n}, bad, GptqOpt(4, -1, true), pool, &st);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("Cholesky"), std::string::npos) << e.error().message;
   // A singular PSD H (rank 1, no dead column) needs no escalation: the damping makes it definite.
   std::vector<double> rank1(n * n, 1.0);
-  auto s = QuantizeGptq(w.matrix(), rank1, Opt(4, -1, true), pool, &st);
+  auto s = QuantizeGptq(w.matrix(), rank1, GptqOpt(4, -1, true), pool, &st);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(st.damp_retries, 0);
 }
@@ -299,7 +299,7 @@ TEST(Gptq, DeadColumnsQuantizeToZero) {
   std::vector<double> h = NaiveHessian(x);
   for (int64_t k = 0; k < in; ++k) h[10 * in + k] = h[k * in + 10] = 0.0;  // channel 10 never active
   const TensorF32 w = Gaussian(8, in, 62, 0.02);
-  auto g = QuantizeGptq(w.matrix(), h, Opt(4, 32, false), pool, nullptr);
+  auto g = QuantizeGptq(w.matrix(), h, GptqOpt(4, 32, false), pool, nullptr);
   ASSERT_TRUE(g.ok());
   for (int64_t r = 0; r < 8; ++r) EXPECT_EQ(g->Dequant(r, 10), 0.0f);
 }
@@ -308,20 +308,20 @@ TEST(Gptq, RejectsBadInput) {
   ThreadPool pool(1);
   TensorF32 w = Gaussian(4, 8, 1);
   std::vector<double> h = DiagonalHessian(std::vector<double>(8, 1.0));
-  auto size = QuantizeGptq(w.matrix(), std::span<const double>(h.data(), 63), Opt(4, -1, true), pool, nullptr);
+  auto size = QuantizeGptq(w.matrix(), std::span<const double>(h.data(), 63), GptqOpt(4, -1, true), pool, nullptr);
   ASSERT_FALSE(size.ok());
   EXPECT_NE(size.error().message.find("found 63"), std::string::npos) << size.error().message;
   h[9] = NAN;
-  auto hnan = QuantizeGptq(w.matrix(), h, Opt(4, -1, true), pool, nullptr);
+  auto hnan = QuantizeGptq(w.matrix(), h, GptqOpt(4, -1, true), pool, nullptr);
   ASSERT_FALSE(hnan.ok());
   EXPECT_NE(hnan.error().message.find("(1, 1)"), std::string::npos) << hnan.error().message;
   h[9] = -1.0;
-  auto neg = QuantizeGptq(w.matrix(), h, Opt(4, -1, true), pool, nullptr);
+  auto neg = QuantizeGptq(w.matrix(), h, GptqOpt(4, -1, true), pool, nullptr);
   ASSERT_FALSE(neg.ok());
   EXPECT_NE(neg.error().message.find("non-negative diagonal"), std::string::npos) << neg.error().message;
   h[9] = 1.0;
   w.values[5] = NAN;
-  auto wnan = QuantizeGptq(w.matrix(), h, Opt(4, -1, true), pool, nullptr);
+  auto wnan = QuantizeGptq(w.matrix(), h, GptqOpt(4, -1, true), pool, nullptr);
   ASSERT_FALSE(wnan.ok());
   EXPECT_NE(wnan.error().message.find("GPTQ weight"), std::string::npos) << wnan.error().message;
 }
@@ -333,7 +333,7 @@ TEST(Gptq, BitIdenticalAcrossThreads) {
   const TensorF32 w = Gaussian(out, in, 72, 0.02);
   ThreadPool one(1), three(3);
   for (bool act : {false, true}) {
-    WeightQuantOptions o = Opt(3, 32, false, act);
+    WeightQuantOptions o = GptqOpt(3, 32, false, act);
     o.block_size = 48;
     GptqStats s1, s3;
     auto a = QuantizeGptq(w.matrix(), h, o, one, &s1);

@@ -14,7 +14,7 @@ namespace {
 
 // Rows per task: Eigen packs the whole [in, in] H once per task's D·H product, so tasks must be
 // large (at 32 rows, packing H took ~40% of a 2048 x 5632 trace).
-constexpr int64_t kRowGrain = 256;
+constexpr int64_t kProxyRowGrain = 256;
 
 // sum_o d_o H d_o^T where d_o = row(o) of the [out, in] matrix given by fill(o, double* dst).
 template <typename Fill>
@@ -22,8 +22,8 @@ double TraceRows(int64_t out, int64_t in, std::span<const double> h, ThreadPool&
   assert(static_cast<int64_t>(h.size()) == in * in);
   // H row-major == H^T column-major == H (symmetric); read as column-major.
   Eigen::Map<const Eigen::MatrixXd> hm(h.data(), in, in);
-  std::vector<double> part(static_cast<size_t>(ThreadPool::NumChunks(out, kRowGrain)), 0.0);
-  pool.ParallelFor(out, kRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+  std::vector<double> part(static_cast<size_t>(ThreadPool::NumChunks(out, kProxyRowGrain)), 0.0);
+  pool.ParallelFor(out, kProxyRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> d(r1 - r0, in);
     for (int64_t r = r0; r < r1; ++r) fill(r, d.row(r - r0).data());
     // hm is H^T read column-major; D H^T: element (r, j) = sum_i d_ri H_ji, and H symmetric.

@@ -14,7 +14,7 @@ namespace {
 
 using testing::Gaussian;
 
-WeightQuantOptions Opt(int bits, int64_t group, bool sym, bool v1 = true) {
+WeightQuantOptions RtnOpt(int bits, int64_t group, bool sym, bool v1 = true) {
   WeightQuantOptions o;
   o.bits = bits;
   o.group_size = group;
@@ -27,7 +27,7 @@ TEST(Rtn, HandComputedSymmetric) {
   // Group 0: absmax 1.75, qmax 7 -> scale 0.25, zero 8. Group 1: absmax 7 -> scale 1.
   const std::vector<float> w = {1.75f, -0.75f, 0.125f, 0.0f, 7.0f, -3.0f, 2.5f, 0.0f};
   ThreadPool pool(1);
-  auto q = QuantizeRtn({w.data(), 1, 8, 8}, Opt(4, 4, true), pool);
+  auto q = QuantizeRtn({w.data(), 1, 8, 8}, RtnOpt(4, 4, true), pool);
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->groups, 2);
   EXPECT_EQ(q->scales, (std::vector<float>{0.25f, 1.0f}));
@@ -41,8 +41,8 @@ TEST(Rtn, GptqV1ZerosNeverZero) {
   // An all-positive group: int_grid gives zero 0; the v1 rule widens to [-hi/14, hi] at int4.
   const std::vector<float> w = {0.0f, 1.4f, 0.7f, 0.1f, 0.0f, 0.0f, 0.0f, 0.0f};
   ThreadPool pool(1);
-  auto plain = QuantizeRtn({w.data(), 1, 8, 8}, Opt(4, 4, false, false), pool);
-  auto v1 = QuantizeRtn({w.data(), 1, 8, 8}, Opt(4, 4, false, true), pool);
+  auto plain = QuantizeRtn({w.data(), 1, 8, 8}, RtnOpt(4, 4, false, false), pool);
+  auto v1 = QuantizeRtn({w.data(), 1, 8, 8}, RtnOpt(4, 4, false, true), pool);
   ASSERT_TRUE(plain.ok() && v1.ok());
   EXPECT_EQ(plain->zeros[0], 0);
   EXPECT_EQ(v1->zeros[0], 1);
@@ -61,7 +61,7 @@ TEST(Rtn, ErrorBoundTailsAndDequantize) {
   for (bool sym : {true, false})
     for (int bits : {2, 3, 4, 8})
       for (int64_t g : {int64_t{32}, int64_t{64}, int64_t{128}, int64_t{-1}}) {
-        auto q = QuantizeRtn(w.matrix(), Opt(bits, g, sym), pool);
+        auto q = QuantizeRtn(w.matrix(), RtnOpt(bits, g, sym), pool);
         ASSERT_TRUE(q.ok());
         const int64_t gs = g <= 0 ? 172 : g;
         EXPECT_EQ(q->groups, (172 + gs - 1) / gs);
@@ -86,11 +86,11 @@ TEST(Rtn, ErrorBoundTailsAndDequantize) {
 TEST(Rtn, RejectsBadInput) {
   ThreadPool pool(1);
   TensorF32 w = Gaussian(2, 8, 1);
-  auto bits = QuantizeRtn(w.matrix(), Opt(9, 4, true), pool);
+  auto bits = QuantizeRtn(w.matrix(), RtnOpt(9, 4, true), pool);
   ASSERT_FALSE(bits.ok());
   EXPECT_NE(bits.error().message.find("bits must be in 2..8, found 9"), std::string::npos);
   w.values[10] = INFINITY;
-  auto inf = QuantizeRtn(w.matrix(), Opt(4, 4, true), pool);
+  auto inf = QuantizeRtn(w.matrix(), RtnOpt(4, 4, true), pool);
   ASSERT_FALSE(inf.ok());
   EXPECT_NE(inf.error().message.find("row 1, column 2"), std::string::npos) << inf.error().message;
 }
