@@ -7,8 +7,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace qforge;
   const auto parts = fuzz::SplitInput(data, size, 2);
-  const auto dir = fuzz::ScratchDir() / "ckpt";
-  std::filesystem::remove_all(dir);
+  const auto dir = fuzz::FreshScratchDir("ckpt");
   fuzz::WriteScratch("ckpt/config.json", parts[0]);
   fuzz::WriteScratch("ckpt/model.safetensors", parts[1]);
   (void)model::LoadModel(dir);

@@ -5,8 +5,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace qforge;
   const auto parts = fuzz::SplitInput(data, size, 2);
-  const auto dir = fuzz::ScratchDir() / "hf";
-  std::filesystem::remove_all(dir);
+  const auto dir = fuzz::FreshScratchDir("hf");
   fuzz::WriteScratch("hf/tokenizer.json", parts[0]);
   if (!parts[1].empty()) fuzz::WriteScratch("hf/tokenizer_config.json", parts[1]);
   auto tok = io::LoadHfTokenizer(dir);

@@ -26,6 +26,14 @@ inline const std::filesystem::path& ScratchDir() {
   return dir;
 }
 
+// ScratchDir()/name, emptied: a directory-shaped input starts from nothing each run.
+inline std::filesystem::path FreshScratchDir(const std::string& name) {
+  const std::filesystem::path d = ScratchDir() / name;
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
+  return d;
+}
+
 inline std::filesystem::path WriteScratch(const std::string& name, std::string_view bytes) {
   const std::filesystem::path p = ScratchDir() / name;
   std::filesystem::create_directories(p.parent_path());
