@@ -3,11 +3,14 @@
 // bf16 (model/synthetic_model.h weights).
 //
 // Matmul: Y[tokens, out] = X[tokens, in] W^T for (out, in) = (4096, 4096) and (11008, 4096), batch 1
-// (GEMV, decode-shaped: bound by reading W) and batch 64 (prefill-shaped). W4A16 / W8A16 = 4 / 8-bit
-// codes with one scale and zero point per 128 inputs (g128), f32 activations. Reported per case:
+// (GEMV, decode-shaped: bound by reading W), 16, 64 and 256 (prefill-shaped). W4A16 / W8A16 = 4 / 8-bit
+// codes with one scale and zero point per 128 inputs (g128), f32 activations; W8A8 = int8 per-channel
+// weights and int8 per-token dynamic activations (the quantization of X is inside the timing), integer
+// dot products (kernels/int8_gemm.h). Reported per case:
 //   weight_GB/s  bytes of W as stored (codes + scales + zeros for the quantized kinds) per second;
 //   GFLOP/s      2 * tokens * in * out per second;
-//   x_vs_bf16    time of the bf16 kernel on the same shape and batch / this kernel's time (> 1 = faster).
+//   x_vs_bf16    time of the bf16 kernel on the same shape and batch / this kernel's time (> 1 = faster);
+//   x_vs_f32     the same against the f32 kernel.
 // Decode: hidden 2048, intermediate 5632, 32 heads, 4 kv heads, vocab 32000, --layers N (default 8);
 // the 4-bit model has every decoder linear as GPTQ v1 tensors (RTN, sym, g128, f16 scales; lm_head
 // stays bf16, as GPTQ checkpoints usually keep it). One decode step per iteration after a 128-token
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -28,6 +32,7 @@
 #include "formats/group_quant.h"
 #include "formats/int_grid.h"
 #include "io/gptq_layout.h"
+#include "kernels/int8_gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/qmatmul.h"
 #include "model/llama.h"
@@ -38,6 +43,7 @@ namespace {
 
 int g_layers = 8;
 std::map<std::string, double> g_bf16_seconds;  // per "out x in / tokens": seconds per call
+std::map<std::string, double> g_f32_seconds;
 
 ThreadPool& Pool() {
   static ThreadPool pool(0);
@@ -82,6 +88,8 @@ void Report(benchmark::State& state, double seconds, int64_t tokens, int64_t out
   state.counters["bits/weight"] = weight_bytes * 8 / (static_cast<double>(out) * in);
   const auto it = g_bf16_seconds.find(Key(out, in, tokens));
   if (it != g_bf16_seconds.end()) state.counters["x_vs_bf16"] = it->second / per_call;
+  const auto f = g_f32_seconds.find(Key(out, in, tokens));
+  if (f != g_f32_seconds.end()) state.counters["x_vs_f32"] = f->second / per_call;
 }
 
 // Dense f32 / bf16: state.range = {dtype (0 f32, 1 bf16), tokens, out, in}.
@@ -104,7 +112,7 @@ void BM_Dense(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (bf16) g_bf16_seconds[Key(out, in, tokens)] = secs / static_cast<double>(state.iterations());
+  (bf16 ? g_bf16_seconds : g_f32_seconds)[Key(out, in, tokens)] = secs / static_cast<double>(state.iterations());
   Report(state, secs, tokens, out, in, static_cast<double>(out) * in * (bf16 ? 2 : 4));
 }
 
@@ -132,6 +140,37 @@ void BM_Quant(benchmark::State& state) {
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Report(state, secs, tokens, out, in, static_cast<double>(w.Bytes()));
+}
+
+// W8A8 (kernels/int8_gemm.h): int8 per-channel weights, f32 activations quantized per token
+// (dynamic) inside the timed loop, int8 x int8 -> int32, f32 out. state.range = {tokens, out, in}.
+void BM_Int8(benchmark::State& state) {
+  const int64_t tokens = state.range(0), out = state.range(1), in = state.range(2);
+  std::vector<int8_t> wq(static_cast<size_t>(out * in));
+  std::vector<float> ws(static_cast<size_t>(out));
+  {
+    const std::vector<float> wf = RandomF32(out * in, 1, 0.02f);
+    for (int64_t o = 0; o < out; ++o) {
+      float amax = 0.0f;
+      for (int64_t i = 0; i < in; ++i) amax = std::max(amax, std::fabs(wf[o * in + i]));
+      ws[o] = amax / 127.0f;
+      for (int64_t i = 0; i < in; ++i) wq[o * in + i] = static_cast<int8_t>(std::nearbyint(wf[o * in + i] / ws[o]));
+    }
+  }
+  const std::vector<float> x = RandomF32(tokens * in, 2, 1.0f);
+  std::vector<int8_t> xq(static_cast<size_t>(tokens * in));
+  std::vector<float> xs(static_cast<size_t>(tokens));
+  std::vector<int32_t> xsum(static_cast<size_t>(tokens));
+  std::vector<float> y(tokens * out);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    kernels::QuantizeInt8PerToken({x.data(), tokens, in, in}, xq.data(), xs.data(), xsum.data());
+    kernels::Int8MatMul({{xq.data(), tokens, in, in}, xs.data(), xsum.data()}, {wq.data(), out, in, in}, ws.data(),
+                        {y.data(), tokens, out, out}, Pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Report(state, secs, tokens, out, in, static_cast<double>(out) * (in + 4));
 }
 
 model::LlamaSpec Spec() {
@@ -203,11 +242,13 @@ int main(int argc, char** argv) {
   std::vector<char*> rest = qforge::bench::TakeLayersFlag(argc, argv, &qforge::g_layers);
   int rc = static_cast<int>(rest.size());
   benchmark::Initialize(&rc, rest.data());
-  std::printf("isa %s, threads %d\n", std::string(qforge::kernels::IsaName(qforge::kernels::ActiveIsa())).c_str(),
+  std::printf("isa %s, int8 isa %s, threads %d\n",
+              std::string(qforge::kernels::IsaName(qforge::kernels::ActiveIsa())).c_str(),
+              std::string(qforge::kernels::Int8IsaName(qforge::kernels::ActiveInt8Isa())).c_str(),
               qforge::Pool().num_threads());
   // bf16 first for each shape/batch: the quantized cases report their speed ratio against it.
   for (int64_t out : {4096, 11008}) {
-    for (int64_t tokens : {1, 64}) {
+    for (int64_t tokens : {1, 16, 64, 256}) {
       const std::string shape = std::to_string(out) + "x4096/tokens:" + std::to_string(tokens);
       benchmark::RegisterBenchmark(("bf16/" + shape).c_str(), qforge::BM_Dense)
           ->Args({1, tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
@@ -217,6 +258,8 @@ int main(int argc, char** argv) {
           ->Args({8, tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark(("w4a16_g128/" + shape).c_str(), qforge::BM_Quant)
           ->Args({4, tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(("w8a8_int8/" + shape).c_str(), qforge::BM_Int8)
+          ->Args({tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
     }
   }
   benchmark::RegisterBenchmark("decode_bf16/ctx128", qforge::BM_Decode)->Arg(16)->UseRealTime()->Iterations(32)->Unit(benchmark::kMillisecond);

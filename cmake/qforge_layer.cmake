@@ -8,6 +8,7 @@
 # SIMD translation units are compiled for their ISA only and chosen at run time:
 #   *_avx2.cc   -> -mavx2 -mfma -mf16c
 #   *_avx512.cc -> -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+#   *_avx512vnni.cc -> the same plus -mavx512vnni
 #
 # Precompiled headers (QFORGE_PCH, on by default): the layers that use nlohmann-json, fmt and CLI11 (all header-only here) parse them once per target,
 # and every test binary parses GoogleTest once. The SIMD units keep their own flags and skip them.
@@ -41,10 +42,12 @@ function(qforge_layer name)
   foreach(f IN LISTS srcs)
     if(f MATCHES "_avx2\\.cc$")
       set_source_files_properties("${f}" PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+    elseif(f MATCHES "_avx512vnni\\.cc$")
+      set_source_files_properties("${f}" PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mfma;-mf16c;-mavx2")
     elseif(f MATCHES "_avx512\\.cc$")
       set_source_files_properties("${f}" PROPERTIES COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mfma;-mf16c;-mavx2")
     endif()
-    if(f MATCHES "_avx(2|512)\\.cc$")
+    if(f MATCHES "_avx(2|512|512vnni)\\.cc$")
       set_source_files_properties("${f}" PROPERTIES SKIP_PRECOMPILE_HEADERS ON SKIP_UNITY_BUILD_INCLUSION ON)
     endif()
   endforeach()

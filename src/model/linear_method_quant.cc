@@ -11,6 +11,7 @@
 #include "io/gptq_layout.h"
 #include "kernels/kernels.h"
 #include "kernels/qmatmul.h"
+#include "model/linear_method_ct.h"
 
 namespace qforge::model {
 
@@ -437,6 +438,7 @@ std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup 
 QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quant_method) {
   if (quant_method == "gptq") return MakeGptqConfig;
   if (quant_method == "awq") return MakeAwqConfig;
+  if (quant_method == "compressed-tensors") return MakeCompressedTensorsConfig;
   return nullptr;
 }
 

@@ -1,0 +1,375 @@
+#include "model/linear_method_ct.h"
+
+#include <cctype>
+#include <cmath>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "formats/float16.h"
+#include "kernels/int8_gemm.h"
+
+namespace qforge::model {
+
+namespace {
+
+using nlohmann::json;
+
+// Small float tensors (scales, biases) of f32 / f16 / bf16 as f32.
+Result<std::vector<float>> CtReadFloats(const std::string& name, const TensorView& t) {
+  if (!t.IsContiguous()) return MakeError("tensor '{}' is not contiguous", name);
+  const int64_t n = t.NumElements();
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype) {
+      case DType::kF32: v[i] = static_cast<const float*>(t.data)[i]; break;
+      case DType::kF16: v[i] = HalfToFloat(static_cast<const uint16_t*>(t.data)[i]); break;
+      case DType::kBF16: v[i] = BF16ToFloat(static_cast<const uint16_t*>(t.data)[i]); break;
+      default: return MakeError("tensor '{}': dtype {} not supported (expected f32, f16 or bf16)", name, Name(t.dtype));
+    }
+  }
+  return v;
+}
+
+// A zero-point tensor, when present, must be all zero (symmetric quantization).
+Status CtCheckZeroPoint(const std::string& name, const TensorLookup& tensors) {
+  const std::optional<TensorView> z = tensors(name);
+  if (!z) return Status::Ok();
+  if (!z->IsContiguous()) return MakeError("tensor '{}' is not contiguous", name);
+  const int64_t n = z->NumElements();
+  for (int64_t i = 0; i < n; ++i) {
+    double v = 0;
+    switch (z->dtype) {
+      case DType::kI8: v = static_cast<const int8_t*>(z->data)[i]; break;
+      case DType::kI32: v = static_cast<const int32_t*>(z->data)[i]; break;
+      case DType::kI64: v = static_cast<double>(static_cast<const int64_t*>(z->data)[i]); break;
+      case DType::kF32: v = static_cast<const float*>(z->data)[i]; break;
+      case DType::kF16: v = HalfToFloat(static_cast<const uint16_t*>(z->data)[i]); break;
+      case DType::kBF16: v = BF16ToFloat(static_cast<const uint16_t*>(z->data)[i]); break;
+      default: return MakeError("tensor '{}': dtype {} not supported for a zero point", name, Name(z->dtype));
+    }
+    if (v != 0) {
+      return MakeError("tensor '{}': zero point {} at element {}; only symmetric (zero-point 0) int8 is supported", name, v,
+                       i);
+    }
+  }
+  return Status::Ok();
+}
+
+class Int8Layer : public LinearLayer {
+ public:
+  kernels::Int8Matrix w;
+  std::vector<float> w_scale;  // [out]
+  float input_scale = 0;       // static activations only
+};
+
+class Int8Method : public LinearMethod {
+ public:
+  explicit Int8Method(bool static_input) : static_(static_input) {}
+  std::string_view name() const override { return static_ ? "w8a8-int8-static" : "w8a8-int8-dynamic"; }
+
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> w = tensors(prefix + ".weight");
+    if (!w) return MakeError("tensor '{}.weight' is missing from the checkpoint", prefix);
+    if (w->dtype != DType::kI8) {
+      return MakeError("tensor '{}.weight': dtype {}, expected I8 (compressed-tensors int-quantized)", prefix, Name(w->dtype));
+    }
+    if (w->rank() != 2 || w->strides[1] != 1 || w->strides[0] < w->dim(1)) {
+      return MakeError("tensor '{}.weight': expected a 2-D [out, in] tensor with contiguous rows, found {}", prefix,
+                       w->shape.ToString());
+    }
+    const int64_t out = w->dim(0), in = w->dim(1);
+    if (in > kernels::kInt8MaxInFeatures) {
+      return MakeError("tensor '{}.weight': {} input features, more than the int8 kernel's {} (int32 accumulation)", prefix,
+                       in, kernels::kInt8MaxInFeatures);
+    }
+    auto layer = std::make_unique<Int8Layer>();
+    layer->in_features = in;
+    layer->out_features = out;
+    layer->w = {static_cast<const int8_t*>(w->data), out, in, w->strides[0]};
+    const std::optional<TensorView> s = tensors(prefix + ".weight_scale");
+    if (!s) return MakeError("tensor '{}.weight_scale' is missing from the checkpoint", prefix);
+    QF_ASSIGN_OR_RETURN(std::vector<float> ws, CtReadFloats(prefix + ".weight_scale", *s));
+    if (static_cast<int64_t>(ws.size()) == 1) ws.assign(static_cast<size_t>(out), ws[0]);  // strategy tensor
+    if (static_cast<int64_t>(ws.size()) != out) {
+      return MakeError("tensor '{}.weight_scale': expected {} values (one per output channel) or 1, found shape {}", prefix,
+                       out, s->shape.ToString());
+    }
+    for (int64_t o = 0; o < out; ++o) {
+      if (!(ws[o] >= 0.0f) || !std::isfinite(ws[o])) {
+        return MakeError("tensor '{}.weight_scale': value {} at channel {} (expected finite and >= 0)", prefix, ws[o], o);
+      }
+    }
+    layer->w_scale = std::move(ws);
+    QF_TRY(CtCheckZeroPoint(prefix + ".weight_zero_point", tensors));
+    if (static_) {
+      const std::optional<TensorView> is = tensors(prefix + ".input_scale");
+      if (!is) return MakeError("tensor '{}.input_scale' is missing (static per-tensor activations)", prefix);
+      QF_ASSIGN_OR_RETURN(std::vector<float> v, CtReadFloats(prefix + ".input_scale", *is));
+      if (v.size() != 1) return MakeError("tensor '{}.input_scale': expected one value, found shape {}", prefix, is->shape.ToString());
+      if (!(v[0] > 0.0f) || !std::isfinite(v[0])) {
+        return MakeError("tensor '{}.input_scale': value {} (expected finite and > 0)", prefix, v[0]);
+      }
+      layer->input_scale = v[0];
+      QF_TRY(CtCheckZeroPoint(prefix + ".input_zero_point", tensors));
+    }
+    if (allow_bias) {
+      if (const std::optional<TensorView> b = tensors(prefix + ".bias")) {
+        QF_ASSIGN_OR_RETURN(layer->bias, CtReadFloats(prefix + ".bias", *b));
+        if (static_cast<int64_t>(layer->bias.size()) != out) {
+          return MakeError("tensor '{}.bias': expected {} elements, found {}", prefix, out, layer->bias.size());
+        }
+      }
+    }
+    return std::unique_ptr<LinearLayer>(std::move(layer));
+  }
+
+  void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const Int8Layer&>(layer);
+    // Per-thread scratch for the quantized input, grown only when a call needs more than any before.
+    thread_local std::vector<int8_t> q;
+    thread_local std::vector<float> xs;
+    thread_local std::vector<int32_t> xsum;
+    const size_t need = static_cast<size_t>(x.rows * x.cols);
+    if (q.size() < need) q.resize(need);
+    if (xs.size() < static_cast<size_t>(x.rows)) {
+      xs.resize(static_cast<size_t>(x.rows));
+      xsum.resize(static_cast<size_t>(x.rows));
+    }
+    if (static_) {
+      kernels::QuantizeInt8Static(x, l.input_scale, q.data(), xs.data(), xsum.data());
+    } else {
+      kernels::QuantizeInt8PerToken(x, q.data(), xs.data(), xsum.data());
+    }
+    kernels::Int8MatMul({{q.data(), x.rows, x.cols, x.cols}, xs.data(), xsum.data()}, l.w, l.w_scale.data(), y, pool);
+    if (!l.bias.empty()) {
+      for (int64_t t = 0; t < y.rows; ++t) {
+        float* row = y.Row(t);
+        for (int64_t o = 0; o < y.cols; ++o) row[o] += l.bias[o];
+      }
+    }
+  }
+
+ private:
+  bool static_;
+};
+
+// ---- the config ----
+
+// A compressed-tensors target: "re:<regex>" (Python re.match: anchored at the start only) or an
+// exact module name; "Linear" (the class name) matches every linear.
+struct CtTarget {
+  bool any_linear = false;
+  bool is_regex = false;
+  std::string text;
+  std::regex re;
+  bool Matches(std::string_view name) const {
+    if (any_linear) return true;
+    if (!is_regex) return name == text;
+    std::cmatch m;
+    return std::regex_search(name.data(), name.data() + name.size(), m, re, std::regex_constants::match_continuous);
+  }
+};
+
+Result<CtTarget> CtParseTarget(const json& v, const std::string& where, bool allow_class) {
+  if (!v.is_string()) return MakeError("quantization_config.{}: expected strings, found {}", where, v.dump());
+  CtTarget t;
+  t.text = v.get<std::string>();
+  if (t.text.rfind("re:", 0) == 0) {
+    t.is_regex = true;
+    try {
+      t.re = std::regex(t.text.substr(3), std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return MakeError("quantization_config.{}: bad regular expression '{}': {}", where, t.text, e.what());
+    }
+  } else if (allow_class && t.text == "Linear") {
+    t.any_linear = true;
+  } else if (allow_class && !t.text.empty() && std::isupper(static_cast<unsigned char>(t.text[0]))) {
+    return MakeError("quantization_config.{}: module class '{}' is not supported (Linear or module names only)", where, t.text);
+  }
+  return t;
+}
+
+// Checks a quantization-args object (weights / input_activations) against what the int8 method
+// runs; `activation` selects the activation rules.
+Status CtCheckArgs(const json& a, const std::string& where, bool activation, bool* static_input) {
+  if (!a.is_object()) return MakeError("quantization_config.{}: expected an object, found {}", where, a.dump());
+  static const char* kKnown[] = {"num_bits", "type", "symmetric", "strategy", "dynamic", "group_size", "block_structure",
+                                 "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"};
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || it.key() == k;
+    if (!known) return MakeError("quantization_config.{}.{} is not understood by this build", where, it.key());
+  }
+  auto get = [&](const char* k) -> const json* {
+    auto it = a.find(k);
+    return it == a.end() || it->is_null() ? nullptr : &*it;
+  };
+  const json* bits = get("num_bits");
+  if (bits == nullptr || !bits->is_number_integer() || bits->get<int>() != 8) {
+    return MakeError("quantization_config.{}.num_bits {} is not supported (8)", where, bits ? bits->dump() : "missing");
+  }
+  const json* type = get("type");
+  if (type == nullptr || *type != "int") {
+    return MakeError("quantization_config.{}.type {} is not supported (\"int\")", where, type ? type->dump() : "missing");
+  }
+  const json* sym = get("symmetric");
+  if (sym == nullptr || *sym != true) {
+    return MakeError("quantization_config.{}.symmetric {} is not supported (true)", where, sym ? sym->dump() : "missing");
+  }
+  for (const char* k : {"group_size", "block_structure", "actorder"}) {
+    if (const json* v = get(k)) return MakeError("quantization_config.{}.{} {} is not supported (null)", where, k, v->dump());
+  }
+  const json* strat = get("strategy");
+  const json* dyn = get("dynamic");
+  const std::string s = strat && strat->is_string() ? strat->get<std::string>() : "";
+  const bool d = dyn != nullptr && *dyn == true;
+  if (dyn != nullptr && !dyn->is_boolean()) {
+    return MakeError("quantization_config.{}.dynamic {} is not supported (true or false)", where, dyn->dump());
+  }
+  if (!activation) {
+    if (s != "channel" && s != "tensor") {
+      return MakeError("quantization_config.{}.strategy {} is not supported (\"channel\" or \"tensor\")", where,
+                       strat ? strat->dump() : "missing");
+    }
+    if (d) return MakeError("quantization_config.{}.dynamic true is not supported for weights", where);
+    return Status::Ok();
+  }
+  if (s == "token" && d) {
+    *static_input = false;
+  } else if (s == "tensor" && !d) {
+    *static_input = true;
+  } else {
+    return MakeError("quantization_config.{}: strategy {} with dynamic {} is not supported (\"token\" dynamic or \"tensor\" static)",
+                     where, strat ? strat->dump() : "missing", d);
+  }
+  return Status::Ok();
+}
+
+struct CtGroup {
+  std::vector<CtTarget> targets;
+  bool static_input = false;
+};
+
+class CtConfig : public QuantizationConfig {
+ public:
+  std::vector<CtGroup> groups;
+  std::vector<CtTarget> ignore;
+  std::string_view name() const override { return "compressed-tensors"; }
+  const LinearMethod& MethodFor(std::string_view prefix) const override {
+    for (const CtTarget& t : ignore)
+      if (t.Matches(prefix)) return UnquantizedLinearMethod();
+    for (const CtGroup& g : groups) {
+      for (const CtTarget& t : g.targets) {
+        // "Linear" does not make lm_head a target in llm-compressor's recipes unless it is named: the
+        // classifier is always in `ignore` there; we follow the file and quantize it if targeted.
+        if (t.Matches(prefix)) return Int8W8A8Method(g.static_input);
+      }
+    }
+    return UnquantizedLinearMethod();
+  }
+};
+
+}  // namespace
+
+const LinearMethod& Int8W8A8Method(bool static_input) {
+  static const Int8Method dyn(false), stat(true);
+  return static_input ? stat : dyn;
+}
+
+Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::string_view text) {
+  if (text.empty()) return MakeError("quantization_config for quant_method 'compressed-tensors' is missing");
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return MakeError("quantization_config (compressed-tensors): not a JSON object");
+  auto cfg = std::make_unique<CtConfig>();
+  static const char* kKnownTop[] = {"quant_method", "config_groups", "format", "ignore", "kv_cache_scheme",
+                                    "quantization_status", "sparsity_config", "global_compression_ratio",
+                                    "version", "transform_config", "qforge"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool known = false;
+    for (const char* k : kKnownTop) known = known || it.key() == k;
+    if (!known) return MakeError("quantization_config.{} is not understood by this build", it.key());
+  }
+  const std::string status = j.value("quantization_status", "");
+  if (status != "compressed") {
+    return MakeError("quantization_config.quantization_status '{}' is not supported (\"compressed\")", status);
+  }
+  if (auto it = j.find("kv_cache_scheme"); it != j.end() && !it->is_null()) {
+    return MakeError("quantization_config.kv_cache_scheme {} is not supported yet (null)", it->dump());
+  }
+  if (auto it = j.find("sparsity_config"); it != j.end() && !it->is_null() && !(it->is_object() && it->empty())) {
+    return MakeError("quantization_config.sparsity_config {} is not supported (absent or {{}})", it->dump());
+  }
+  if (auto it = j.find("transform_config"); it != j.end() && !it->is_null() && !(it->is_object() && it->empty())) {
+    return MakeError("quantization_config.transform_config {} is not supported (absent or {{}})", it->dump());
+  }
+  const std::string global_format = j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "";
+  auto check_format = [](const std::string& f, const std::string& where) -> Status {
+    if (f == "int-quantized") return Status::Ok();
+    if (f == "float-quantized" || f == "pack-quantized" || f == "naive-quantized" || f == "nvfp4-pack-quantized" ||
+        f == "marlin-24" || f == "dense" || f == "mixed-precision") {
+      return MakeError("quantization_config.{} '{}': this compressed-tensors format is not implemented yet (int-quantized is)",
+                       where, f);
+    }
+    return MakeError("quantization_config.{} '{}' is not a compressed-tensors format known to this build", where, f);
+  };
+  if (auto it = j.find("ignore"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return MakeError("quantization_config.ignore: expected a list");
+    for (const json& v : *it) {
+      QF_ASSIGN_OR_RETURN(CtTarget t, CtParseTarget(v, "ignore", false));
+      cfg->ignore.push_back(std::move(t));
+    }
+  }
+  auto groups = j.find("config_groups");
+  if (groups == j.end() || !groups->is_object() || groups->empty()) {
+    return MakeError("quantization_config.config_groups: expected a non-empty object");
+  }
+  for (auto g = groups->begin(); g != groups->end(); ++g) {
+    const std::string where = "config_groups." + g.key();
+    const json& gj = g.value();
+    if (!gj.is_object()) return MakeError("quantization_config.{}: expected an object", where);
+    for (auto it = gj.begin(); it != gj.end(); ++it) {
+      const std::string& k = it.key();
+      if (k != "targets" && k != "weights" && k != "input_activations" && k != "output_activations" && k != "format") {
+        return MakeError("quantization_config.{}.{} is not understood by this build", where, k);
+      }
+    }
+    std::string f = global_format;
+    if (auto it = gj.find("format"); it != gj.end() && !it->is_null()) {
+      f = it->is_string() ? it->get<std::string>() : it->dump();
+      if (!global_format.empty() && global_format != "mixed-precision" && f != global_format) {
+        return MakeError("quantization_config.format '{}' contradicts quantization_config.{}.format '{}'", global_format,
+                         where, f);
+      }
+    }
+    QF_TRY(check_format(f, f == global_format ? std::string("format") : where + ".format"));
+    if (auto it = gj.find("output_activations"); it != gj.end() && !it->is_null()) {
+      return MakeError("quantization_config.{}.output_activations is not supported (null)", where);
+    }
+    CtGroup cg;
+    auto t = gj.find("targets");
+    if (t == gj.end() || !t->is_array() || t->empty()) return MakeError("quantization_config.{}.targets: expected a list", where);
+    for (const json& v : *t) {
+      QF_ASSIGN_OR_RETURN(CtTarget tt, CtParseTarget(v, where + ".targets", true));
+      cg.targets.push_back(std::move(tt));
+    }
+    auto w = gj.find("weights");
+    if (w == gj.end() || w->is_null()) return MakeError("quantization_config.{}.weights is missing", where);
+    bool unused = false;
+    QF_TRY(CtCheckArgs(*w, where + ".weights", false, &unused));
+    auto a = gj.find("input_activations");
+    if (a == gj.end() || a->is_null()) {
+      return MakeError("quantization_config.{}: int8 weight-only (input_activations null) is not implemented yet (W8A8 is)",
+                       where);
+    }
+    QF_TRY(CtCheckArgs(*a, where + ".input_activations", true, &cg.static_input));
+    cfg->groups.push_back(std::move(cg));
+  }
+  return std::unique_ptr<QuantizationConfig>(std::move(cfg));
+}
+
+}  // namespace qforge::model

@@ -1,0 +1,47 @@
+// compressed-tensors checkpoints (the format llm-compressor writes and vLLM loads), quant_method
+// "compressed-tensors", through the linear-method seam (model/linear_method.h).
+//
+// Understood (everything else is refused by name — never run with a silent default):
+//   quantization_status  "compressed" (weights stored quantized; "frozen"/"calibration" are not).
+//   config_groups        one or more groups; each has `targets` ("Linear", or "re:<regex>" matched
+//                        from the start of the module name as Python's re.match), `weights` and
+//                        `input_activations` (null = weight-only), `output_activations` null. A
+//                        module takes the first group that targets it.
+//   ignore               module names (exact) or "re:<regex>"; an ignored module, or one no group
+//                        targets, runs unquantized from "<name>.weight".
+//   format               (global or per group) "int-quantized":
+//     weights            num_bits 8, type "int", symmetric true, strategy "channel" or "tensor",
+//                        dynamic false, group_size / block_structure / actorder null;
+//     input_activations  num_bits 8, type "int", symmetric true, and either strategy "token" with
+//                        dynamic true (per-token scales computed at run time) or strategy "tensor"
+//                        with dynamic false (the checkpoint's <name>.input_scale);
+//     tensors            <name>.weight (I8 [out, in]), <name>.weight_scale (f32/f16/bf16, [out, 1],
+//                        [out], or one value for strategy tensor), optional <name>.weight_zero_point
+//                        and <name>.input_zero_point, which must be all zero (symmetric), optional
+//                        <name>.bias, and <name>.input_scale for static activations.
+//   kv_cache_scheme      null only (a quantized KV cache is not read from checkpoints yet);
+//   sparsity_config      absent, null or {} only.
+// Weight-only int8 (input_activations null), float-quantized (FP8) and pack-quantized (W4A16)
+// checkpoints are refused with a message naming the format: not implemented yet.
+//
+// The W8A8 method runs kernels/int8_gemm.h: x quantized per token (or with the static scale) to
+// int8, exact int32 dot products, y = acc * x_scale * w_scale (+ bias). Apply's scratch is a
+// thread_local buffer grown on demand (as linear_method_quant.h).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "core/result.h"
+#include "model/linear_method.h"
+
+namespace qforge::model {
+
+Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::string_view config_json);
+
+// The W8A8 linear method on its own (int8 per-channel weights "<prefix>.weight" / ".weight_scale";
+// activations per token when `static_input` is false, else "<prefix>.input_scale"). For tests and for
+// qforge's own pipeline, which builds its quantized layers through it.
+const LinearMethod& Int8W8A8Method(bool static_input);
+
+}  // namespace qforge::model
