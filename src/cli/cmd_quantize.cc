@@ -1,4 +1,5 @@
-// qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq [--bits B] [--group-size G] [--sym|--asym]
+// qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq [--bits B]
+//                 [--group-size G] [--sym|--asym] [--activations static|dynamic] [--alpha A]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
 //                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
@@ -17,7 +18,8 @@ namespace qforge::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", version;
+  std::string model, out, method = "gptq", version, activations;
+  double alpha = 0.5;
   int bits = 4;
   int64_t group_size = 128;
   bool sym = false, asym = false, act_order = false, static_groups = false, overwrite = false, json = false;
@@ -32,13 +34,35 @@ struct QuantizeArgs {
 int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   if (int status = RequireQuantizationCpu(app); status != 0) return status;
   auto method = quant::MethodFromName(a.method);
-  if (!method) return ReportError(app, Error{fmt::format("--method '{}': expected rtn, gptq, awq or awq+gptq", a.method)});
+  if (!method) {
+    return ReportError(app, Error{fmt::format(
+                                "--method '{}': expected rtn, gptq, awq, awq+gptq, w8a8, smoothquant or smoothquant+gptq", a.method)});
+  }
   quant::QuantizeOptions opt;
   opt.method = *method;
   opt.weights.bits = a.bits;
   opt.weights.group_size = a.group_size;
   // Default: asymmetric grids (the GPTQ and AWQ papers' setting).
   opt.weights.symmetric = a.sym;
+  const bool wa = quant::IsWeightActivation(*method);
+  if (wa) {
+    // W8A8 weights are int8 symmetric per channel: those are the defaults here; flags that say
+    // otherwise reach the pipeline, which names the conflict.
+    if (app.count("--bits") == 0) opt.weights.bits = 8;
+    if (app.count("--group-size") == 0) opt.weights.group_size = -1;
+    opt.weights.symmetric = !a.asym;
+    opt.sq_alpha = a.alpha;
+    if (a.activations == "static") opt.activations = quant::ActScheme::kStatic;
+    if (a.activations == "dynamic") opt.activations = quant::ActScheme::kDynamic;
+  } else {
+    if (!a.activations.empty()) {
+      return ReportError(app, Error{fmt::format("--activations: --method {} is weight-only (the W8A8 methods are w8a8, "
+                                                "smoothquant and smoothquant+gptq)", a.method)});
+    }
+  }
+  if (app.count("--alpha") > 0 && *method != quant::Method::kSmoothQuant && *method != quant::Method::kSmoothQuantGptq) {
+    return ReportError(app, Error{fmt::format("--alpha is SmoothQuant's (--method smoothquant or smoothquant+gptq), not {}'s", a.method)});
+  }
   opt.weights.act_order = a.act_order;
   opt.weights.static_groups = a.static_groups;
   opt.weights.damp = a.damp;
@@ -96,7 +120,7 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
     fmt::print("{:<6} {:>10.5f}\n", "total", r->total_error);
   }
   fmt::print("wrote {} ({} method, {} bits, group {}; {:.2f} MB of tensors) in {:.1f}s, peak RSS {:.1f} MB, {} threads\n",
-             a.out, a.method, a.bits, a.group_size, r->tensor_bytes / 1e6, r->seconds, r->peak_rss_bytes / 1e6,
+             a.out, a.method, opt.weights.bits, opt.weights.group_size, r->tensor_bytes / 1e6, r->seconds, r->peak_rss_bytes / 1e6,
              pool.num_threads());
   return 0;
 }
@@ -105,10 +129,16 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
 Command AddQuantizeCommand(CLI::App& parent) {
   Command c;
   auto a = std::make_shared<QuantizeArgs>();
-  c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only)");
+  c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only or W8A8)");
   c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file")->required();
   c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
-  c.app->add_option("--method", a->method, "rtn, gptq, awq or awq+gptq")->capture_default_str();
+  c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq (W8A8)")
+      ->capture_default_str();
+  c.app->add_option("--activations", a->activations,
+                    "W8A8 activations: static (per tensor, scale from calibration) or dynamic (per token); default "
+                    "static for w8a8, dynamic for smoothquant")
+      ->check(CLI::IsMember({"static", "dynamic"}));
+  c.app->add_option("--alpha", a->alpha, "SmoothQuant migration strength in [0, 1]")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   c.app->add_option("--bits", a->bits, "Bits per weight (2..8)")->capture_default_str()->check(CLI::Range(2, 8));
   c.app->add_option("--group-size", a->group_size, "Weights per scale along the input dim (-1: per channel)")
       ->capture_default_str();

@@ -52,7 +52,8 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   if (!j.is_object()) return MakeError("{}: expected an object", where);
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
-    static const char* kKnown[] = {"id", "method", "bits", "group_size", "sym", "act_order", "static_groups", "damp"};
+    static const char* kKnown[] = {"id",        "method", "bits",        "group_size", "sym", "act_order",
+                                   "static_groups", "damp", "activations", "alpha"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);
     }
@@ -65,9 +66,30 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
     c.id = "baseline";
   } else {
     auto method = quant::MethodFromName(m);
-    if (!method) return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, baseline)", where, m);
+    if (!method) {
+      return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, baseline)",
+                       where, m);
+    }
     c.quantize.method = *method;
     c.quantize.weights.symmetric = false;
+    if (quant::IsWeightActivation(*method)) {  // int8 symmetric per channel unless the file says otherwise
+      c.quantize.weights.bits = 8;
+      c.quantize.weights.group_size = -1;
+      c.quantize.weights.symmetric = true;
+    }
+  }
+  const bool wa = !c.baseline && quant::IsWeightActivation(c.quantize.method);
+  if (j.contains("activations")) {
+    const std::string a = j["activations"].is_string() ? j["activations"].get<std::string>() : "";
+    if (!wa || (a != "static" && a != "dynamic")) {
+      return MakeError("{}: \"activations\" is \"static\" or \"dynamic\", for the W8A8 methods only", where);
+    }
+    c.quantize.activations = a == "static" ? quant::ActScheme::kStatic : quant::ActScheme::kDynamic;
+  }
+  if (j.contains("alpha")) {
+    const bool sq = wa && c.quantize.method != quant::Method::kW8A8;
+    if (!sq || !j["alpha"].is_number()) return MakeError("{}: \"alpha\" (a number) is for smoothquant methods only", where);
+    c.quantize.sq_alpha = j["alpha"].get<double>();
   }
   auto get_int = [&](const char* key, auto* out) -> Status {
     if (!j.contains(key)) return Status::Ok();
@@ -138,10 +160,18 @@ Result<std::string> InputsFingerprint(const CompareOptions& o) {
 json ConfigJson(const MatrixConfig& c) {
   if (c.baseline) return {{"id", c.id}, {"method", "baseline"}};
   const auto& w = c.quantize.weights;
-  return {{"id", c.id},       {"method", std::string(quant::MethodName(c.quantize.method))},
-          {"bits", w.bits},   {"group_size", w.group_size},
-          {"sym", w.symmetric}, {"act_order", w.act_order},
-          {"static_groups", w.static_groups}, {"damp", w.damp}};
+  json j = {{"id", c.id},       {"method", std::string(quant::MethodName(c.quantize.method))},
+            {"bits", w.bits},   {"group_size", w.group_size},
+            {"sym", w.symmetric}, {"act_order", w.act_order},
+            {"static_groups", w.static_groups}, {"damp", w.damp}};
+  // W8A8 keys only where they apply, so the weight-only rows keep the hashes they always had.
+  if (quant::IsWeightActivation(c.quantize.method)) {
+    j["activations"] = quant::ResolvedActScheme(c.quantize.method, c.quantize.activations) == quant::ActScheme::kStatic
+                           ? "static"
+                           : "dynamic";
+    if (c.quantize.method != quant::Method::kW8A8) j["alpha"] = c.quantize.sq_alpha;
+  }
+  return j;
 }
 
 json QuantizeJson(const quant::QuantizeReport& r) {
@@ -195,6 +225,16 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
     configs.push_back({"baseline", true, {}});
     for (const quant::MethodInfo& mi : quant::Methods()) {
       if (!mi.in_default_matrix) continue;
+      if (quant::IsWeightActivation(mi.method)) {  // one row: int8 per channel, the method's activations
+        MatrixConfig c;
+        c.quantize.method = mi.method;
+        c.quantize.weights.bits = 8;
+        c.quantize.weights.group_size = -1;
+        c.quantize.weights.symmetric = true;
+        c.id = DefaultId(c.quantize);
+        configs.push_back(std::move(c));
+        continue;
+      }
       for (int bits : quant::DefaultMatrixBits()) {
         for (int64_t g : groups) {
           MatrixConfig c;

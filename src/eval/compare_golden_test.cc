@@ -56,16 +56,25 @@ class CompareTest : public ::testing::Test {
 TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
   auto configs = MatrixConfigs(Options());
   ASSERT_TRUE(configs.ok()) << configs.error().message;
-  // baseline + (every default method) x (8, 4, 3 bits) x (32, 64: the group sizes <= 64, the model's
-  // smallest linear input).
-  int64_t methods = 0;
-  for (const auto& m : quant::Methods()) methods += m.in_default_matrix;
-  ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2);
+  // baseline + (every default weight-only method) x (8, 4, 3 bits) x (32, 64: the group sizes <= 64,
+  // the model's smallest linear input) + one row per default W8A8 method.
+  int64_t methods = 0, wa = 0;
+  for (const auto& m : quant::Methods()) {
+    if (!m.in_default_matrix) continue;
+    (quant::IsWeightActivation(m.method) ? wa : methods) += 1;
+  }
+  EXPECT_EQ(wa, 2);
+  ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2 + wa);
+  EXPECT_EQ(configs->back().id, "smoothquant-w8-g-1");
   EXPECT_TRUE((*configs)[0].baseline);
   EXPECT_EQ((*configs)[1].id, "rtn-w8-g32");
   for (const auto& c : *configs) {
     if (!c.baseline) {
       EXPECT_LE(c.quantize.weights.group_size, 64) << c.id;
+    }
+    if (!c.baseline && quant::IsWeightActivation(c.quantize.method)) {
+      EXPECT_EQ(c.quantize.weights.bits, 8) << c.id;
+      EXPECT_EQ(c.quantize.weights.group_size, -1) << c.id;
     }
   }
 }
@@ -73,7 +82,9 @@ TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
 TEST_F(CompareTest, MatrixFileErrorsAreNamed) {
   CompareOptions o = Options();
   for (const char* bad : {R"({"configs": []})", R"({"configs": [{"method": "gptq", "bitz": 4}]})",
-                          R"({"configs": [{"method": "smoothquant"}]})", R"({"configs": [{"method": "rtn", "bits": 12}]})",
+                          R"({"configs": [{"method": "squeezellm"}]})",
+                          R"({"configs": [{"method": "gptq", "activations": "static"}]})",
+                          R"({"configs": [{"method": "w8a8", "alpha": 0.5}]})", R"({"configs": [{"method": "rtn", "bits": 12}]})",
                           R"({"configs": [{"method": "rtn", "id": "a"}, {"method": "gptq", "id": "a"}]})",
                           R"({"configs": [{"method": "rtn", "id": "../x"}]})", "not json"}) {
     o.matrix_file = WriteMatrix(bad);

@@ -20,8 +20,10 @@
 #include "io/mapped_file.h"
 #include "io/model_source.h"
 #include "io/tokenizer.h"
+#include "kernels/int8_gemm.h"
 #include "model/embedding.h"
 #include "model/linear_method.h"
+#include "model/linear_method_ct.h"
 #include "model/llama.h"
 #include "model/loader.h"
 #include "quant/awq.h"
@@ -30,6 +32,7 @@
 #include "quant/observer.h"
 #include "quant/proxy_error.h"
 #include "quant/rtn.h"
+#include "quant/smoothquant.h"
 
 namespace qforge::quant {
 
@@ -42,12 +45,26 @@ std::string_view MethodName(Method m) {
     case Method::kGptq: return "gptq";
     case Method::kAwq: return "awq";
     case Method::kAwqGptq: return "awq+gptq";
+    case Method::kW8A8: return "w8a8";
+    case Method::kSmoothQuant: return "smoothquant";
+    case Method::kSmoothQuantGptq: return "smoothquant+gptq";
   }
   return "?";
 }
 
+bool IsWeightActivation(Method m) {
+  return m == Method::kW8A8 || m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq;
+}
+
+ActScheme ResolvedActScheme(Method m, ActScheme a) {
+  if (!IsWeightActivation(m)) return ActScheme::kDefault;
+  if (a != ActScheme::kDefault) return a;
+  return m == Method::kW8A8 ? ActScheme::kStatic : ActScheme::kDynamic;
+}
+
 std::optional<Method> MethodFromName(std::string_view name) {
-  for (Method m : {Method::kRtn, Method::kGptq, Method::kAwq, Method::kAwqGptq}) {
+  for (Method m : {Method::kRtn, Method::kGptq, Method::kAwq, Method::kAwqGptq, Method::kW8A8, Method::kSmoothQuant,
+                   Method::kSmoothQuantGptq}) {
     if (MethodName(m) == name) return m;
   }
   return std::nullopt;
@@ -57,7 +74,12 @@ std::span<const MethodInfo> Methods() {
   static constexpr MethodInfo kMethods[] = {{Method::kRtn, false, true},
                                             {Method::kGptq, true, true},
                                             {Method::kAwq, true, true},
-                                            {Method::kAwqGptq, true, false}};
+                                            {Method::kAwqGptq, true, false},
+                                            // W8A8: one row each in compare's default matrix
+                                            // (int8 per channel; static w8a8, dynamic smoothquant).
+                                            {Method::kW8A8, true, true},
+                                            {Method::kSmoothQuant, true, true},
+                                            {Method::kSmoothQuantGptq, true, false}};
   return kMethods;
 }
 
@@ -76,7 +98,8 @@ std::string LinName(const model::Architecture& a, int l) { return std::string(a.
 LinearSite LinSite(const model::Architecture& a, int l) { return a.linears[l].site; }
 
 bool UsesAwq(Method m) { return m == Method::kAwq || m == Method::kAwqGptq; }
-bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq; }
+bool UsesGptq(Method m) { return m == Method::kGptq || m == Method::kAwqGptq || m == Method::kSmoothQuantGptq; }
+bool UsesSmooth(Method m) { return m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq; }
 
 // The [vocab, hidden] embedding table of a plain or GGML block-quantized tensor, read in place.
 Result<model::EmbeddingTable> EmbeddingOf(const io::SourceTensor& t) {
@@ -152,7 +175,46 @@ nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
     j["awq_grid"] = o.awq_grid;
     j["awq_max_rows"] = o.awq_max_rows;
   }
+  if (IsWeightActivation(o.method)) {
+    j["activations"] = ResolvedActScheme(o.method, o.activations) == ActScheme::kStatic ? "int8-static-per-tensor"
+                                                                                         : "int8-dynamic-per-token";
+  }
+  if (UsesSmooth(o.method)) j["alpha"] = o.sq_alpha;
   return j;
+}
+
+// quantization_config of a W8A8 checkpoint, as llm-compressor 0.14 writes its W8A8 preset (int8
+// symmetric per-channel weights; activations int8 symmetric, per token dynamic or per tensor static),
+// the classifier ignored.
+nlohmann::json CompressedTensorsInt8Json(bool act_static) {
+  const nlohmann::json weights = {{"num_bits", 8},        {"type", "int"},          {"symmetric", true},
+                                  {"strategy", "channel"}, {"dynamic", false},       {"group_size", nullptr},
+                                  {"block_structure", nullptr}, {"actorder", nullptr}, {"observer", "minmax"},
+                                  {"observer_kwargs", nlohmann::json::object()}};
+  const nlohmann::json acts = {{"num_bits", 8},
+                               {"type", "int"},
+                               {"symmetric", true},
+                               {"strategy", act_static ? "tensor" : "token"},
+                               {"dynamic", !act_static},
+                               {"group_size", nullptr},
+                               {"block_structure", nullptr},
+                               {"actorder", nullptr},
+                               {"observer", act_static ? nlohmann::json("minmax") : nlohmann::json(nullptr)},
+                               {"observer_kwargs", nlohmann::json::object()}};
+  return {{"quant_method", "compressed-tensors"},
+          {"format", "int-quantized"},
+          {"quantization_status", "compressed"},
+          {"config_groups",
+           {{"group_0",
+             {{"targets", {"Linear"}},
+              {"weights", weights},
+              {"input_activations", acts},
+              {"output_activations", nullptr},
+              {"format", "int-quantized"}}}}},
+          {"ignore", {"lm_head"}},
+          {"kv_cache_scheme", nullptr},
+          {"sparsity_config", nlohmann::json::object()},
+          {"global_compression_ratio", nullptr}};
 }
 
 double Rms(const std::vector<double>& v) {
@@ -195,6 +257,10 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
   if (w.act_order) cmd += " --act-order";
   if (w.static_groups) cmd += " --static-groups";
   if (UsesGptq(o.method) && w.damp != 0.01) cmd += fmt::format(" --damp {}", w.damp);
+  if (IsWeightActivation(o.method)) {
+    cmd += ResolvedActScheme(o.method, o.activations) == ActScheme::kStatic ? " --activations static" : " --activations dynamic";
+  }
+  if (UsesSmooth(o.method)) cmd += fmt::format(" --alpha {}", o.sq_alpha);
   if (!o.calib.files.empty()) {
     cmd += " --calib";
     for (const auto& f : o.calib.files) cmd += " " + ShellQuote(f.string());
@@ -293,6 +359,33 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     return MakeError("--method {} needs calibration text (--calib FILE...)", MethodName(opt.method));
   }
   const bool have_calib = !opt.calib.files.empty();
+  const bool w8a8 = IsWeightActivation(opt.method);
+  const bool act_static = ResolvedActScheme(opt.method, opt.activations) == ActScheme::kStatic;
+  if (w8a8) {
+    const auto& w = opt.weights;
+    if (w.bits != 8 || w.group_size > 0 || !w.symmetric || w.act_order || w.static_groups) {
+      return MakeError("--method {} quantizes weights to int8, symmetric, per output channel (--bits 8 --group-size -1 "
+                       "--sym, no --act-order / --static-groups); found bits {}, group size {}, {}{}{}",
+                       MethodName(opt.method), w.bits, w.group_size, w.symmetric ? "sym" : "asym",
+                       w.act_order ? ", act-order" : "", w.static_groups ? ", static groups" : "");
+    }
+    if (UsesSmooth(opt.method) && !(opt.sq_alpha >= 0.0 && opt.sq_alpha <= 1.0)) {
+      return MakeError("--alpha {}: SmoothQuant's migration strength must be in [0, 1]", opt.sq_alpha);
+    }
+    for (int64_t in : {H, q_dim, I}) {
+      if (in > kernels::kInt8MaxInFeatures) {
+        return MakeError("--method {}: a linear with {} inputs exceeds the int8 kernel's {}", MethodName(opt.method), in,
+                         kernels::kInt8MaxInFeatures);
+      }
+    }
+  }
+  // W8A8 outputs: the compressed-tensors config the checkpoint gets, and the runtime config built from
+  // it, through which each quantized layer is run for the next layer's calibration.
+  const nlohmann::json ct_config = w8a8 ? CompressedTensorsInt8Json(act_static) : nlohmann::json(nullptr);
+  std::unique_ptr<model::QuantizationConfig> ct_runtime;
+  if (w8a8) {
+    QF_ASSIGN_OR_RETURN(ct_runtime, model::MakeCompressedTensorsConfig(ct_config.dump()));
+  }
   // One layout for the whole checkpoint (one quant_method in config.json).
   const bool awq_layout = UsesAwq(opt.method) && opt.weights.bits == 4 && !opt.weights.act_order &&
                           opt.weights.group_size > 0 && q_dim % 8 == 0 && kv_dim % 8 == 0 && H % 8 == 0 &&
@@ -345,7 +438,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       }
     }
     std::array<std::vector<double>, kNumSites> hess;
-    std::array<std::vector<float>, kNumSites> mean_abs;
+    std::array<std::vector<float>, kNumSites> mean_abs, abs_max;
     std::array<SampleRows, kNumSites> samples;
     if (have_calib) {
       // Observe the full-precision layer on a copy of the calibration states.
@@ -370,6 +463,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       for (int s = 0; s < kNumSites; ++s) {
         hess[s] = obs[s].Hessian(pool);
         mean_abs[s] = obs[s].MeanAbs();
+        abs_max[s] = obs[s].AbsMax();
         obs[s] = InputObserver(1);  // free its accumulators before the next site's H is built
       }
     }
@@ -404,6 +498,25 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       }
       QF_TRY(FoldAwqScales(lw, fold));
     }
+    // SmoothQuant: smooth the q/k/v and gate/up inputs (folded into their norms), on the observed
+    // full-precision statistics; the Hessians and maxima follow the smoothed inputs.
+    if (UsesSmooth(opt.method) && have_calib) {
+      AwqLayerScales fold;
+      for (LinearSite site : {LinearSite::kQkv, LinearSite::kGateUp}) {
+        const int s = static_cast<int>(site);
+        std::vector<MatrixF32> ws;
+        for (int l = 0; l < kNumLin; ++l) {
+          if (LinSite(arch, l) == site) ws.push_back(lw.w[l].matrix());
+        }
+        QF_ASSIGN_OR_RETURN(std::vector<float> sc, SmoothQuantScales(abs_max[s], ws, opt.sq_alpha));
+        for (size_t j = 0; j < sc.size(); ++j) abs_max[s][j] /= sc[j];
+        ScaleHessian(hess[s], sc);
+        fold.scales[s] = std::move(sc);
+      }
+      QF_TRY(FoldAwqScales(lw, fold));
+    }
+    // W8A8 tensors of this layer (also served to the runtime's W8A8 method for the next layer's inputs).
+    std::map<std::string, std::pair<std::pair<DType, Shape>, std::vector<uint8_t>>> int8_tensors;
     // The reference each linear's error is measured against: the (folded) weights before clipping
     // (a copy only when AWQ clips; otherwise the weights themselves, before they are overwritten).
     std::array<TensorF32, kNumLin> reference;
@@ -453,11 +566,45 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       }
       DequantizeInto(q, lw.w[l].mutable_matrix());
       if (opt.capture != nullptr) opt.capture->push_back(q);
-      auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
-      if (!packed.ok()) return std::move(packed).error().Context(lr.name);
-      for (io::PackedTensor& t : *packed) {
-        report.linear_bytes += t.bytes.size();
-        QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
+      if (w8a8) {
+        // compressed-tensors int-quantized: signed codes (code - 128), one f32 scale per output
+        // channel, and the static input scale max|x| / 127 (after smoothing) of this linear's input.
+        std::vector<uint8_t> codes(q.codes.size());
+        for (int64_t r = 0; r < q.rows; ++r) {
+          const int zero = q.zeros[r * q.groups];
+          for (int64_t i = 0; i < q.cols; ++i) {
+            codes[r * q.cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * q.cols + i]) - zero));
+          }
+        }
+        std::vector<float> scale(static_cast<size_t>(q.rows));
+        for (int64_t r = 0; r < q.rows; ++r) scale[r] = q.scales[r * q.groups];
+        auto as_bytes = [](const std::vector<float>& v) {
+          std::vector<uint8_t> b(v.size() * sizeof(float));
+          std::memcpy(b.data(), v.data(), b.size());
+          return b;
+        };
+        int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{q.rows, q.cols}}, std::move(codes)};
+        int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{q.rows, 1}}, as_bytes(scale)};
+        if (act_static) {
+          if (!have_calib) return MakeError("--activations static needs calibration text (--calib FILE...)");
+          float amax = 0.0f;
+          for (float v : abs_max[s]) amax = std::max(amax, v);
+          const float in_scale = amax > 0.0f ? amax / 127.0f : 1.0f;  // an all-zero input: any scale codes it to 0
+          int8_tensors[lr.name + ".input_scale"] = {{DType::kF32, Shape{1}}, as_bytes({in_scale})};
+        }
+        for (const char* suffix : {".weight", ".weight_scale", ".input_scale"}) {
+          auto it = int8_tensors.find(lr.name + suffix);
+          if (it == int8_tensors.end()) continue;
+          report.linear_bytes += it->second.second.size();
+          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
+        }
+      } else {
+        auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
+        if (!packed.ok()) return std::move(packed).error().Context(lr.name);
+        for (io::PackedTensor& t : *packed) {
+          report.linear_bytes += t.bytes.size();
+          QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
+        }
       }
       if (l <= kV && !lw.bias[l].empty()) {
         QF_TRY(writer.AddF32(lr.name + ".bias", Shape{static_cast<int64_t>(lw.bias[l].size())}, lw.bias[l]));
@@ -475,7 +622,19 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
 
     // Feed the quantized layer's outputs to the next layer.
     if (have_calib && layer + 1 < spec.layers) {
-      QF_ASSIGN_OR_RETURN(model::DecoderLayer q_layer, model::CreateDecoderLayer(spec, layer, lw.Lookup(prefix), *fp_config));
+      model::TensorLookup lookup = lw.Lookup(prefix);
+      if (w8a8) {
+        // The int8 tensors first (the runtime's W8A8 method reads them), the layer's norms and biases after.
+        lookup = [&int8_tensors, inner = std::move(lookup)](const std::string& name) -> std::optional<TensorView> {
+          auto it = int8_tensors.find(name);
+          if (it != int8_tensors.end()) {
+            return TensorView::Contiguous(it->second.second.data(), it->second.first.first, it->second.first.second);
+          }
+          return inner(name);
+        };
+      }
+      QF_ASSIGN_OR_RETURN(model::DecoderLayer q_layer,
+                          model::CreateDecoderLayer(spec, layer, lookup, w8a8 ? *ct_runtime : *fp_config));
       for (int64_t s = 0; s < N; ++s) QF_TRY(runner.Run(q_layer, layer, X.data() + s * L * H, L, pool));
     }
     if (progress) progress(layer + 1, spec.layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -524,7 +683,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   std::sort(inputs.begin(), inputs.end(), [](const nlohmann::json& a, const nlohmann::json& b) { return a["file"] < b["file"]; });
   nlohmann::json record = WeightOptionsJson(opt);
-  record["layout"] = awq_layout ? "awq-gemm" : "gptq-v1";
+  record["layout"] = w8a8 ? "compressed-tensors int-quantized" : awq_layout ? "awq-gemm" : "gptq-v1";
   record["calibration"] = have_calib ? calib.Provenance() : nlohmann::json(nullptr);
   record["input"] = {{"path", model_path.string()}, {"files", inputs}};
   if (gguf) {
@@ -548,7 +707,9 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     record["awq_notes"] = "v_proj -> o_proj scaling skipped: grouped-query attention (v_proj out != o_proj in), as llm-awq";
   }
   nlohmann::json qc;
-  if (awq_layout) {
+  if (w8a8) {
+    qc = ct_config;
+  } else if (awq_layout) {
     qc = {{"quant_method", "awq"}, {"bits", wopt.bits}, {"group_size", wopt.group_size}, {"zero_point", true},
           {"version", "gemm"}};
   } else {

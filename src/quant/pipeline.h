@@ -1,5 +1,5 @@
-// The weight-only quantization pipeline behind `qforge quantize`: calibrate, quantize decoder layer by
-// decoder layer, write a quantized Hugging Face checkpoint.
+// The quantization pipeline behind `qforge quantize`: calibrate, quantize decoder layer by decoder
+// layer, write a quantized Hugging Face checkpoint (weight-only methods, and the W8A8 methods below).
 //
 // Sequential and bounded in memory (GPTQ's sequential mode, Frantar et al. 2023, Sec. 5):
 //   X <- embeddings of the N calibration segments                    [N, L, hidden] f32, resident
@@ -31,8 +31,20 @@
 // own outputs. Clipping is searched for every linear but q_proj and k_proj (llm-awq skips those: the
 // q·k product makes their error hard to measure per linear).
 //
+// SmoothQuant (w8a8 methods): per decoder layer, after observing the full-precision layer, the q/k/v
+// input (attention norm) and the gate/up input (MLP norm) get s_j = max|X_j|^α / max|W_j|^(1-α) (max|W_j|
+// over every row of the linears reading that input, clamped below at 1e-5 as llm-compressor; s_j = 1
+// where max|X_j| = 0), folded exactly as AWQ's scales (FoldAwqScales); o_proj and down_proj are not
+// smoothed (llm-compressor's default mappings). Weights: int8 symmetric per output channel (RTN or
+// GPTQ with the smoothed inputs' H), codes -127..127. Static activation scales: max|x| / 127 over the
+// calibration tokens at each linear's input, after smoothing. The layer fed to the next one runs
+// through the runtime's own W8A8 linear method (the written config), so later layers are calibrated on
+// activations quantized as they will be at run time.
+//
 // Output layout: GPTQ v1 for rtn / gptq (and for awq when bits != 4 or an output dim is not a
-// multiple of 8); AWQ gemm for awq and awq+gptq at 4 bits. config.json gets a quantization_config
+// multiple of 8); AWQ gemm for awq and awq+gptq at 4 bits; compressed-tensors int-quantized for the
+// W8A8 methods (<linear>.weight I8, .weight_scale F32 [out, 1], .input_scale F32 [1] when static;
+// quantization_config as llm-compressor writes it, lm_head ignored). config.json gets a quantization_config
 // with qforge's own record under "qforge": method, options, calibration provenance, the input
 // files' SHA-256, and per-linear errors are in quantize_report.json. The same inputs and options
 // give byte-identical output for any thread count (no times or host names are written).
@@ -91,8 +103,22 @@ struct AwqLayerScales {
 // the wrong length, a non-positive scale, o_proj scales under grouped-query attention.
 Status FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
 
-enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq };
-std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq"
+// Weight-only: rtn, gptq, awq, awq+gptq. Weight + activation (W8A8, compressed-tensors int-quantized
+// output): w8a8 (naive: int8 per-channel RTN weights, int8 activations), smoothquant (Xiao et al. 2022:
+// s_j = max|X_j|^α / max|W_j|^(1-α) folded into the q/k/v and gate/up input norms, then as w8a8) and
+// smoothquant+gptq (the smoothed weights rounded by GPTQ: llm-compressor's W8A8 recipe).
+enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq, kW8A8, kSmoothQuant, kSmoothQuantGptq };
+std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq", "w8a8", "smoothquant", "smoothquant+gptq"
+// Whether the method quantizes activations too (int8 weights per channel, int8 activations).
+bool IsWeightActivation(Method m);
+
+// How a W8A8 method's activations are quantized at run time: per tensor with a scale from the
+// calibration data (static, max|x| / 127 over the calibration tokens at that linear's input), or per
+// token from the token itself (dynamic). kDefault: static for w8a8 (the naive baseline of SmoothQuant's
+// paper), dynamic for smoothquant(+gptq) (llm-compressor's W8A8 preset); the resolved choice is what
+// the canonical command and the checkpoint record.
+enum class ActScheme : uint8_t { kDefault, kStatic, kDynamic };
+ActScheme ResolvedActScheme(Method m, ActScheme a);
 std::optional<Method> MethodFromName(std::string_view name);
 
 // The method registry: every weight-only method `qforge quantize` offers, in a fixed order. `qforge
@@ -114,6 +140,8 @@ struct QuantizeOptions {
   CalibrationOptions calib;           // files may be empty for rtn (no error report then)
   int64_t awq_max_rows = 4096;        // calibration rows (tokens) kept per site for AWQ's searches
   int awq_grid = 20;                  // α grid points (llm-awq: n_grid = 20)
+  ActScheme activations = ActScheme::kDefault;  // W8A8 methods only
+  double sq_alpha = 0.5;              // SmoothQuant's migration strength α (paper's default 0.5)
   bool overwrite = false;
   std::string artifact_version;       // the user's version of the output, recorded in its manifest
   uint64_t max_shard_bytes = uint64_t{1} << 30;
