@@ -128,6 +128,41 @@ float DecodeE5M2(uint8_t code) { return Tables().e5m2[code]; }
 uint8_t EncodeE5M2(float x, Overflow overflow) {
   return static_cast<uint8_t>(EncodeMinifloat(x, kE5M2Format, overflow));
 }
+namespace {
+// Round |x| to a grid with `man_bits` mantissa bits, normal binades from 2^min_exp, subnormal spacing
+// 2^(min_exp - man_bits), saturating at max_finite. x finite.
+float RoundToFp8Grid(float x, int man_bits, int min_exp, float max_finite) {
+  const float a = std::fabs(x);
+  float r;
+  if (a < std::ldexp(1.0f, min_exp)) {
+    // Subnormal range: a fixed step, exact in f32; nearbyint rounds half to even.
+    const float step = std::ldexp(1.0f, min_exp - man_bits);
+    r = std::nearbyint(a / step) * step;
+  } else {
+    // Normal: drop 23 - man_bits mantissa bits with round-half-to-even on the bit pattern (a carry
+    // into the exponent is the correct rounding up to the next binade).
+    const int drop = 23 - man_bits;
+    uint32_t u = std::bit_cast<uint32_t>(a);
+    const uint32_t half = (1u << (drop - 1)) - 1 + ((u >> drop) & 1u);
+    u = (u + half) & ~((1u << drop) - 1);
+    r = std::bit_cast<float>(u);
+  }
+  if (r > max_finite) r = max_finite;
+  return std::signbit(x) ? -r : r;
+}
+}  // namespace
+
+float RoundToE4M3(float x) {
+  if (std::isnan(x)) return x;
+  if (std::isinf(x)) return std::numeric_limits<float>::quiet_NaN();  // E4M3fn has no inf (as EncodeE4M3)
+  return RoundToFp8Grid(x, 3, -6, kE4M3Max);
+}
+
+float RoundToE5M2(float x) {
+  if (std::isnan(x) || std::isinf(x)) return x;  // saturation applies to finite overflow only
+  return RoundToFp8Grid(x, 2, -14, kE5M2Max);
+}
+
 float DecodeE2M1(uint8_t code) {
   assert(code < 16);
   return Tables().e2m1[code & 15];

@@ -84,6 +84,14 @@ uint8_t EncodeE4M3(float x);  // saturating
 float DecodeE5M2(uint8_t code);
 uint8_t EncodeE5M2(float x, Overflow overflow = Overflow::kSaturate);
 float DecodeE2M1(uint8_t code);  // code in [0, 16)
+
+// Fast fake quantization to the FP8 grids: DecodeE4M3(EncodeE4M3(x)) and
+// DecodeE5M2(EncodeE5M2(x, kSaturate)) for every finite x (round to nearest even, subnormals exact,
+// saturating), computed on the float's bits instead of by the generic encoder. For the activations
+// quantized on the fly by the FP8 linear methods; checked against the reference codec in the tests.
+// Non-finite inputs as the codec: NaN stays NaN, ±inf gives NaN (E4M3fn) or ±inf (E5M2).
+float RoundToE4M3(float x);
+float RoundToE5M2(float x);
 uint8_t EncodeE2M1(float x);     // saturating to ±6
 
 // E8M0 (OCP MX v1.0 section 5.4.1): 2^(code-127); code 0xFF is NaN. Code 0 is 2^-127, a binary32

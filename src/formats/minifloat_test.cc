@@ -422,3 +422,48 @@ TEST(FloatCodec, ScaleOverflowIsAnError) {
 
 }  // namespace
 }  // namespace qforge::formats
+
+namespace qforge::formats {
+namespace {
+
+// The fast FP8 fake quantizers equal the reference codec's decode(encode(x)) bit for bit: on a sweep
+// of float bit patterns, and around every midpoint between adjacent grid values (the ties).
+TEST(Fp8Rounding, FastPathEqualsTheReferenceCodec) {
+  auto check = [](float x) {
+    const float a = RoundToE4M3(x), b = DecodeE4M3(EncodeE4M3(x));
+    const float c = RoundToE5M2(x), d = DecodeE5M2(EncodeE5M2(x, Overflow::kSaturate));
+    auto same = [](float p, float q) {
+      return std::isnan(q) ? std::isnan(p) : std::bit_cast<uint32_t>(p) == std::bit_cast<uint32_t>(q);
+    };
+    return same(a, b) && same(c, d);
+  };
+  int64_t checked = 0;
+  for (uint64_t u = 0; u < (uint64_t{1} << 32); u += 4099) {
+    const float x = std::bit_cast<float>(static_cast<uint32_t>(u));
+    ASSERT_TRUE(check(x)) << x << " (bits " << u << ")";
+    ++checked;
+  }
+  for (auto decode : {DecodeE4M3, DecodeE5M2}) {
+    for (int c = 0; c < 255; ++c) {
+      const float lo = decode(static_cast<uint8_t>(c)), hi = decode(static_cast<uint8_t>(c + 1));
+      if (!std::isfinite(lo) || !std::isfinite(hi) || std::signbit(lo) != std::signbit(hi)) continue;
+      const float mid = 0.5f * (lo + hi);
+      for (float x : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, INFINITY), std::nextafter(mid, -INFINITY), lo, hi}) {
+        ASSERT_TRUE(check(x)) << x;
+        ++checked;
+      }
+    }
+  }
+  for (float x : {0.0f, -0.0f, 448.0f, 463.99f, 464.0f, 1e30f, -1e30f, INFINITY, -INFINITY, 57344.0f, 61440.0f, 1e-45f,
+                  -1e-45f, 0.001953125f, 0.0009765625f}) {
+    ASSERT_TRUE(check(x)) << x;
+  }
+  EXPECT_GT(checked, 1000000);
+  EXPECT_TRUE(std::isnan(RoundToE4M3(INFINITY)));
+  EXPECT_EQ(RoundToE5M2(-INFINITY), -INFINITY);
+  EXPECT_EQ(RoundToE4M3(1e30f), 448.0f);
+  EXPECT_EQ(RoundToE5M2(-1e30f), -57344.0f);
+}
+
+}  // namespace
+}  // namespace qforge::formats

@@ -36,7 +36,9 @@ bool IsaSupported(Isa isa);
 // The best supported ISA, capped by QFORGE_ISA when set. Computed once.
 Isa ActiveIsa();
 
-// A weight matrix [rows = out, cols = in] of dtype f32, f16 or bf16, row stride in elements.
+// A weight matrix [rows = out, cols = in] of dtype f32, f16, bf16, or FP8 (kF8E4M3, kF8E5M2: the
+// codes' values, unscaled; a per-channel or per-tensor scale is the caller's epilogue), row stride in
+// elements. FP8 NaN codes must not occur (E4M3's 0x7f / 0xff decode as ±480 in the SIMD paths).
 struct WeightMatrix {
   const void* data = nullptr;
   DType dtype = DType::kF32;

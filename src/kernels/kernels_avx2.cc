@@ -24,6 +24,20 @@ struct S {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   }
+  // 8 FP8 E4M3 codes: the magnitude bits shifted left by 7 form the f16 of value / 2^8 (exponent bias
+  // 15 vs 7; E4M3 subnormals land on f16 subnormals), the sign moves to bit 15; x 256 is exact. The
+  // NaN codes (0x7f, 0xff) decode as ±480: linear methods refuse weights holding them.
+  static V LoadF8E4M3(const uint8_t* p) {
+    const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
+                                   _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7));
+    return _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
+  }
+  // 8 FP8 E5M2 codes: an E5M2 code is the high byte of the f16 of the same value.
+  static V LoadF8E5M2(const uint8_t* p) {
+    const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_cvtph_ps(_mm_slli_epi16(b, 8));
+  }
   static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V Add(V a, V b) { return _mm256_add_ps(a, b); }
   static V Sub(V a, V b) { return _mm256_sub_ps(a, b); }

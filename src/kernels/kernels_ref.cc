@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "formats/float16.h"
+#include "formats/minifloat.h"
 #include "kernels/kernels.h"
 
 namespace qforge::kernels::ref {
@@ -13,9 +14,11 @@ float WeightAt(const WeightMatrix& w, int64_t o, int64_t i) {
     case DType::kF32: return static_cast<const float*>(w.data)[idx];
     case DType::kF16: return HalfToFloat(static_cast<const uint16_t*>(w.data)[idx]);
     case DType::kBF16: return BF16ToFloat(static_cast<const uint16_t*>(w.data)[idx]);
+    case DType::kF8E4M3: return formats::DecodeE4M3(static_cast<const uint8_t*>(w.data)[idx]);
+    case DType::kF8E5M2: return formats::DecodeE5M2(static_cast<const uint8_t*>(w.data)[idx]);
     default: break;
   }
-  assert(false && "WeightMatrix dtype must be f32, f16 or bf16");
+  assert(false && "WeightMatrix dtype must be f32, f16, bf16 or fp8 (e4m3, e5m2)");
   return 0.0f;
 }
 

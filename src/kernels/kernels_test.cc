@@ -11,6 +11,7 @@
 
 #include "core/random.h"
 #include "formats/float16.h"
+#include "formats/minifloat.h"
 
 namespace qforge::kernels {
 namespace {
@@ -64,7 +65,7 @@ double DotBound(int64_t n, double abs_sum, double exact) {
 }
 
 TEST_P(KernelsTest, MatmulWithinSummationBoundForAllDtypesAndTails) {
-  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kF8E5M2}) {
     for (int64_t n : {1, 7, 8, 9, 15, 16, 17, 33, 64, 100, 257}) {
       for (int64_t tokens : {1, 2, 3, 4, 5, 9}) {
         const int64_t rows = 11;  // exercises 4-, 3-, 2- and 1-row tiles
@@ -73,7 +74,14 @@ TEST_P(KernelsTest, MatmulWithinSummationBoundForAllDtypesAndTails) {
         const std::vector<float> wf = Gaussian(rows * n, 2 + n);
         std::vector<uint16_t> wh(rows * n);
         for (size_t i = 0; i < wh.size(); ++i) wh[i] = dt == DType::kF16 ? FloatToHalf(wf[i]) : FloatToBF16(wf[i]);
-        WeightMatrix w{dt == DType::kF32 ? static_cast<const void*>(wf.data()) : wh.data(), dt, rows, n, n};
+        std::vector<uint8_t> w8(rows * n);  // FP8: weights of magnitude ~1 (x 64 for E5M2's range)
+        for (size_t i = 0; i < w8.size(); ++i) {
+          w8[i] = dt == DType::kF8E4M3 ? formats::EncodeE4M3(wf[i]) : formats::EncodeE5M2(wf[i] * 64.0f);
+        }
+        const void* data = dt == DType::kF32 ? static_cast<const void*>(wf.data())
+                           : (dt == DType::kF8E4M3 || dt == DType::kF8E5M2) ? static_cast<const void*>(w8.data())
+                                                                             : wh.data();
+        WeightMatrix w{data, dt, rows, n, n};
         // Rows [2, rows) only, to check the o0 offset.
         std::vector<float> y(tokens * ldy, -7.0f);
         k().matmul_rows(x.data(), tokens, ldx, w, 2, rows, y.data(), ldy);
@@ -92,6 +100,28 @@ TEST_P(KernelsTest, MatmulWithinSummationBoundForAllDtypesAndTails) {
           ASSERT_EQ(y[t * ldy + rows - 2], -7.0f);
         }
       }
+    }
+  }
+}
+
+// Every finite FP8 code decodes exactly inside the matmul: one-hot inputs read single weights.
+TEST_P(KernelsTest, Fp8WeightsDecodeExactlyForEveryFiniteCode) {
+  for (DType dt : {DType::kF8E4M3, DType::kF8E5M2}) {
+    std::vector<uint8_t> codes(256);
+    auto decode = [dt](int c) {
+      return dt == DType::kF8E4M3 ? formats::DecodeE4M3(static_cast<uint8_t>(c)) : formats::DecodeE5M2(static_cast<uint8_t>(c));
+    };
+    // NaN / inf codes are replaced by 0 (0 * NaN would poison every sum; the linear methods refuse them).
+    for (int c = 0; c < 256; ++c) codes[c] = std::isfinite(decode(c)) ? static_cast<uint8_t>(c) : 0;
+    const WeightMatrix w{codes.data(), dt, 1, 256, 256};
+    std::vector<float> x(256 * 256, 0.0f);
+    for (int t = 0; t < 256; ++t) x[t * 256 + t] = 1.0f;
+    std::vector<float> y(256);
+    k().matmul_rows(x.data(), 256, 256, w, 0, 1, y.data(), 1);
+    for (int c = 0; c < 256; ++c) {
+      const float want = decode(c);
+      if (!std::isfinite(want)) continue;
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[c]), std::bit_cast<uint32_t>(want + 0.0f)) << Name(dt) << " code " << c;
     }
   }
 }

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/float16.h"
+#include "formats/minifloat.h"
+#include "kernels/kernels.h"
 #include "kernels/int8_gemm.h"
 
 namespace qforge::model {
@@ -59,6 +61,48 @@ Status CtCheckZeroPoint(const std::string& name, const TensorLookup& tensors) {
   return Status::Ok();
 }
 
+// <prefix>.weight_scale: one value per output channel ([out, 1] or [out]) or one for the tensor.
+Result<std::vector<float>> CtReadWeightScale(const std::string& prefix, const TensorLookup& tensors, int64_t out) {
+  const std::optional<TensorView> s = tensors(prefix + ".weight_scale");
+  if (!s) return MakeError("tensor '{}.weight_scale' is missing from the checkpoint", prefix);
+  QF_ASSIGN_OR_RETURN(std::vector<float> ws, CtReadFloats(prefix + ".weight_scale", *s));
+  if (static_cast<int64_t>(ws.size()) == 1) ws.assign(static_cast<size_t>(out), ws[0]);  // strategy tensor
+  if (static_cast<int64_t>(ws.size()) != out) {
+    return MakeError("tensor '{}.weight_scale': expected {} values (one per output channel) or 1, found shape {}", prefix,
+                     out, s->shape.ToString());
+  }
+  for (int64_t o = 0; o < out; ++o) {
+    if (!(ws[o] >= 0.0f) || !std::isfinite(ws[o])) {
+      return MakeError("tensor '{}.weight_scale': value {} at channel {} (expected finite and >= 0)", prefix, ws[o], o);
+    }
+  }
+  QF_TRY(CtCheckZeroPoint(prefix + ".weight_zero_point", tensors));
+  return ws;
+}
+
+// <prefix>.input_scale (static per-tensor activations): one finite value > 0.
+Result<float> CtReadInputScale(const std::string& prefix, const TensorLookup& tensors) {
+  const std::optional<TensorView> is = tensors(prefix + ".input_scale");
+  if (!is) return MakeError("tensor '{}.input_scale' is missing (static per-tensor activations)", prefix);
+  QF_ASSIGN_OR_RETURN(std::vector<float> v, CtReadFloats(prefix + ".input_scale", *is));
+  if (v.size() != 1) return MakeError("tensor '{}.input_scale': expected one value, found shape {}", prefix, is->shape.ToString());
+  if (!(v[0] > 0.0f) || !std::isfinite(v[0])) {
+    return MakeError("tensor '{}.input_scale': value {} (expected finite and > 0)", prefix, v[0]);
+  }
+  QF_TRY(CtCheckZeroPoint(prefix + ".input_zero_point", tensors));
+  return v[0];
+}
+
+Status CtReadBias(const std::string& prefix, const TensorLookup& tensors, int64_t out, std::vector<float>* bias) {
+  const std::optional<TensorView> b = tensors(prefix + ".bias");
+  if (!b) return Status::Ok();
+  QF_ASSIGN_OR_RETURN(*bias, CtReadFloats(prefix + ".bias", *b));
+  if (static_cast<int64_t>(bias->size()) != out) {
+    return MakeError("tensor '{}.bias': expected {} elements, found {}", prefix, out, bias->size());
+  }
+  return Status::Ok();
+}
+
 class Int8Layer : public LinearLayer {
  public:
   kernels::Int8Matrix w;
@@ -91,40 +135,11 @@ class Int8Method : public LinearMethod {
     layer->in_features = in;
     layer->out_features = out;
     layer->w = {static_cast<const int8_t*>(w->data), out, in, w->strides[0]};
-    const std::optional<TensorView> s = tensors(prefix + ".weight_scale");
-    if (!s) return MakeError("tensor '{}.weight_scale' is missing from the checkpoint", prefix);
-    QF_ASSIGN_OR_RETURN(std::vector<float> ws, CtReadFloats(prefix + ".weight_scale", *s));
-    if (static_cast<int64_t>(ws.size()) == 1) ws.assign(static_cast<size_t>(out), ws[0]);  // strategy tensor
-    if (static_cast<int64_t>(ws.size()) != out) {
-      return MakeError("tensor '{}.weight_scale': expected {} values (one per output channel) or 1, found shape {}", prefix,
-                       out, s->shape.ToString());
-    }
-    for (int64_t o = 0; o < out; ++o) {
-      if (!(ws[o] >= 0.0f) || !std::isfinite(ws[o])) {
-        return MakeError("tensor '{}.weight_scale': value {} at channel {} (expected finite and >= 0)", prefix, ws[o], o);
-      }
-    }
-    layer->w_scale = std::move(ws);
-    QF_TRY(CtCheckZeroPoint(prefix + ".weight_zero_point", tensors));
+    QF_ASSIGN_OR_RETURN(layer->w_scale, CtReadWeightScale(prefix, tensors, out));
     if (static_) {
-      const std::optional<TensorView> is = tensors(prefix + ".input_scale");
-      if (!is) return MakeError("tensor '{}.input_scale' is missing (static per-tensor activations)", prefix);
-      QF_ASSIGN_OR_RETURN(std::vector<float> v, CtReadFloats(prefix + ".input_scale", *is));
-      if (v.size() != 1) return MakeError("tensor '{}.input_scale': expected one value, found shape {}", prefix, is->shape.ToString());
-      if (!(v[0] > 0.0f) || !std::isfinite(v[0])) {
-        return MakeError("tensor '{}.input_scale': value {} (expected finite and > 0)", prefix, v[0]);
-      }
-      layer->input_scale = v[0];
-      QF_TRY(CtCheckZeroPoint(prefix + ".input_zero_point", tensors));
+      QF_ASSIGN_OR_RETURN(layer->input_scale, CtReadInputScale(prefix, tensors));
     }
-    if (allow_bias) {
-      if (const std::optional<TensorView> b = tensors(prefix + ".bias")) {
-        QF_ASSIGN_OR_RETURN(layer->bias, CtReadFloats(prefix + ".bias", *b));
-        if (static_cast<int64_t>(layer->bias.size()) != out) {
-          return MakeError("tensor '{}.bias': expected {} elements, found {}", prefix, out, layer->bias.size());
-        }
-      }
-    }
+    if (allow_bias) QF_TRY(CtReadBias(prefix, tensors, out, &layer->bias));
     return std::unique_ptr<LinearLayer>(std::move(layer));
   }
 
@@ -156,6 +171,105 @@ class Int8Method : public LinearMethod {
 
  private:
   bool static_;
+};
+
+// FP8 weights (E4M3, or qforge's E5M2) with a per-channel or per-tensor scale; activations kept in
+// f32 (weight-only), or rounded to E4M3 per token (dynamic, s_t = max|x_t| / 448) or with the
+// checkpoint's static input_scale, the scales applied after the f32 accumulation as an FP8 GEMM does.
+class Fp8Layer : public LinearLayer {
+ public:
+  kernels::WeightMatrix w;
+  std::vector<float> w_scale;  // [out]
+  float input_scale = 0;       // static activations only
+};
+
+class Fp8Method : public LinearMethod {
+ public:
+  explicit Fp8Method(Fp8Activations act) : act_(act) {}
+  std::string_view name() const override {
+    switch (act_) {
+      case Fp8Activations::kNone: return "fp8-weight-only";
+      case Fp8Activations::kDynamicPerToken: return "fp8-dynamic";
+      case Fp8Activations::kStaticPerTensor: return "fp8-static";
+    }
+    return "fp8";
+  }
+
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> w = tensors(prefix + ".weight");
+    if (!w) return MakeError("tensor '{}.weight' is missing from the checkpoint", prefix);
+    if (w->dtype != DType::kF8E4M3 && w->dtype != DType::kF8E5M2) {
+      return MakeError("tensor '{}.weight': dtype {}, expected F8_E4M3 (compressed-tensors float-quantized) or F8_E5M2",
+                       prefix, Name(w->dtype));
+    }
+    if (w->rank() != 2 || w->strides[1] != 1 || w->strides[0] < w->dim(1)) {
+      return MakeError("tensor '{}.weight': expected a 2-D [out, in] tensor with contiguous rows, found {}", prefix,
+                       w->shape.ToString());
+    }
+    const int64_t out = w->dim(0), in = w->dim(1);
+    // Non-finite codes would poison every sum they enter (and decode as +-480 in the SIMD paths).
+    const auto* codes = static_cast<const uint8_t*>(w->data);
+    for (int64_t o = 0; o < out; ++o) {
+      for (int64_t i = 0; i < in; ++i) {
+        const uint8_t c = codes[o * w->strides[0] + i];
+        const bool bad = w->dtype == DType::kF8E4M3 ? (c & 0x7f) == 0x7f : (c & 0x7c) == 0x7c;
+        if (bad) return MakeError("tensor '{}.weight': a NaN/inf FP8 code 0x{:02x} at ({}, {})", prefix, c, o, i);
+      }
+    }
+    auto layer = std::make_unique<Fp8Layer>();
+    layer->in_features = in;
+    layer->out_features = out;
+    layer->w = {w->data, w->dtype, out, in, w->strides[0]};
+    QF_ASSIGN_OR_RETURN(layer->w_scale, CtReadWeightScale(prefix, tensors, out));
+    if (act_ == Fp8Activations::kStaticPerTensor) {
+      QF_ASSIGN_OR_RETURN(layer->input_scale, CtReadInputScale(prefix, tensors));
+    }
+    if (allow_bias) QF_TRY(CtReadBias(prefix, tensors, out, &layer->bias));
+    return std::unique_ptr<LinearLayer>(std::move(layer));
+  }
+
+  void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const Fp8Layer&>(layer);
+    thread_local std::vector<float> xq, xs;
+    MatrixF32 in = x;
+    if (act_ != Fp8Activations::kNone) {
+      const size_t need = static_cast<size_t>(x.rows * x.cols);
+      if (xq.size() < need) xq.resize(need);
+      if (xs.size() < static_cast<size_t>(x.rows)) xs.resize(static_cast<size_t>(x.rows));
+      for (int64_t t = 0; t < x.rows; ++t) {
+        const float* r = x.Row(t);
+        float s = l.input_scale;
+        if (act_ == Fp8Activations::kDynamicPerToken) {
+          float amax = 0.0f;
+          for (int64_t i = 0; i < x.cols; ++i) amax = std::fmax(amax, std::fabs(r[i]));
+          s = amax / formats::kE4M3Max;
+        }
+        xs[t] = s;
+        float* q = xq.data() + t * x.cols;
+        if (s == 0.0f) {
+          std::fill(q, q + x.cols, 0.0f);
+          continue;
+        }
+        for (int64_t i = 0; i < x.cols; ++i) q[i] = formats::RoundToE4M3(r[i] / s);
+      }
+      in = {xq.data(), x.rows, x.cols, x.cols};
+    }
+    kernels::MatMul(in, l.w, y, pool);
+    for (int64_t t = 0; t < y.rows; ++t) {
+      float* row = y.Row(t);
+      for (int64_t o = 0; o < y.cols; ++o) {
+        const float s = act_ == Fp8Activations::kNone ? l.w_scale[o] : xs[t] * l.w_scale[o];
+        row[o] = row[o] * s;
+      }
+      if (!l.bias.empty()) {
+        for (int64_t o = 0; o < y.cols; ++o) row[o] += l.bias[o];
+      }
+    }
+  }
+
+ private:
+  Fp8Activations act_;
 };
 
 // ---- the config ----
@@ -194,9 +308,15 @@ Result<CtTarget> CtParseTarget(const json& v, const std::string& where, bool all
   return t;
 }
 
-// Checks a quantization-args object (weights / input_activations) against what the int8 method
-// runs; `activation` selects the activation rules.
-Status CtCheckArgs(const json& a, const std::string& where, bool activation, bool* static_input) {
+// What a quantization-args object (weights / input_activations) describes, once checked.
+struct CtArgs {
+  bool is_float = false;  // type "float" (FP8 E4M3) or "int"
+  bool static_input = false;
+};
+
+// Checks a quantization-args object against what the int8 and FP8 methods run; `activation`
+// selects the activation rules.
+Status CtCheckArgs(const json& a, const std::string& where, bool activation, CtArgs* out) {
   if (!a.is_object()) return MakeError("quantization_config.{}: expected an object, found {}", where, a.dump());
   static const char* kKnown[] = {"num_bits", "type", "symmetric", "strategy", "dynamic", "group_size", "block_structure",
                                  "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"};
@@ -214,9 +334,11 @@ Status CtCheckArgs(const json& a, const std::string& where, bool activation, boo
     return MakeError("quantization_config.{}.num_bits {} is not supported (8)", where, bits ? bits->dump() : "missing");
   }
   const json* type = get("type");
-  if (type == nullptr || *type != "int") {
-    return MakeError("quantization_config.{}.type {} is not supported (\"int\")", where, type ? type->dump() : "missing");
+  if (type == nullptr || (*type != "int" && *type != "float")) {
+    return MakeError("quantization_config.{}.type {} is not supported (\"int\" or \"float\")", where,
+                     type ? type->dump() : "missing");
   }
+  out->is_float = *type == "float";
   const json* sym = get("symmetric");
   if (sym == nullptr || *sym != true) {
     return MakeError("quantization_config.{}.symmetric {} is not supported (true)", where, sym ? sym->dump() : "missing");
@@ -240,9 +362,9 @@ Status CtCheckArgs(const json& a, const std::string& where, bool activation, boo
     return Status::Ok();
   }
   if (s == "token" && d) {
-    *static_input = false;
+    out->static_input = false;
   } else if (s == "tensor" && !d) {
-    *static_input = true;
+    out->static_input = true;
   } else {
     return MakeError("quantization_config.{}: strategy {} with dynamic {} is not supported (\"token\" dynamic or \"tensor\" static)",
                      where, strat ? strat->dump() : "missing", d);
@@ -252,7 +374,10 @@ Status CtCheckArgs(const json& a, const std::string& where, bool activation, boo
 
 struct CtGroup {
   std::vector<CtTarget> targets;
-  bool static_input = false;
+  bool fp8 = false;
+  Fp8Activations fp8_act = Fp8Activations::kNone;
+  bool static_input = false;  // int8
+  const LinearMethod& Method() const { return fp8 ? Fp8LinearMethod(fp8_act) : Int8W8A8Method(static_input); }
 };
 
 class CtConfig : public QuantizationConfig {
@@ -267,7 +392,7 @@ class CtConfig : public QuantizationConfig {
       for (const CtTarget& t : g.targets) {
         // "Linear" does not make lm_head a target in llm-compressor's recipes unless it is named: the
         // classifier is always in `ignore` there; we follow the file and quantize it if targeted.
-        if (t.Matches(prefix)) return Int8W8A8Method(g.static_input);
+        if (t.Matches(prefix)) return g.Method();
       }
     }
     return UnquantizedLinearMethod();
@@ -279,6 +404,17 @@ class CtConfig : public QuantizationConfig {
 const LinearMethod& Int8W8A8Method(bool static_input) {
   static const Int8Method dyn(false), stat(true);
   return static_input ? stat : dyn;
+}
+
+const LinearMethod& Fp8LinearMethod(Fp8Activations act) {
+  static const Fp8Method none(Fp8Activations::kNone), dyn(Fp8Activations::kDynamicPerToken),
+      stat(Fp8Activations::kStaticPerTensor);
+  switch (act) {
+    case Fp8Activations::kNone: return none;
+    case Fp8Activations::kDynamicPerToken: return dyn;
+    case Fp8Activations::kStaticPerTensor: return stat;
+  }
+  return none;
 }
 
 Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::string_view text) {
@@ -309,10 +445,11 @@ Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::str
   }
   const std::string global_format = j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "";
   auto check_format = [](const std::string& f, const std::string& where) -> Status {
-    if (f == "int-quantized") return Status::Ok();
-    if (f == "float-quantized" || f == "pack-quantized" || f == "naive-quantized" || f == "nvfp4-pack-quantized" ||
+    if (f == "int-quantized" || f == "float-quantized") return Status::Ok();
+    if (f == "pack-quantized" || f == "naive-quantized" || f == "nvfp4-pack-quantized" ||
         f == "marlin-24" || f == "dense" || f == "mixed-precision") {
-      return MakeError("quantization_config.{} '{}': this compressed-tensors format is not implemented yet (int-quantized is)",
+      return MakeError("quantization_config.{} '{}': this compressed-tensors format is not implemented yet (int-quantized "
+                       "and float-quantized are)",
                        where, f);
     }
     return MakeError("quantization_config.{} '{}' is not a compressed-tensors format known to this build", where, f);
@@ -359,14 +496,29 @@ Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::str
     }
     auto w = gj.find("weights");
     if (w == gj.end() || w->is_null()) return MakeError("quantization_config.{}.weights is missing", where);
-    bool unused = false;
-    QF_TRY(CtCheckArgs(*w, where + ".weights", false, &unused));
+    CtArgs wa;
+    QF_TRY(CtCheckArgs(*w, where + ".weights", false, &wa));
+    if (wa.is_float != (f == "float-quantized")) {
+      return MakeError("quantization_config.{}.weights.type {} does not match the format '{}'", where, wa.is_float ? "float" : "int", f);
+    }
+    cg.fp8 = wa.is_float;
     auto a = gj.find("input_activations");
     if (a == gj.end() || a->is_null()) {
-      return MakeError("quantization_config.{}: int8 weight-only (input_activations null) is not implemented yet (W8A8 is)",
-                       where);
+      if (!cg.fp8) {
+        return MakeError("quantization_config.{}: int8 weight-only (input_activations null) is not implemented yet (W8A8 is)",
+                         where);
+      }
+      cg.fp8_act = Fp8Activations::kNone;
+    } else {
+      CtArgs aa;
+      QF_TRY(CtCheckArgs(*a, where + ".input_activations", true, &aa));
+      if (aa.is_float != cg.fp8) {
+        return MakeError("quantization_config.{}: {} weights with {} activations are not supported", where,
+                         cg.fp8 ? "float" : "int", aa.is_float ? "float" : "int");
+      }
+      cg.static_input = aa.static_input;
+      if (cg.fp8) cg.fp8_act = aa.static_input ? Fp8Activations::kStaticPerTensor : Fp8Activations::kDynamicPerToken;
     }
-    QF_TRY(CtCheckArgs(*a, where + ".input_activations", true, &cg.static_input));
     cfg->groups.push_back(std::move(cg));
   }
   return std::unique_ptr<QuantizationConfig>(std::move(cfg));

@@ -21,8 +21,11 @@
 //                        <name>.bias, and <name>.input_scale for static activations.
 //   kv_cache_scheme      null only (a quantized KV cache is not read from checkpoints yet);
 //   sparsity_config      absent, null or {} only.
-// Weight-only int8 (input_activations null), float-quantized (FP8) and pack-quantized (W4A16)
-// checkpoints are refused with a message naming the format: not implemented yet.
+//   format "float-quantized" (FP8, llm-compressor's FP8 / FP8_DYNAMIC schemes): the same with
+//     num_bits 8, type "float" for weights (strategy channel or tensor) and activations (token
+//     dynamic, tensor static, or input_activations null: weight-only); <name>.weight F8_E4M3.
+// Weight-only int8 (input_activations null) and pack-quantized (W4A16) checkpoints are refused with a
+// message naming the format: not implemented yet.
 //
 // The W8A8 method runs kernels/int8_gemm.h: x quantized per token (or with the static scale) to
 // int8, exact int32 dot products, y = acc * x_scale * w_scale (+ bias). Apply's scratch is a
@@ -43,5 +46,12 @@ Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::str
 // activations per token when `static_input` is false, else "<prefix>.input_scale"). For tests and for
 // qforge's own pipeline, which builds its quantized layers through it.
 const LinearMethod& Int8W8A8Method(bool static_input);
+
+// How the FP8 method treats activations: kept in f32 (weight-only), rounded to E4M3 per token with
+// s_t = max|x_t| / 448 (dynamic), or with the checkpoint's <prefix>.input_scale (static). Weights
+// "<prefix>.weight" F8_E4M3 (or F8_E5M2) and ".weight_scale" per channel or per tensor; the matmul
+// decodes FP8 inside the f32 kernel (kernels.h) and applies x_scale * w_scale to the f32 sum.
+enum class Fp8Activations : uint8_t { kNone, kDynamicPerToken, kStaticPerTensor };
+const LinearMethod& Fp8LinearMethod(Fp8Activations act);
 
 }  // namespace qforge::model

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "formats/minifloat.h"
 
 namespace qforge::model {
 namespace {
@@ -93,16 +94,24 @@ TEST(CompressedTensorsConfig, EverythingNotUnderstoodIsRefusedByName) {
     ASSERT_FALSE(c.ok()) << want;
     EXPECT_NE(c.error().message.find(want), std::string::npos) << c.error().message;
   }
-  // A consistent FP8 config is named as not implemented.
-  std::string fp8 = Replace(Replace(kW8A8Config, R"("format": "int-quantized",
+  // An FP8 config with int weights is a contradiction, named; pack-quantized is named as not implemented.
+  const std::string fp8_format = Replace(Replace(kW8A8Config, R"("format": "int-quantized",
       "input)", R"("format": "float-quantized",
       "input)"), R"("format": "int-quantized",
   "global)", R"("format": "float-quantized",
   "global)");
-  auto f = MakeQuantizationConfig("compressed-tensors", fp8);
+  auto f = MakeQuantizationConfig("compressed-tensors", fp8_format);
   ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.error().message.find("'float-quantized': this compressed-tensors format is not implemented yet"),
-            std::string::npos) << f.error().message;
+  EXPECT_NE(f.error().message.find("does not match the format 'float-quantized'"), std::string::npos) << f.error().message;
+  const std::string packed = Replace(Replace(kW8A8Config, R"("format": "int-quantized",
+      "input)", R"("format": "pack-quantized",
+      "input)"), R"("format": "int-quantized",
+  "global)", R"("format": "pack-quantized",
+  "global)");
+  auto pk = MakeQuantizationConfig("compressed-tensors", packed);
+  ASSERT_FALSE(pk.ok());
+  EXPECT_NE(pk.error().message.find("'pack-quantized': this compressed-tensors format is not implemented yet"),
+            std::string::npos) << pk.error().message;
   // Weight-only int8 is named as not implemented.
   std::string wo = Replace(kW8A8Config, R"("input_activations": {"actorder": null, "block_structure": null, "dynamic": true, "group_size": null,
                             "num_bits": 8, "observer": null, "observer_kwargs": {}, "strategy": "token",
@@ -197,6 +206,89 @@ TEST(Int8W8A8Method, BadTensorsAreRefusedByName) {
     EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
   }
   EXPECT_TRUE(Int8W8A8Method(false).CreateWeights("a", t.Lookup(), false).ok());
+}
+
+// llm-compressor's FP8_DYNAMIC preset (weights E4M3 per channel, activations E4M3 per token).
+const char* kFp8DynamicConfig = R"({
+  "config_groups": {"group_0": {
+    "format": "float-quantized",
+    "input_activations": {"actorder": null, "block_structure": null, "dynamic": true, "group_size": null, "num_bits": 8,
+                          "observer": null, "observer_kwargs": {}, "strategy": "token", "symmetric": true, "type": "float"},
+    "output_activations": null, "targets": ["Linear"],
+    "weights": {"actorder": null, "block_structure": null, "dynamic": false, "group_size": null, "num_bits": 8,
+                "observer": "minmax", "observer_kwargs": {}, "strategy": "channel", "symmetric": true, "type": "float"}}},
+  "format": "float-quantized", "global_compression_ratio": null, "ignore": ["lm_head"], "kv_cache_scheme": null,
+  "quant_method": "compressed-tensors", "quantization_status": "compressed", "sparsity_config": {}})";
+
+TEST(CompressedTensorsConfig, ReadsFp8DynamicStaticAndWeightOnly) {
+  auto c = MakeQuantizationConfig("compressed-tensors", kFp8DynamicConfig);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ((*c)->MethodFor("model.layers.0.self_attn.o_proj").name(), "fp8-dynamic");
+  EXPECT_EQ((*c)->MethodFor("lm_head").name(), "unquantized");
+  auto st = MakeQuantizationConfig("compressed-tensors",
+                                   Replace(Replace(kFp8DynamicConfig, R"("dynamic": true)", R"("dynamic": false)"),
+                                           R"("strategy": "token")", R"("strategy": "tensor")"));
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ((*st)->MethodFor("model.layers.0.mlp.up_proj").name(), "fp8-static");
+  const std::string a = R"("input_activations": {"actorder": null, "block_structure": null, "dynamic": true, "group_size": null, "num_bits": 8,
+                          "observer": null, "observer_kwargs": {}, "strategy": "token", "symmetric": true, "type": "float"},)";
+  auto wo = MakeQuantizationConfig("compressed-tensors", Replace(kFp8DynamicConfig, a, R"("input_activations": null,)"));
+  ASSERT_TRUE(wo.ok()) << wo.error().message;
+  EXPECT_EQ((*wo)->MethodFor("model.layers.0.mlp.up_proj").name(), "fp8-weight-only");
+  // float weights with int activations: named.
+  auto mixed = MakeQuantizationConfig("compressed-tensors", Replace(kFp8DynamicConfig, R"("symmetric": true, "type": "float"},
+    "output)", R"("symmetric": true, "type": "int"},
+    "output)"));
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.error().message.find("float weights with int activations"), std::string::npos) << mixed.error().message;
+}
+
+TEST(Fp8Method, AppliesExactlyWhatTheCheckpointMeans) {
+  const int64_t out = 13, in = 70, tokens = 5;
+  Rng rng(21);
+  std::vector<uint8_t> w(static_cast<size_t>(out * in));
+  for (auto& c : w) c = formats::EncodeE4M3(static_cast<float>(rng.Gaussian() * 100));
+  std::vector<float> ws(out), bias(out), x(static_cast<size_t>(tokens * in));
+  for (auto& s : ws) s = static_cast<float>(1e-3 * (1 + rng.Uniform()));
+  for (auto& b : bias) b = static_cast<float>(rng.Gaussian());
+  for (auto& v : x) v = static_cast<float>(rng.Gaussian() * 3);
+  Tensors t;
+  t.Add("l.weight", DType::kF8E4M3, Shape{out, in}, w);
+  t.Add("l.weight_scale", DType::kF32, Shape{out, 1}, ws);
+  t.Add("l.bias", DType::kF32, Shape{out}, bias);
+  t.Add("l.input_scale", DType::kF32, Shape{1}, std::vector<float>{0.004f});
+  ThreadPool pool(2);
+  for (Fp8Activations act : {Fp8Activations::kNone, Fp8Activations::kDynamicPerToken, Fp8Activations::kStaticPerTensor}) {
+    const LinearMethod& m = Fp8LinearMethod(act);
+    auto layer = m.CreateWeights("l", t.Lookup(), true);
+    ASSERT_TRUE(layer.ok()) << layer.error().message;
+    std::vector<float> y(static_cast<size_t>(tokens * out));
+    m.Apply(**layer, {x.data(), tokens, in, in}, {y.data(), tokens, out, out}, pool);
+    for (int64_t tk = 0; tk < tokens; ++tk) {
+      float amax = 0;
+      for (int64_t i = 0; i < in; ++i) amax = std::max(amax, std::fabs(x[tk * in + i]));
+      const float xs = act == Fp8Activations::kNone ? 1.0f : act == Fp8Activations::kStaticPerTensor ? 0.004f : amax / 448.0f;
+      for (int64_t o = 0; o < out; ++o) {
+        // Every product of two FP8 values (or of an f32 and an FP8 value, checked to 1e-6) is the sum's term.
+        double acc = 0;
+        for (int64_t i = 0; i < in; ++i) {
+          const double xv = act == Fp8Activations::kNone ? x[tk * in + i]
+                                                         : formats::DecodeE4M3(formats::EncodeE4M3(x[tk * in + i] / xs));
+          acc += xv * formats::DecodeE4M3(w[o * in + i]);
+        }
+        const double want = acc * (act == Fp8Activations::kNone ? ws[o] : static_cast<double>(xs) * ws[o]) + bias[o];
+        ASSERT_NEAR(y[tk * out + o], want, 1e-5 * (std::fabs(want) + 1)) << static_cast<int>(act) << " " << tk << " " << o;
+      }
+    }
+  }
+  // A NaN code is refused by name.
+  w[5] = 0x7f;
+  Tensors bad;
+  bad.Add("l.weight", DType::kF8E4M3, Shape{out, in}, w);
+  bad.Add("l.weight_scale", DType::kF32, Shape{out, 1}, ws);
+  auto r = Fp8LinearMethod(Fp8Activations::kNone).CreateWeights("l", bad.Lookup(), false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("NaN/inf FP8 code 0x7f at (0, 5)"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
