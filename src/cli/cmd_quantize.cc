@@ -1,5 +1,6 @@
-// qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq [--bits B]
-//                 [--group-size G] [--sym|--asym] [--activations static|dynamic] [--alpha A]
+// qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq|fp8 [--bits B]
+//                 [--group-size G] [--sym|--asym] [--activations static|dynamic|none] [--alpha A]
+//                 [--weight-scale channel|tensor]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
 //                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
@@ -18,7 +19,7 @@ namespace qforge::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", version, activations;
+  std::string model, out, method = "gptq", version, activations, weight_scale = "channel";
   double alpha = 0.5;
   int bits = 4;
   int64_t group_size = 128;
@@ -36,7 +37,7 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   auto method = quant::MethodFromName(a.method);
   if (!method) {
     return ReportError(app, Error{fmt::format(
-                                "--method '{}': expected rtn, gptq, awq, awq+gptq, w8a8, smoothquant or smoothquant+gptq", a.method)});
+                                "--method '{}': expected rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq or fp8", a.method)});
   }
   quant::QuantizeOptions opt;
   opt.method = *method;
@@ -54,11 +55,16 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
     opt.sq_alpha = a.alpha;
     if (a.activations == "static") opt.activations = quant::ActScheme::kStatic;
     if (a.activations == "dynamic") opt.activations = quant::ActScheme::kDynamic;
+    if (a.activations == "none") opt.activations = quant::ActScheme::kNone;
+    opt.fp8_per_tensor = a.weight_scale == "tensor";
   } else {
     if (!a.activations.empty()) {
       return ReportError(app, Error{fmt::format("--activations: --method {} is weight-only (the W8A8 methods are w8a8, "
-                                                "smoothquant and smoothquant+gptq)", a.method)});
+                                                "smoothquant, smoothquant+gptq and fp8)", a.method)});
     }
+  }
+  if (app.count("--weight-scale") > 0 && *method != quant::Method::kFp8) {
+    return ReportError(app, Error{fmt::format("--weight-scale is for --method fp8, not {}", a.method)});
   }
   if (app.count("--alpha") > 0 && *method != quant::Method::kSmoothQuant && *method != quant::Method::kSmoothQuantGptq) {
     return ReportError(app, Error{fmt::format("--alpha is SmoothQuant's (--method smoothquant or smoothquant+gptq), not {}'s", a.method)});
@@ -132,12 +138,15 @@ Command AddQuantizeCommand(CLI::App& parent) {
   c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only or W8A8)");
   c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file")->required();
   c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
-  c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq (W8A8)")
+  c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq (int8 W8A8); fp8")
       ->capture_default_str();
   c.app->add_option("--activations", a->activations,
-                    "W8A8 activations: static (per tensor, scale from calibration) or dynamic (per token); default "
-                    "static for w8a8, dynamic for smoothquant")
-      ->check(CLI::IsMember({"static", "dynamic"}));
+                    "W8A8 / FP8 activations: static (per tensor, scale from calibration), dynamic (per token) or "
+                    "none (fp8 weight-only); default static for w8a8, dynamic for smoothquant and fp8")
+      ->check(CLI::IsMember({"static", "dynamic", "none"}));
+  c.app->add_option("--weight-scale", a->weight_scale, "fp8: one weight scale per output channel or per tensor")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"channel", "tensor"}));
   c.app->add_option("--alpha", a->alpha, "SmoothQuant migration strength in [0, 1]")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   c.app->add_option("--bits", a->bits, "Bits per weight (2..8)")->capture_default_str()->check(CLI::Range(2, 8));
   c.app->add_option("--group-size", a->group_size, "Weights per scale along the input dim (-1: per channel)")

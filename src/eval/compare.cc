@@ -53,7 +53,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     static const char* kKnown[] = {"id",        "method", "bits",        "group_size", "sym", "act_order",
-                                   "static_groups", "damp", "activations", "alpha"};
+                                   "static_groups", "damp", "activations", "alpha", "weight_scale"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);
     }
@@ -67,7 +67,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   } else {
     auto method = quant::MethodFromName(m);
     if (!method) {
-      return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, baseline)",
+      return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, fp8, baseline)",
                        where, m);
     }
     c.quantize.method = *method;
@@ -81,13 +81,24 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   const bool wa = !c.baseline && quant::IsWeightActivation(c.quantize.method);
   if (j.contains("activations")) {
     const std::string a = j["activations"].is_string() ? j["activations"].get<std::string>() : "";
-    if (!wa || (a != "static" && a != "dynamic")) {
-      return MakeError("{}: \"activations\" is \"static\" or \"dynamic\", for the W8A8 methods only", where);
+    const bool fp8 = wa && c.quantize.method == quant::Method::kFp8;
+    if (!wa || (a != "static" && a != "dynamic" && !(fp8 && a == "none"))) {
+      return MakeError("{}: \"activations\" is \"static\" or \"dynamic\" (or \"none\" for fp8), for the W8A8 and FP8 "
+                       "methods only", where);
     }
-    c.quantize.activations = a == "static" ? quant::ActScheme::kStatic : quant::ActScheme::kDynamic;
+    c.quantize.activations = a == "static"    ? quant::ActScheme::kStatic
+                             : a == "dynamic" ? quant::ActScheme::kDynamic
+                                              : quant::ActScheme::kNone;
+  }
+  if (j.contains("weight_scale")) {
+    const std::string ws = j["weight_scale"].is_string() ? j["weight_scale"].get<std::string>() : "";
+    if (!wa || c.quantize.method != quant::Method::kFp8 || (ws != "channel" && ws != "tensor")) {
+      return MakeError("{}: \"weight_scale\" is \"channel\" or \"tensor\", for fp8 only", where);
+    }
+    c.quantize.fp8_per_tensor = ws == "tensor";
   }
   if (j.contains("alpha")) {
-    const bool sq = wa && c.quantize.method != quant::Method::kW8A8;
+    const bool sq = wa && (c.quantize.method == quant::Method::kSmoothQuant || c.quantize.method == quant::Method::kSmoothQuantGptq);
     if (!sq || !j["alpha"].is_number()) return MakeError("{}: \"alpha\" (a number) is for smoothquant methods only", where);
     c.quantize.sq_alpha = j["alpha"].get<double>();
   }
@@ -166,10 +177,12 @@ json ConfigJson(const MatrixConfig& c) {
             {"static_groups", w.static_groups}, {"damp", w.damp}};
   // W8A8 keys only where they apply, so the weight-only rows keep the hashes they always had.
   if (quant::IsWeightActivation(c.quantize.method)) {
-    j["activations"] = quant::ResolvedActScheme(c.quantize.method, c.quantize.activations) == quant::ActScheme::kStatic
-                           ? "static"
-                           : "dynamic";
-    if (c.quantize.method != quant::Method::kW8A8) j["alpha"] = c.quantize.sq_alpha;
+    const quant::ActScheme a = quant::ResolvedActScheme(c.quantize.method, c.quantize.activations);
+    j["activations"] = a == quant::ActScheme::kStatic ? "static" : a == quant::ActScheme::kNone ? "none" : "dynamic";
+    if (c.quantize.method == quant::Method::kSmoothQuant || c.quantize.method == quant::Method::kSmoothQuantGptq) {
+      j["alpha"] = c.quantize.sq_alpha;
+    }
+    if (c.quantize.method == quant::Method::kFp8) j["weight_scale"] = c.quantize.fp8_per_tensor ? "tensor" : "channel";
   }
   return j;
 }

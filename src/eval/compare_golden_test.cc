@@ -63,9 +63,9 @@ TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
     if (!m.in_default_matrix) continue;
     (quant::IsWeightActivation(m.method) ? wa : methods) += 1;
   }
-  EXPECT_EQ(wa, 2);
+  EXPECT_EQ(wa, 3);
   ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2 + wa);
-  EXPECT_EQ(configs->back().id, "smoothquant-w8-g-1");
+  EXPECT_EQ(configs->back().id, "fp8-w8-g-1");
   EXPECT_TRUE((*configs)[0].baseline);
   EXPECT_EQ((*configs)[1].id, "rtn-w8-g32");
   for (const auto& c : *configs) {

@@ -15,6 +15,7 @@
 #include "core/process.h"
 #include "formats/group_quant.h"
 #include "formats/ggml_blocks.h"
+#include "formats/minifloat.h"
 #include "io/gguf_writer.h"
 #include "io/gptq_layout.h"
 #include "io/mapped_file.h"
@@ -48,12 +49,13 @@ std::string_view MethodName(Method m) {
     case Method::kW8A8: return "w8a8";
     case Method::kSmoothQuant: return "smoothquant";
     case Method::kSmoothQuantGptq: return "smoothquant+gptq";
+    case Method::kFp8: return "fp8";
   }
   return "?";
 }
 
 bool IsWeightActivation(Method m) {
-  return m == Method::kW8A8 || m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq;
+  return m == Method::kW8A8 || m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq || m == Method::kFp8;
 }
 
 ActScheme ResolvedActScheme(Method m, ActScheme a) {
@@ -64,7 +66,7 @@ ActScheme ResolvedActScheme(Method m, ActScheme a) {
 
 std::optional<Method> MethodFromName(std::string_view name) {
   for (Method m : {Method::kRtn, Method::kGptq, Method::kAwq, Method::kAwqGptq, Method::kW8A8, Method::kSmoothQuant,
-                   Method::kSmoothQuantGptq}) {
+                   Method::kSmoothQuantGptq, Method::kFp8}) {
     if (MethodName(m) == name) return m;
   }
   return std::nullopt;
@@ -79,7 +81,8 @@ std::span<const MethodInfo> Methods() {
                                             // (int8 per channel; static w8a8, dynamic smoothquant).
                                             {Method::kW8A8, true, true},
                                             {Method::kSmoothQuant, true, true},
-                                            {Method::kSmoothQuantGptq, true, false}};
+                                            {Method::kSmoothQuantGptq, true, false},
+                                            {Method::kFp8, true, true}};
   return kMethods;
 }
 
@@ -158,6 +161,14 @@ void ScaleHessian(std::vector<double>& h, const std::vector<float>& s) {
 
 std::vector<uint8_t> RawBytes(const io::SourceTensor& t) { return {t.bytes.begin(), t.bytes.end()}; }
 
+// "int8-static-per-tensor", "fp8-e4m3-dynamic-per-token", "none" (fp8 weight-only), ...
+std::string ActivationsName(const QuantizeOptions& o) {
+  const ActScheme a = ResolvedActScheme(o.method, o.activations);
+  if (a == ActScheme::kNone) return "none";
+  return fmt::format("{}-{}", o.method == Method::kFp8 ? "fp8-e4m3" : "int8",
+                     a == ActScheme::kStatic ? "static-per-tensor" : "dynamic-per-token");
+}
+
 nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
   const auto& w = o.weights;
   nlohmann::json j = {{"method", std::string(MethodName(o.method))},
@@ -175,24 +186,30 @@ nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
     j["awq_grid"] = o.awq_grid;
     j["awq_max_rows"] = o.awq_max_rows;
   }
-  if (IsWeightActivation(o.method)) {
-    j["activations"] = ResolvedActScheme(o.method, o.activations) == ActScheme::kStatic ? "int8-static-per-tensor"
-                                                                                         : "int8-dynamic-per-token";
+  if (IsWeightActivation(o.method)) j["activations"] = ActivationsName(o);
+  if (o.method == Method::kFp8) {
+    j["weight_format"] = "fp8-e4m3";
+    j["weight_scale"] = o.fp8_per_tensor ? "tensor" : "channel";
+    j["scale_dtype"] = "f32";
   }
   if (UsesSmooth(o.method)) j["alpha"] = o.sq_alpha;
   return j;
 }
 
-// quantization_config of a W8A8 checkpoint, as llm-compressor 0.14 writes its W8A8 preset (int8
-// symmetric per-channel weights; activations int8 symmetric, per token dynamic or per tensor static),
-// the classifier ignored.
-nlohmann::json CompressedTensorsInt8Json(bool act_static) {
-  const nlohmann::json weights = {{"num_bits", 8},        {"type", "int"},          {"symmetric", true},
-                                  {"strategy", "channel"}, {"dynamic", false},       {"group_size", nullptr},
+// quantization_config of a W8A8 / FP8 checkpoint, as llm-compressor 0.14 writes its W8A8, FP8 and
+// FP8_DYNAMIC presets (8-bit symmetric weights per channel or tensor; activations of the same type,
+// per token dynamic or per tensor static, or none), the classifier ignored.
+nlohmann::json CompressedTensorsJson(bool fp8, ActScheme act, bool per_tensor_weights) {
+  const bool act_static = act == ActScheme::kStatic;
+  const char* type = fp8 ? "float" : "int";
+  const char* format = fp8 ? "float-quantized" : "int-quantized";
+  const nlohmann::json weights = {{"num_bits", 8},        {"type", type},          {"symmetric", true},
+                                  {"strategy", per_tensor_weights ? "tensor" : "channel"}, {"dynamic", false},
+                                  {"group_size", nullptr},
                                   {"block_structure", nullptr}, {"actorder", nullptr}, {"observer", "minmax"},
                                   {"observer_kwargs", nlohmann::json::object()}};
-  const nlohmann::json acts = {{"num_bits", 8},
-                               {"type", "int"},
+  const nlohmann::json acts = act == ActScheme::kNone ? nlohmann::json(nullptr) : nlohmann::json{{"num_bits", 8},
+                               {"type", type},
                                {"symmetric", true},
                                {"strategy", act_static ? "tensor" : "token"},
                                {"dynamic", !act_static},
@@ -202,7 +219,7 @@ nlohmann::json CompressedTensorsInt8Json(bool act_static) {
                                {"observer", act_static ? nlohmann::json("minmax") : nlohmann::json(nullptr)},
                                {"observer_kwargs", nlohmann::json::object()}};
   return {{"quant_method", "compressed-tensors"},
-          {"format", "int-quantized"},
+          {"format", format},
           {"quantization_status", "compressed"},
           {"config_groups",
            {{"group_0",
@@ -210,7 +227,7 @@ nlohmann::json CompressedTensorsInt8Json(bool act_static) {
               {"weights", weights},
               {"input_activations", acts},
               {"output_activations", nullptr},
-              {"format", "int-quantized"}}}}},
+              {"format", format}}}}},
           {"ignore", {"lm_head"}},
           {"kv_cache_scheme", nullptr},
           {"sparsity_config", nlohmann::json::object()},
@@ -258,8 +275,10 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
   if (w.static_groups) cmd += " --static-groups";
   if (UsesGptq(o.method) && w.damp != 0.01) cmd += fmt::format(" --damp {}", w.damp);
   if (IsWeightActivation(o.method)) {
-    cmd += ResolvedActScheme(o.method, o.activations) == ActScheme::kStatic ? " --activations static" : " --activations dynamic";
+    const ActScheme a = ResolvedActScheme(o.method, o.activations);
+    cmd += a == ActScheme::kStatic ? " --activations static" : a == ActScheme::kNone ? " --activations none" : " --activations dynamic";
   }
+  if (o.method == Method::kFp8 && o.fp8_per_tensor) cmd += " --weight-scale tensor";
   if (UsesSmooth(o.method)) cmd += fmt::format(" --alpha {}", o.sq_alpha);
   if (!o.calib.files.empty()) {
     cmd += " --calib";
@@ -354,17 +373,27 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   const int64_t H = spec.hidden, I = spec.intermediate, q_dim = spec.heads * spec.head_dim,
                 kv_dim = spec.kv_heads * spec.head_dim;
   for (int64_t in : {H, q_dim, I}) QF_TRY(ValidateWeightQuantOptions(opt.weights, in));
-  const bool need_calib = opt.method != Method::kRtn;
+  const bool w8a8 = IsWeightActivation(opt.method);
+  const bool fp8 = opt.method == Method::kFp8;
+  const ActScheme act = ResolvedActScheme(opt.method, opt.activations);
+  const bool act_static = act == ActScheme::kStatic;
+  if (act == ActScheme::kNone && !fp8) {
+    return MakeError("--activations none is for --method fp8 (weight-only FP8); {} quantizes activations to int8",
+                     MethodName(opt.method));
+  }
+  if (opt.fp8_per_tensor && !fp8) return MakeError("--weight-scale tensor is for --method fp8");
+  // fp8 with dynamic or no activation quantization is round-to-nearest: calibration is optional (it
+  // only feeds the per-linear error report).
+  const bool need_calib = opt.method != Method::kRtn && !(fp8 && !act_static);
   if (need_calib && opt.calib.files.empty()) {
-    return MakeError("--method {} needs calibration text (--calib FILE...)", MethodName(opt.method));
+    return MakeError("--method {}{} needs calibration text (--calib FILE...)", MethodName(opt.method),
+                     fp8 ? " --activations static" : "");
   }
   const bool have_calib = !opt.calib.files.empty();
-  const bool w8a8 = IsWeightActivation(opt.method);
-  const bool act_static = ResolvedActScheme(opt.method, opt.activations) == ActScheme::kStatic;
   if (w8a8) {
     const auto& w = opt.weights;
     if (w.bits != 8 || w.group_size > 0 || !w.symmetric || w.act_order || w.static_groups) {
-      return MakeError("--method {} quantizes weights to int8, symmetric, per output channel (--bits 8 --group-size -1 "
+      return MakeError("--method {} quantizes weights to 8 bits, symmetric, per output channel (--bits 8 --group-size -1 "
                        "--sym, no --act-order / --static-groups); found bits {}, group size {}, {}{}{}",
                        MethodName(opt.method), w.bits, w.group_size, w.symmetric ? "sym" : "asym",
                        w.act_order ? ", act-order" : "", w.static_groups ? ", static groups" : "");
@@ -381,7 +410,8 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   // W8A8 outputs: the compressed-tensors config the checkpoint gets, and the runtime config built from
   // it, through which each quantized layer is run for the next layer's calibration.
-  const nlohmann::json ct_config = w8a8 ? CompressedTensorsInt8Json(act_static) : nlohmann::json(nullptr);
+  const nlohmann::json ct_config =
+      w8a8 ? CompressedTensorsJson(fp8, act, opt.fp8_per_tensor) : nlohmann::json(nullptr);
   std::unique_ptr<model::QuantizationConfig> ct_runtime;
   if (w8a8) {
     QF_ASSIGN_OR_RETURN(ct_runtime, model::MakeCompressedTensorsConfig(ct_config.dump()));
@@ -538,60 +568,55 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       lr.name = prefix + LinName(arch, l);
       lr.layer = layer;
       lr.awq_alpha = alpha[l];
+      auto as_bytes = [](const std::vector<float>& v) {
+        std::vector<uint8_t> b(v.size() * sizeof(float));
+        std::memcpy(b.data(), v.data(), b.size());
+        return b;
+      };
+      // Static activations: max|x| / qmax over the calibration tokens at this linear's input.
+      auto add_input_scale = [&](float qmax) -> Status {
+        if (!act_static) return Status::Ok();
+        if (!have_calib) return MakeError("--activations static needs calibration text (--calib FILE...)");
+        float amax = 0.0f;
+        for (float v : abs_max[s]) amax = std::max(amax, v);
+        const float in_scale = amax > 0.0f ? amax / qmax : 1.0f;  // an all-zero input: any scale codes it to 0
+        int8_tensors[lr.name + ".input_scale"] = {{DType::kF32, Shape{1}}, as_bytes({in_scale})};
+        return Status::Ok();
+      };
+      const int64_t rows = lw.w[l].rows(), cols = lw.w[l].cols();
       formats::GroupQuantMatrix q;
-      if (UsesGptq(opt.method)) {
-        GptqStats st;
-        auto r = QuantizeGptq(lw.w[l].matrix(), hess[s], wopt, pool, &st);
-        if (!r.ok()) return std::move(r).error().Context(lr.name);
-        q = std::move(r).value();
-        lr.damp_used = st.damp_used;
-        lr.damp_retries = st.damp_retries;
-      } else {
-        auto r = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
-        if (!r.ok()) return std::move(r).error().Context(lr.name);
-        q = std::move(r).value();
-      }
-      if (have_calib) {
-        // Relative output error sqrt(tr(ΔHΔᵀ) / tr(WHWᵀ)); the denominator is shared with RTN's
-        // error on the same (folded, clipped) weights and inputs, which GPTQ's is compared with.
-        const double den = HessianTrace(ref(l), hess[s], pool);
-        auto ratio = [den](double num) { return den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY); };
-        lr.rel_error = ratio(ProxyLoss(ref(l), q, hess[s], pool));
-        if (UsesGptq(opt.method)) {
-          auto rtn = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
-          if (!rtn.ok()) return std::move(rtn).error().Context(lr.name);
-          lr.rtn_rel_error = ratio(ProxyLoss(ref(l), *rtn, hess[s], pool));
+      if (fp8) {
+        // E4M3 with s = max|W| / 448 per output channel (or per tensor), round to nearest even.
+        const MatrixF32 w = lw.w[l].matrix();
+        QF_TRY(CheckFinite(w, "fp8 weight"));
+        std::vector<float> scale(opt.fp8_per_tensor ? 1 : static_cast<size_t>(rows), 0.0f);
+        for (int64_t r = 0; r < rows; ++r) {
+          float& m = scale[opt.fp8_per_tensor ? 0 : r];
+          for (int64_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(w.Row(r)[c]));
         }
-        layer_errs.push_back(lr.rel_error);
-      }
-      DequantizeInto(q, lw.w[l].mutable_matrix());
-      if (opt.capture != nullptr) opt.capture->push_back(q);
-      if (w8a8) {
-        // compressed-tensors int-quantized: signed codes (code - 128), one f32 scale per output
-        // channel, and the static input scale max|x| / 127 (after smoothing) of this linear's input.
-        std::vector<uint8_t> codes(q.codes.size());
-        for (int64_t r = 0; r < q.rows; ++r) {
-          const int zero = q.zeros[r * q.groups];
-          for (int64_t i = 0; i < q.cols; ++i) {
-            codes[r * q.cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * q.cols + i]) - zero));
+        for (float& v : scale) v = v > 0.0f ? v / formats::kE4M3Max : 1.0f;  // an all-zero row codes to 0 anyway
+        std::vector<uint8_t> codes(static_cast<size_t>(rows * cols));
+        TensorF32 deq(Shape{rows, cols});
+        for (int64_t r = 0; r < rows; ++r) {
+          const float sc = scale[opt.fp8_per_tensor ? 0 : r];
+          for (int64_t c = 0; c < cols; ++c) {
+            const uint8_t code = formats::EncodeE4M3(w.Row(r)[c] / sc);
+            codes[r * cols + c] = code;
+            deq.values[r * cols + c] = formats::DecodeE4M3(code) * sc;
           }
         }
-        std::vector<float> scale(static_cast<size_t>(q.rows));
-        for (int64_t r = 0; r < q.rows; ++r) scale[r] = q.scales[r * q.groups];
-        auto as_bytes = [](const std::vector<float>& v) {
-          std::vector<uint8_t> b(v.size() * sizeof(float));
-          std::memcpy(b.data(), v.data(), b.size());
-          return b;
-        };
-        int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{q.rows, q.cols}}, std::move(codes)};
-        int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{q.rows, 1}}, as_bytes(scale)};
-        if (act_static) {
-          if (!have_calib) return MakeError("--activations static needs calibration text (--calib FILE...)");
-          float amax = 0.0f;
-          for (float v : abs_max[s]) amax = std::max(amax, v);
-          const float in_scale = amax > 0.0f ? amax / 127.0f : 1.0f;  // an all-zero input: any scale codes it to 0
-          int8_tensors[lr.name + ".input_scale"] = {{DType::kF32, Shape{1}}, as_bytes({in_scale})};
+        if (have_calib) {
+          TensorF32 diff = deq;
+          for (size_t i = 0; i < diff.values.size(); ++i) diff.values[i] = ref(l).Row(0)[i] - deq.values[i];
+          const double den = HessianTrace(ref(l), hess[s], pool), num = HessianTrace(diff.matrix(), hess[s], pool);
+          lr.rel_error = den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY);
+          layer_errs.push_back(lr.rel_error);
         }
+        lw.w[l] = std::move(deq);
+        int8_tensors[lr.name + ".weight"] = {{DType::kF8E4M3, Shape{rows, cols}}, std::move(codes)};
+        int8_tensors[lr.name + ".weight_scale"] = {
+            {DType::kF32, opt.fp8_per_tensor ? Shape{1} : Shape{rows, 1}}, as_bytes(scale)};
+        QF_TRY(add_input_scale(formats::kE4M3Max));
         for (const char* suffix : {".weight", ".weight_scale", ".input_scale"}) {
           auto it = int8_tensors.find(lr.name + suffix);
           if (it == int8_tensors.end()) continue;
@@ -599,17 +624,67 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
           QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
         }
       } else {
-        auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
-        if (!packed.ok()) return std::move(packed).error().Context(lr.name);
-        for (io::PackedTensor& t : *packed) {
-          report.linear_bytes += t.bytes.size();
-          QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
+        if (UsesGptq(opt.method)) {
+          GptqStats st;
+          auto r = QuantizeGptq(lw.w[l].matrix(), hess[s], wopt, pool, &st);
+          if (!r.ok()) return std::move(r).error().Context(lr.name);
+          q = std::move(r).value();
+          lr.damp_used = st.damp_used;
+          lr.damp_retries = st.damp_retries;
+        } else {
+          auto r = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
+          if (!r.ok()) return std::move(r).error().Context(lr.name);
+          q = std::move(r).value();
         }
-      }
+        if (have_calib) {
+          // Relative output error sqrt(tr(ΔHΔᵀ) / tr(WHWᵀ)); the denominator is shared with RTN's
+          // error on the same (folded, clipped) weights and inputs, which GPTQ's is compared with.
+          const double den = HessianTrace(ref(l), hess[s], pool);
+          auto ratio = [den](double num) { return den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY); };
+          lr.rel_error = ratio(ProxyLoss(ref(l), q, hess[s], pool));
+          if (UsesGptq(opt.method)) {
+            auto rtn = QuantizeRtn(lw.w[l].matrix(), wopt, pool);
+            if (!rtn.ok()) return std::move(rtn).error().Context(lr.name);
+            lr.rtn_rel_error = ratio(ProxyLoss(ref(l), *rtn, hess[s], pool));
+          }
+          layer_errs.push_back(lr.rel_error);
+        }
+        DequantizeInto(q, lw.w[l].mutable_matrix());
+        if (opt.capture != nullptr) opt.capture->push_back(q);
+        if (w8a8) {
+          // compressed-tensors int-quantized: signed codes (code - 128), one f32 scale per output
+          // channel, and the static input scale max|x| / 127 (after smoothing) of this linear's input.
+          std::vector<uint8_t> codes(q.codes.size());
+          for (int64_t r = 0; r < q.rows; ++r) {
+            const int zero = q.zeros[r * q.groups];
+            for (int64_t i = 0; i < q.cols; ++i) {
+              codes[r * q.cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * q.cols + i]) - zero));
+            }
+          }
+          std::vector<float> scale(static_cast<size_t>(q.rows));
+          for (int64_t r = 0; r < q.rows; ++r) scale[r] = q.scales[r * q.groups];
+          int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{q.rows, q.cols}}, std::move(codes)};
+          int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{q.rows, 1}}, as_bytes(scale)};
+          QF_TRY(add_input_scale(127.0f));
+          for (const char* suffix : {".weight", ".weight_scale", ".input_scale"}) {
+            auto it = int8_tensors.find(lr.name + suffix);
+            if (it == int8_tensors.end()) continue;
+            report.linear_bytes += it->second.second.size();
+            QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
+          }
+        } else {
+          auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
+          if (!packed.ok()) return std::move(packed).error().Context(lr.name);
+          for (io::PackedTensor& t : *packed) {
+            report.linear_bytes += t.bytes.size();
+            QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
+          }
+        }
+      }  // not fp8
       if (l <= kV && !lw.bias[l].empty()) {
         QF_TRY(writer.AddF32(lr.name + ".bias", Shape{static_cast<int64_t>(lw.bias[l].size())}, lw.bias[l]));
       }
-      report.quantized_params += q.rows * q.cols;
+      report.quantized_params += rows * cols;
       report.linears.push_back(std::move(lr));
     }
     // Norms in the output's (Hugging Face) convention: stored = multiplier - the architecture's offset.

@@ -107,9 +107,16 @@ Status FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
 // output): w8a8 (naive: int8 per-channel RTN weights, int8 activations), smoothquant (Xiao et al. 2022:
 // s_j = max|X_j|^α / max|W_j|^(1-α) folded into the q/k/v and gate/up input norms, then as w8a8) and
 // smoothquant+gptq (the smoothed weights rounded by GPTQ: llm-compressor's W8A8 recipe).
-enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq, kW8A8, kSmoothQuant, kSmoothQuantGptq };
-std::string_view MethodName(Method m);  // "rtn", "gptq", "awq", "awq+gptq", "w8a8", "smoothquant", "smoothquant+gptq"
-// Whether the method quantizes activations too (int8 weights per channel, int8 activations).
+// fp8: weights OCP FP8 E4M3 with s = max|W| / 448 per output channel (or per tensor), activations E4M3
+// per token (dynamic, llm-compressor's FP8_DYNAMIC), per tensor from calibration (static, its FP8) or
+// kept in 16/32-bit (none: weight-only FP8); compressed-tensors float-quantized output. (E5M2, with its
+// wider range and one mantissa bit less, is meant for gradients; compressed-tensors has no E5M2
+// weights, so qforge writes none; the runtime kernels decode it.)
+enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq, kW8A8, kSmoothQuant, kSmoothQuantGptq, kFp8 };
+// "rtn", "gptq", "awq", "awq+gptq", "w8a8", "smoothquant", "smoothquant+gptq", "fp8"
+std::string_view MethodName(Method m);
+// Whether the method writes compressed-tensors W8A8-style output (int8 or FP8 weights per channel,
+// activations quantized at run time, or for fp8 optionally not).
 bool IsWeightActivation(Method m);
 
 // How a W8A8 method's activations are quantized at run time: per tensor with a scale from the
@@ -117,7 +124,8 @@ bool IsWeightActivation(Method m);
 // token from the token itself (dynamic). kDefault: static for w8a8 (the naive baseline of SmoothQuant's
 // paper), dynamic for smoothquant(+gptq) (llm-compressor's W8A8 preset); the resolved choice is what
 // the canonical command and the checkpoint record.
-enum class ActScheme : uint8_t { kDefault, kStatic, kDynamic };
+// kNone (fp8 only): weight-only.
+enum class ActScheme : uint8_t { kDefault, kStatic, kDynamic, kNone };
 ActScheme ResolvedActScheme(Method m, ActScheme a);
 std::optional<Method> MethodFromName(std::string_view name);
 
@@ -142,6 +150,7 @@ struct QuantizeOptions {
   int awq_grid = 20;                  // α grid points (llm-awq: n_grid = 20)
   ActScheme activations = ActScheme::kDefault;  // W8A8 methods only
   double sq_alpha = 0.5;              // SmoothQuant's migration strength α (paper's default 0.5)
+  bool fp8_per_tensor = false;        // fp8: one weight scale per tensor instead of per output channel
   bool overwrite = false;
   std::string artifact_version;       // the user's version of the output, recorded in its manifest
   uint64_t max_shard_bytes = uint64_t{1} << 30;

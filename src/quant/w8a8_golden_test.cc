@@ -9,9 +9,11 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "io/safetensors.h"
 #include "io/tokenizer.h"
+#include "formats/minifloat.h"
 #include "model/loader.h"
 #include "model/synthetic_model.h"
 #include "quant/pipeline.h"
@@ -185,13 +187,65 @@ TEST_F(W8A8Test, CheckpointHoldsExactlyWhatWasQuantizedAndIsByteIdenticalAcrossT
   EXPECT_EQ(qc.at("config_groups").at("group_0").at("input_activations").at("strategy"), "tensor");
 }
 
+// FP8 (E4M3): each stored code decodes to within half an E4M3 step of weight / scale, the scale is
+// max|W| / 448 per channel (or per tensor), and the model runs weight-only, dynamic and static, the
+// last needing calibration; dynamic and weight-only need none.
+TEST_F(W8A8Test, Fp8CheckpointsRoundToNearestAndRun) {
+  ThreadPool pool(2);
+  auto src = io::SafetensorsModel::Open(model_);
+  ASSERT_TRUE(src.ok()) << src.error().message;
+  std::map<std::string, double> err;
+  for (auto [name, act, per_tensor] : {std::tuple<const char*, ActScheme, bool>{"fp8-dynamic", ActScheme::kDynamic, false},
+                                       {"fp8-static", ActScheme::kStatic, false},
+                                       {"fp8-weight-only", ActScheme::kNone, false},
+                                       {"fp8-dynamic-tensor", ActScheme::kDynamic, true}}) {
+    QuantizeOptions o = Options(Method::kFp8, act);
+    o.fp8_per_tensor = per_tensor;
+    if (act != ActScheme::kStatic) o.calib.files.clear();  // round to nearest: no calibration needed
+    auto r = QuantizeModel(model_, dir_ / name, o, pool);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+    auto st = io::SafetensorsModel::Open(dir_ / name);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    for (const auto& lr : r->linears) {
+      const TensorView w = st->Find(lr.name + ".weight")->tensor->view();
+      const TensorView sc = st->Find(lr.name + ".weight_scale")->tensor->view();
+      const TensorView orig = src->Find(lr.name + ".weight")->tensor->view();
+      ASSERT_EQ(w.dtype, DType::kF8E4M3) << lr.name;
+      ASSERT_EQ(sc.NumElements(), per_tensor ? 1 : w.dim(0)) << lr.name;
+      EXPECT_EQ(st->Find(lr.name + ".input_scale") != nullptr, act == ActScheme::kStatic) << lr.name;
+      const auto* codes = static_cast<const uint8_t*>(w.data);
+      const auto* scales = static_cast<const float*>(sc.data);
+      const auto* ov = static_cast<const float*>(orig.data);
+      for (int64_t o2 = 0; o2 < w.dim(0); ++o2) {
+        float amax = 0;
+        for (int64_t i = 0; i < w.dim(1); ++i) amax = std::max(amax, std::fabs(ov[o2 * w.dim(1) + i]));
+        const float s = scales[per_tensor ? 0 : o2];
+        if (!per_tensor) EXPECT_EQ(s, amax / 448.0f) << lr.name;
+        for (int64_t i = 0; i < w.dim(1); ++i) {
+          const float v = ov[o2 * w.dim(1) + i] / s;
+          ASSERT_EQ(codes[o2 * w.dim(1) + i], formats::EncodeE4M3(v)) << lr.name;
+        }
+      }
+    }
+    err[name] = LogitError(dir_ / name, pool);
+    EXPECT_GT(err[name], 0.0) << name;
+    std::printf("  %-18s relative logit error %.5f\n", name, err[name]);
+  }
+  EXPECT_LT(err["fp8-weight-only"], err["fp8-dynamic"]);  // quantizing activations too costs something
+  QuantizeOptions o = Options(Method::kFp8, ActScheme::kStatic);
+  o.calib.files.clear();
+  auto r = QuantizeModel(model_, dir_ / "no-calib", o, pool);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("--activations static needs calibration"), std::string::npos) << r.error().message;
+}
+
 TEST_F(W8A8Test, RejectsWeightOptionsItCannotWrite) {
   ThreadPool pool(1);
   QuantizeOptions o = Options(Method::kW8A8, ActScheme::kDefault);
   o.weights.bits = 4;
   auto r = QuantizeModel(model_, dir_ / "x", o, pool);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("int8, symmetric, per output channel"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("8 bits, symmetric, per output channel"), std::string::npos) << r.error().message;
   EXPECT_FALSE(fs::exists(dir_ / "x"));
   o = Options(Method::kSmoothQuant, ActScheme::kDefault);
   o.sq_alpha = 1.5;
