@@ -32,6 +32,18 @@ CLI::Validator PplProtocolTransformer() {
   return CLI::CheckedTransformer(kProtocols, CLI::ignore_case);
 }
 
+CLI::Option* AddKvCacheOption(CLI::App* app, model::KvCacheType* out) {
+  static const std::map<std::string, model::KvCacheType> kTypes = {
+      {"f32", model::KvCacheType::kF32},          {"f16", model::KvCacheType::kF16},
+      {"bf16", model::KvCacheType::kBF16},        {"fp8_e4m3", model::KvCacheType::kFp8E4M3},
+      {"int8", model::KvCacheType::kInt8}};
+  return app
+      ->add_option("--kv-cache", *out,
+                   "KV cache storage: f32 (exact), f16, bf16, fp8_e4m3 or int8 (the last two with one f32 scale per "
+                   "position and kv head)")
+      ->transform(CLI::CheckedTransformer(kTypes));
+}
+
 int Main(int argc, char** argv) {
   g_invocation = "qforge";
   for (int i = 1; i < argc; ++i) g_invocation += " " + ShellQuote(argv[i]);

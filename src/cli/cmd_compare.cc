@@ -24,6 +24,7 @@ struct CompareArgs {
           max_chunks = -1, kld_chunks = -1;
   uint64_t seed = 0;
   int jobs = 1, threads = 0;
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
 };
 
 int RunCompare(const CLI::App& app, const CompareArgs& a) {
@@ -39,6 +40,7 @@ int RunCompare(const CLI::App& app, const CompareArgs& a) {
   for (const auto& f : a.texts) o.eval.texts.emplace_back(f);
   for (const auto& f : a.tasks) o.eval.tasks.emplace_back(f);
   o.eval.ctx = a.ctx;
+  o.eval.kv_cache = a.kv_cache;
   o.eval.max_chunks = a.max_chunks;
   o.eval.kld_chunks = a.kld_chunks;
   if (!a.protocols.empty()) o.eval.protocols = a.protocols;
@@ -97,6 +99,8 @@ Command AddCompareCommand(CLI::App& parent) {
   c.app->add_option("--reps", a->reps, "Speed repetitions (median; 0 = no speed)")->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--jobs", a->jobs, "Configurations in parallel (memory permitting)")->capture_default_str()->check(CLI::Range(1, 64));
   c.app->add_option("--threads", a->threads, "Worker threads in all (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  AddKvCacheOption(c.app, &a->kv_cache)->description(
+      "KV cache of every row's evaluation unless its matrix entry says (f32 exact, f16, bf16, fp8_e4m3, int8)");
   c.run = [app = c.app, a] { return RunCompare(*app, *a); };
   return c;
 }

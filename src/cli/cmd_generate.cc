@@ -22,6 +22,7 @@ struct GenerateArgs {
   int top_k = 40;
   uint64_t seed = 0;
   int threads = 0;
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
 };
 
 int RunGenerate(const CLI::App& app, const GenerateArgs& a) {
@@ -39,6 +40,7 @@ int RunGenerate(const CLI::App& app, const GenerateArgs& a) {
   if (prompt.empty()) return ReportError(app, Error{"the prompt encodes to no tokens"});
   model::GenerateOptions opt;
   opt.max_new_tokens = a.n;
+  opt.kv_cache = a.kv_cache;
   opt.sampler = {.temperature = a.temp, .top_k = a.top_k, .top_p = a.top_p, .seed = a.seed};
   ThreadPool pool(a.threads);
   // Stream: print the decoded text of everything so far minus what was already printed, so
@@ -81,6 +83,7 @@ Command AddGenerateCommand(CLI::App& parent) {
   c.app->add_option("--top-p", args->top_p, "Nucleus sampling mass (1 = off)")->capture_default_str()->check(CLI::Range(0.0f, 1.0f));
   c.app->add_option("--seed", args->seed, "Sampling seed")->capture_default_str();
   c.app->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  AddKvCacheOption(c.app, &args->kv_cache);
   c.app->add_option("--tokenizer", args->tokenizer, "Tokenizer file (tokenizer.bin/.model/.json) instead of the model's own");
   c.run = [app = c.app, args] { return RunGenerate(*app, *args); };
   return c;

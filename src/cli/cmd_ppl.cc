@@ -19,6 +19,7 @@ struct PplArgs {
   eval::PplProtocol protocol = eval::PplProtocol::kLlamaCpp;
   bool json = false;
   int threads = 0;
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
 };
 
 int RunPpl(const CLI::App& app, const PplArgs& a) {
@@ -29,12 +30,15 @@ int RunPpl(const CLI::App& app, const PplArgs& a) {
   auto tok = io::LoadTokenizerForModel(a.model, a.tokenizer);
   if (!tok.ok()) return ReportError(app, tok.error());
   ThreadPool pool(a.threads);
-  eval::PplOptions opt{.ctx = a.ctx, .protocol = a.protocol, .max_chunks = a.max_chunks};
+  eval::PplOptions opt{.ctx = a.ctx, .protocol = a.protocol, .max_chunks = a.max_chunks, .kv_cache = a.kv_cache};
   auto r = eval::Perplexity(*loaded->model, **tok, *text, opt, pool);
   if (!r.ok()) return ReportError(app, std::move(r).error().Context(a.text));
   if (a.json) {
+    const auto& sp = loaded->model->spec();
     nlohmann::json j = {{"ppl", r->ppl}, {"stderr", r->stderr_ppl}, {"tokens", r->tokens}, {"chunks", r->chunks},
-                        {"seconds", r->seconds}};
+                        {"seconds", r->seconds},
+                        {"kv_cache", {{"type", std::string(model::KvCacheTypeName(a.kv_cache))},
+                                      {"bytes_per_token", model::KvBytesPerToken(a.kv_cache, sp.layers, sp.kv_heads, sp.head_dim)}}}};
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("PPL = {:.4f} +/- {:.5f}\n", r->ppl, r->stderr_ppl);
@@ -60,6 +64,7 @@ Command AddPplCommand(CLI::App& parent) {
   c.app->add_flag("--json", args->json, "Print {ppl, stderr, tokens, chunks, seconds} as JSON");
   c.app->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--tokenizer", args->tokenizer, "Tokenizer file instead of the model's own");
+  AddKvCacheOption(c.app, &args->kv_cache);
   c.run = [app = c.app, args] { return RunPpl(*app, *args); };
   return c;
 }

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/result.h"
+#include "model/kv_cache.h"
 
 namespace qforge::cli {
 
@@ -41,6 +42,9 @@ int RequireQuantizationCpu(const CLI::App& cmd);
 
 // The --protocol values of ppl / eval / compare: llamacpp, windows (case-insensitive) -> eval::PplProtocol.
 CLI::Validator PplProtocolTransformer();
+
+// --kv-cache f32|f16|bf16|fp8_e4m3|int8 (model/kv_cache.h), bound to *out (default f32).
+CLI::Option* AddKvCacheOption(CLI::App* app, model::KvCacheType* out);
 
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);

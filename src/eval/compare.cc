@@ -53,7 +53,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     static const char* kKnown[] = {"id",        "method", "bits",        "group_size", "sym", "act_order",
-                                   "static_groups", "damp", "activations", "alpha", "weight_scale"};
+                                   "static_groups", "damp", "activations", "alpha", "weight_scale", "kv_cache"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);
     }
@@ -77,6 +77,13 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
       c.quantize.weights.group_size = -1;
       c.quantize.weights.symmetric = true;
     }
+  }
+  if (j.contains("kv_cache")) {
+    const std::string k = j["kv_cache"].is_string() ? j["kv_cache"].get<std::string>() : "";
+    const auto t = model::KvCacheTypeFromName(k);
+    if (!t) return MakeError("{}: \"kv_cache\" is one of f32, f16, bf16, fp8_e4m3, int8", where);
+    c.kv_cache = *t;
+    if (c.baseline && *t != model::KvCacheType::kF32) c.id = "baseline-kv-" + k;
   }
   const bool wa = !c.baseline && quant::IsWeightActivation(c.quantize.method);
   if (j.contains("activations")) {
@@ -165,11 +172,17 @@ Result<std::string> InputsFingerprint(const CompareOptions& o) {
                {"protocols", protocols},
                {"prompt_tokens", o.eval.prompt_tokens}, {"gen_tokens", o.eval.gen_tokens}, {"reps", o.eval.reps},
                {"kld", !o.no_kld}};
+  // Only when set, so that the rows of earlier runs keep their hashes.
+  if (o.eval.kv_cache != model::KvCacheType::kF32) j["kv_cache"] = std::string(model::KvCacheTypeName(o.eval.kv_cache));
   return artifact::Sha256Hex(j.dump());
 }
 
 json ConfigJson(const MatrixConfig& c) {
-  if (c.baseline) return {{"id", c.id}, {"method", "baseline"}};
+  if (c.baseline) {
+    json b = {{"id", c.id}, {"method", "baseline"}};
+    if (c.kv_cache) b["kv_cache"] = std::string(model::KvCacheTypeName(*c.kv_cache));
+    return b;
+  }
   const auto& w = c.quantize.weights;
   json j = {{"id", c.id},       {"method", std::string(quant::MethodName(c.quantize.method))},
             {"bits", w.bits},   {"group_size", w.group_size},
@@ -184,6 +197,7 @@ json ConfigJson(const MatrixConfig& c) {
     }
     if (c.quantize.method == quant::Method::kFp8) j["weight_scale"] = c.quantize.fp8_per_tensor ? "tensor" : "channel";
   }
+  if (c.kv_cache) j["kv_cache"] = std::string(model::KvCacheTypeName(*c.kv_cache));
   return j;
 }
 
@@ -199,7 +213,7 @@ json QuantizeJson(const quant::QuantizeReport& r) {
           {"peak_rss_bytes", r.peak_rss_bytes}};
 }
 
-std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool with_baseline) {
+std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool with_baseline, model::KvCacheType kv) {
   std::string cmd = "qforge eval " + ShellQuote(model.string());
   if (with_baseline) cmd += " --baseline " + ShellQuote(o.model.string());
   for (const auto& t : o.eval.texts) cmd += " --text " + ShellQuote(t.string());
@@ -208,6 +222,7 @@ std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool wit
   if (o.eval.max_chunks >= 0) cmd += fmt::format(" --max-chunks {}", o.eval.max_chunks);
   if (with_baseline && o.eval.kld_chunks >= 0) cmd += fmt::format(" --kld-chunks {}", o.eval.kld_chunks);
   for (PplProtocol p : o.eval.protocols) cmd += fmt::format(" --protocol {}", PplProtocolName(p));
+  if (kv != model::KvCacheType::kF32) cmd += fmt::format(" --kv-cache {}", model::KvCacheTypeName(kv));
   return cmd;
 }
 
@@ -224,7 +239,7 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
     if (baseline) configs.push_back({"baseline", true, {}});
     for (size_t i = 0; i < m["configs"].size(); ++i) {
       QF_ASSIGN_OR_RETURN(MatrixConfig c, ConfigFromJson(m["configs"][i], i, o.matrix_file));
-      if (c.baseline && baseline) continue;
+      if (c.baseline && baseline && (!c.kv_cache || *c.kv_cache == model::KvCacheType::kF32)) continue;
       configs.push_back(std::move(c));
     }
   } else {
@@ -235,7 +250,7 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
     }
     if (groups.size() > 2) groups.erase(groups.begin(), groups.end() - 2);
     if (groups.empty()) groups.push_back(-1);  // tiny model: per channel
-    configs.push_back({"baseline", true, {}});
+    configs.push_back({"baseline", true, {}, std::nullopt});
     for (const quant::MethodInfo& mi : quant::Methods()) {
       if (!mi.in_default_matrix) continue;
       if (quant::IsWeightActivation(mi.method)) {  // one row: int8 per channel, the method's activations
@@ -259,6 +274,14 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
           configs.push_back(std::move(c));
         }
       }
+    }
+    // The KV-cache variants: the unquantized model with an 8-bit cache, against the exact baseline.
+    for (model::KvCacheType t : {model::KvCacheType::kFp8E4M3, model::KvCacheType::kInt8}) {
+      MatrixConfig c;
+      c.baseline = true;
+      c.kv_cache = t;
+      c.id = "baseline-kv-" + std::string(model::KvCacheTypeName(t));
+      configs.push_back(std::move(c));
     }
   }
   for (size_t i = 0; i < configs.size(); ++i) {
@@ -375,6 +398,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       command = quant::CanonicalCommand(o.model, q) + " -o " + ShellQuote(model.string()) + " && ";
     }
     EvalOptions e = o.eval;
+    e.kv_cache = c.kv_cache.value_or(o.eval.kv_cache);
     if (!o.no_kld) e.baseline = o.model;
     if (!with_speed) e.reps = 0;
     auto ev = EvaluateModel(model, e, pool);
@@ -398,7 +422,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       }
       row["sbom"] = sbom_path.string();
     }
-    row["command"] = command + EvalCommand(model, o, true);
+    row["command"] = command + EvalCommand(model, o, true, e.kv_cache);
     row["status"] = "ok";
     row["hash"] = hashes[i];
     return row;

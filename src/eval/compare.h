@@ -45,6 +45,10 @@ struct MatrixConfig {
   std::string id;
   bool baseline = false;  // the unquantized model itself
   quant::QuantizeOptions quantize;  // method and weights; calibration is filled from CompareOptions
+  // The evaluation's KV cache (nullopt: CompareOptions::eval.kv_cache). A baseline entry with one is
+  // its own row ("baseline-kv-int8"): the unquantized model with a quantized cache, against the
+  // exact baseline.
+  std::optional<model::KvCacheType> kv_cache;
 };
 
 struct CompareOptions {

@@ -64,8 +64,12 @@ TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
     (quant::IsWeightActivation(m.method) ? wa : methods) += 1;
   }
   EXPECT_EQ(wa, 3);
-  ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2 + wa);
-  EXPECT_EQ(configs->back().id, "fp8-w8-g-1");
+  // ... + the two KV-cache variants of the unquantized model.
+  ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2 + wa + 2);
+  EXPECT_EQ((*configs)[configs->size() - 3].id, "fp8-w8-g-1");
+  EXPECT_EQ((*configs)[configs->size() - 2].id, "baseline-kv-fp8_e4m3");
+  EXPECT_EQ(configs->back().id, "baseline-kv-int8");
+  EXPECT_TRUE(configs->back().baseline);
   EXPECT_TRUE((*configs)[0].baseline);
   EXPECT_EQ((*configs)[1].id, "rtn-w8-g32");
   for (const auto& c : *configs) {

@@ -85,7 +85,8 @@ SizeReport MeasureSize(const io::ModelSource& source, const model::LlamaSpec& s)
 }
 
 Result<SpeedReport> MeasureSpeed(const model::LlamaModel& model, std::span<const int32_t> text_tokens,
-                                 int64_t prompt_tokens, int64_t gen_tokens, int64_t reps, ThreadPool& pool) {
+                                 int64_t prompt_tokens, int64_t gen_tokens, int64_t reps, ThreadPool& pool,
+                                 model::KvCacheType kv_cache) {
   if (text_tokens.empty()) return MakeError("speed: no prompt tokens");
   if (reps < 1) return MakeError("speed: reps must be at least 1, got {}", reps);
   if (gen_tokens < 0 || prompt_tokens < 1) return MakeError("speed: prompt {} / gen {} tokens", prompt_tokens, gen_tokens);
@@ -94,7 +95,7 @@ Result<SpeedReport> MeasureSpeed(const model::LlamaModel& model, std::span<const
   if (p < 1) return MakeError("speed: {} generated tokens leave no room for a prompt in {} positions", gen_tokens, max_pos);
   std::vector<int32_t> prompt(p);
   for (int64_t i = 0; i < p; ++i) prompt[i] = text_tokens[i % text_tokens.size()];
-  model::Session sess(model, p + gen_tokens, 64);
+  model::Session sess(model, p + gen_tokens, 64, kv_cache);
   std::vector<float> logits(model.spec().vocab);
   std::vector<double> ttft, tpot;
   for (int64_t rep = -1; rep < reps; ++rep) {  // rep -1: warm-up, not recorded
@@ -162,7 +163,8 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
   for (size_t i = 0; i < texts.size(); ++i) {
     for (PplProtocol proto : o.protocols) {
       say(fmt::format("ppl {} ({})", o.texts[i].string(), PplProtocolName(proto)));
-      auto r = Perplexity(m, *tok, texts[i], {.ctx = o.ctx, .protocol = proto, .max_chunks = o.max_chunks}, pool);
+      auto r = Perplexity(m, *tok, texts[i],
+                          {.ctx = o.ctx, .protocol = proto, .max_chunks = o.max_chunks, .kv_cache = o.kv_cache}, pool);
       if (!r.ok()) return std::move(r).error().Context(o.texts[i].string());
       rep.ppl.push_back({o.texts[i].string(), proto, *r});
     }
@@ -241,7 +243,9 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
       QF_ASSIGN_OR_RETURN(ScoredLogProbs lp, baseline_of(i));
       say(fmt::format("KL-divergence on {}", where));
       QF_TRY([&]() -> Status {
-        Status s = AccumulateKld(m, tokens[i], rule, lp, pool, acc);
+        ChunkRule model_rule = rule;  // the baseline was scored with the exact cache; the model with its own
+        model_rule.kv_cache = o.kv_cache;
+        Status s = AccumulateKld(m, tokens[i], model_rule, lp, pool, acc);
         if (!s.ok()) return std::move(s).error().Context(where);
         return s;
       }());
@@ -262,7 +266,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
   // Speed.
   if (o.reps > 0) {
     say(fmt::format("speed: {} reps", o.reps));
-    QF_ASSIGN_OR_RETURN(SpeedReport sp, MeasureSpeed(m, tokens[0], o.prompt_tokens, o.gen_tokens, o.reps, pool));
+    QF_ASSIGN_OR_RETURN(SpeedReport sp, MeasureSpeed(m, tokens[0], o.prompt_tokens, o.gen_tokens, o.reps, pool, o.kv_cache));
     rep.speed = sp;
   }
 
@@ -274,6 +278,8 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
   }
 
   rep.size = MeasureSize(*loaded.source, m.spec());
+  rep.kv_cache = o.kv_cache;
+  rep.kv_bytes_per_token = model::KvBytesPerToken(o.kv_cache, m.spec().layers, m.spec().kv_heads, m.spec().head_dim);
   return rep;
 }
 
@@ -314,6 +320,7 @@ nlohmann::json EvalReport::ToJson() const {
                {"total_params", size.total_params},
                {"model_bits_per_weight", size.model_bits_per_weight},
                {"peak_rss_bytes", size.peak_rss_bytes}};
+  j["kv_cache"] = {{"type", std::string(model::KvCacheTypeName(kv_cache))}, {"bytes_per_token", kv_bytes_per_token}};
   json tasks_arr = json::array();
   for (const McResult& t : tasks) {
     tasks_arr.push_back({{"task", t.task}, {"n", t.n}, {"acc", t.acc}, {"acc_stderr", t.acc_stderr},

@@ -36,6 +36,7 @@
 //             "prefill_tps": num, "decode_tps": num} | null  (null when reps == 0),
 //   "size": {"weight_bytes": int, "linear_params": int, "linear_bytes": int, "linear_bits_per_weight": num,
 //            "total_params": int, "model_bits_per_weight": num, "peak_rss_bytes": int},
+//   "kv_cache": {"type": "f32"|"f16"|"bf16"|"fp8_e4m3"|"int8", "bytes_per_token": int},
 //   "tasks": [{"task": str, "n": int, "acc": num, "acc_stderr": num, "acc_norm": num, "acc_norm_stderr": num}]
 // }
 #pragma once
@@ -73,6 +74,9 @@ struct EvalOptions {
   // for 10 chunks of 512 with Gemma 3's 262,144 tokens, so KLD often covers fewer chunks than PPL.
   int64_t kld_chunks = -1;
   std::vector<PplProtocol> protocols = {PplProtocol::kLlamaCpp, PplProtocol::kWindows};
+  // The evaluated model's KV cache (perplexity, KLD, speed; tasks run with f32); the baseline always
+  // runs with the exact f32 cache, so a KLD shows what the cache type costs.
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
   std::filesystem::path baseline;  // empty: no KLD
   // Instead of a baseline model: a file of the baseline's scored log-probabilities in the cache's
   // format (eval/logit_cache.h), e.g. written from another engine by scripts/peer/hf_logits.py
@@ -121,6 +125,8 @@ struct EvalReport {
   std::optional<SpeedReport> speed;
   SizeReport size;
   std::vector<McResult> tasks;
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  int64_t kv_bytes_per_token = 0;  // of the evaluated model's cache type (model/kv_cache.h)
 
   nlohmann::json ToJson() const;  // the schema above
 };
@@ -132,7 +138,8 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model, const EvalO
 // Speed of `model` on a prompt made from `text_tokens` (see above). Errors: no tokens, no room for
 // gen_tokens in the model's positions, reps < 1.
 Result<SpeedReport> MeasureSpeed(const model::LlamaModel& model, std::span<const int32_t> text_tokens,
-                                 int64_t prompt_tokens, int64_t gen_tokens, int64_t reps, ThreadPool& pool);
+                                 int64_t prompt_tokens, int64_t gen_tokens, int64_t reps, ThreadPool& pool,
+                                 model::KvCacheType kv_cache = model::KvCacheType::kF32);
 
 // Size of a checkpoint (see above), peak_rss_bytes included.
 SizeReport MeasureSize(const io::ModelSource& source, const model::LlamaSpec& spec);

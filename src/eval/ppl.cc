@@ -44,7 +44,7 @@ Status ForEachScoredLogits(const model::LlamaModel& model, std::span<const int32
   QF_ASSIGN_OR_RETURN(const int64_t n_chunk, ChunkCount(model, n, rule, what));
   const int64_t vocab = model.spec().vocab;
   constexpr int64_t kBlock = 64;
-  model::Session sess(model, ctx, kBlock);
+  model::Session sess(model, ctx, kBlock, rule.kv_cache);
   std::vector<float> logits(kBlock * vocab);
   std::vector<int32_t> chunk(ctx);
   for (int64_t c = 0; c < n_chunk; ++c) {
@@ -100,6 +100,7 @@ Result<PplResult> Perplexity(const model::LlamaModel& model, const io::Tokenizer
   ChunkRule rule;
   rule.ctx = o.ctx;
   rule.max_chunks = o.max_chunks;
+  rule.kv_cache = o.kv_cache;
   if (o.protocol == PplProtocol::kLlamaCpp) {
     rule.first = o.ctx / 2;
     rule.replace_first = add_bos ? tokenizer.bos_id() : -1;

@@ -34,6 +34,7 @@ struct PplOptions {
   int64_t ctx = 512;
   PplProtocol protocol = PplProtocol::kLlamaCpp;
   int64_t max_chunks = -1;  // < 0: all
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;
 };
 
 struct PplResult {
@@ -51,6 +52,7 @@ struct ChunkRule {
   int32_t replace_first = -1;   // >= 0: the chunk's first token is replaced by this id (BOS)
   int64_t max_chunks = -1;
   int64_t min_tokens = 0;       // fewer tokens is an error (llama.cpp: 2 * ctx)
+  model::KvCacheType kv_cache = model::KvCacheType::kF32;  // the scoring session's KV cache
 };
 
 // The number of chunks `rule` takes from n tokens (n / ctx, capped by max_chunks), after checking the

@@ -17,6 +17,7 @@ struct GenerateOptions {
   int64_t max_new_tokens = 64;
   SamplerConfig sampler;
   bool stop_at_eos = true;  // stop after the model's EOS token (which is kept in the output)
+  KvCacheType kv_cache = KvCacheType::kF32;
 };
 
 struct GenerateResult {

@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -154,11 +155,15 @@ LayerScratch::LayerScratch(const LlamaSpec& s, int64_t max_seq, int64_t max_bloc
   scores.resize(256 * max_seq);  // ThreadPool::NumChunks is at most 256
 }
 
-Session::Session(const LlamaModel& model, int64_t max_seq, int64_t max_block)
-    : m_(model), max_seq_(max_seq), sc_(model.spec_, max_seq, max_block) {
+Session::Session(const LlamaModel& model, int64_t max_seq, int64_t max_block, KvCacheType kv)
+    : m_(model), max_seq_(max_seq), sc_(model.spec_, max_seq, max_block), kv_type_(kv) {
   const LlamaSpec& s = m_.spec_;
-  k_cache_.resize(static_cast<size_t>(s.layers * max_seq_ * sc_.kv_dim));
+  k_cache_.resize(static_cast<size_t>(s.layers * max_seq_ * sc_.kv_dim * KvElementBytes(kv)));
   v_cache_.resize(k_cache_.size());
+  if (KvHasScale(kv)) {
+    k_scale_.resize(static_cast<size_t>(s.layers * max_seq_ * s.kv_heads));
+    v_scale_.resize(k_scale_.size());
+  }
   x_.resize(sc_.max_block * s.hidden);
 }
 
@@ -187,9 +192,19 @@ Status Session::Forward(std::span<const int32_t> tokens, bool all_logits, float*
 }
 
 namespace {
+// One layer's KV cache: [max_seq, kv_heads, head_dim] elements of `type` for K and V, and for the
+// scaled types one f32 scale per (position, kv head) (model/kv_cache.h).
+struct KvLayer {
+  KvCacheType type = KvCacheType::kF32;
+  uint8_t *k = nullptr, *v = nullptr;
+  float *ks = nullptr, *vs = nullptr;
+};
+
 struct AttnArgs {
   const kernels::KernelTable* k;
-  const float *q, *kc, *vc;
+  const float *q, *kc, *vc;  // the f32 cache (nullptr for the other types: see kv)
+  const KvLayer* kv;
+  int64_t kv_heads;
   float *att, *scores;
   int64_t heads, group, head_dim, q_dim, kv_dim, pos0, max_seq;
   int64_t window;  // 0: full causal attention
@@ -226,7 +241,7 @@ void NormRows(const kernels::KernelTable& k, float* x, int64_t n, int64_t stride
 // kc/vc hold the layer's [max_seq, kv_dim] cache (positions < pos0 already filled). RoPE tables
 // must have been prepared for the block. `tap` (optional) sees every linear's input.
 void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index, LayerScratch& sc, float* x, int64_t n,
-                  int64_t pos0, float* kc, float* vc, int64_t max_seq, ThreadPool& pool, const SiteTap* tap) {
+                  int64_t pos0, const KvLayer& kv, int64_t max_seq, ThreadPool& pool, const SiteTap* tap) {
   const auto& k = kernels::Kernels();
   const Architecture& arch = s.architecture();
   const float eps = static_cast<float>(s.rms_eps);
@@ -259,14 +274,31 @@ void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index
     kernels::ApplyRope(sc.k.data() + t * kv_dim, static_cast<int>(s.kv_heads), static_cast<int>(s.head_dim),
                        static_cast<int>(sc.rot_dim), s.rope_style, cs + t * half, sn + t * half);
   }
-  std::memcpy(kc + pos0 * kv_dim, sc.k.data(), n * kv_dim * sizeof(float));
-  std::memcpy(vc + pos0 * kv_dim, sc.v.data(), n * kv_dim * sizeof(float));
+  const bool f32_cache = kv.type == KvCacheType::kF32;
+  float* kc = f32_cache ? reinterpret_cast<float*>(kv.k) : nullptr;
+  float* vc = f32_cache ? reinterpret_cast<float*>(kv.v) : nullptr;
+  if (f32_cache) {
+    std::memcpy(kc + pos0 * kv_dim, sc.k.data(), n * kv_dim * sizeof(float));
+    std::memcpy(vc + pos0 * kv_dim, sc.v.data(), n * kv_dim * sizeof(float));
+  } else {
+    const int64_t row_bytes = s.head_dim * KvElementBytes(kv.type);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t h = 0; h < s.kv_heads; ++h) {
+        const int64_t slot = (pos0 + t) * s.kv_heads + h;
+        EncodeKvRow(kv.type, sc.k.data() + t * kv_dim + h * s.head_dim, s.head_dim, kv.k + slot * row_bytes,
+                    kv.ks ? kv.ks + slot : nullptr);
+        EncodeKvRow(kv.type, sc.v.data() + t * kv_dim + h * s.head_dim, s.head_dim, kv.v + slot * row_bytes,
+                    kv.vs ? kv.vs + slot : nullptr);
+      }
+    }
+  }
   // Causal attention, one (token, head) pair per item: token t at position p = pos0 + t sees
   // positions [0, p], or [p - window + 1, p] on a sliding layer.
   const float scale = s.query_scale > 0 ? static_cast<float>(s.query_scale)
                                         : static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
-  const AttnArgs a{&k,     sc.q.data(), kc,          vc,    sc.att.data(), sc.scores.data(), s.heads,
-                   s.heads / s.kv_heads, s.head_dim, q_dim, kv_dim, pos0, max_seq, window, scale, s.attn_softcap};
+  const AttnArgs a{&k,        sc.q.data(),         kc,          vc,    &kv,    s.kv_heads, sc.att.data(), sc.scores.data(),
+                   s.heads,   s.heads / s.kv_heads, s.head_dim, q_dim, kv_dim, pos0,       max_seq,       window,
+                   scale,     s.attn_softcap};
   pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
     float* scr = p->scores + chunk * p->max_seq;
     for (int64_t item = b; item < e; ++item) {
@@ -275,16 +307,32 @@ void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index
       const int64_t j0 = p->window > 0 ? std::max<int64_t>(0, pos - p->window + 1) : 0;
       const int64_t len = pos + 1 - j0;
       const float* q = p->q + t * p->q_dim + h * p->head_dim;
-      const float* kb = p->kc + j0 * p->kv_dim + kvh * p->head_dim;
-      const float* vb = p->vc + j0 * p->kv_dim + kvh * p->head_dim;
-      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, kb + j * p->kv_dim, p->head_dim) * p->scale;
+      // A quantized cache: each row decoded into `row` as it is read (a per-thread buffer, grown once).
+      const bool f32_cache = p->kv->type == KvCacheType::kF32;
+      const int64_t row_bytes = p->head_dim * KvElementBytes(p->kv->type);
+      thread_local std::vector<float> row_buf;
+      if (!f32_cache && static_cast<int64_t>(row_buf.size()) < p->head_dim) row_buf.resize(static_cast<size_t>(p->head_dim));
+      float* row = row_buf.data();
+      auto k_row = [&](int64_t j) -> const float* {
+        if (f32_cache) return p->kc + (j0 + j) * p->kv_dim + kvh * p->head_dim;
+        const int64_t slot = (j0 + j) * p->kv_heads + kvh;
+        DecodeKvRow(p->kv->type, p->kv->k + slot * row_bytes, p->kv->ks ? p->kv->ks[slot] : 0.0f, p->head_dim, row);
+        return row;
+      };
+      auto v_row = [&](int64_t j) -> const float* {
+        if (f32_cache) return p->vc + (j0 + j) * p->kv_dim + kvh * p->head_dim;
+        const int64_t slot = (j0 + j) * p->kv_heads + kvh;
+        DecodeKvRow(p->kv->type, p->kv->v + slot * row_bytes, p->kv->vs ? p->kv->vs[slot] : 0.0f, p->head_dim, row);
+        return row;
+      };
+      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, k_row(j), p->head_dim) * p->scale;
       if (p->softcap > 0) {
         for (int64_t j = 0; j < len; ++j) scr[j] = p->softcap * std::tanh(scr[j] / p->softcap);
       }
       p->k->softmax(scr, len);
       float* out = p->att + t * p->q_dim + h * p->head_dim;
       std::fill(out, out + p->head_dim, 0.0f);
-      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], vb + j * p->kv_dim, out, p->head_dim);
+      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], v_row(j), out, p->head_dim);
     }
   });
   // Output projection into xn (free now), (Gemma: its norm,) residual add.
@@ -326,9 +374,13 @@ void Session::ForwardBlock(const int32_t* tokens, int64_t n, float* logits, bool
   }
   PrepareRope(s, sc_, pos_, n);
   for (int64_t l = 0; l < s.layers; ++l) {
-    float* kc = k_cache_.data() + l * max_seq_ * sc_.kv_dim;
-    float* vc = v_cache_.data() + l * max_seq_ * sc_.kv_dim;
-    ForwardLayer(s, m_.layers_[l], l, sc_, x_.data(), n, pos_, kc, vc, max_seq_, pool, tap_);
+    const int64_t layer_bytes = max_seq_ * sc_.kv_dim * KvElementBytes(kv_type_);
+    KvLayer kv{kv_type_, k_cache_.data() + l * layer_bytes, v_cache_.data() + l * layer_bytes, nullptr, nullptr};
+    if (KvHasScale(kv_type_)) {
+      kv.ks = k_scale_.data() + l * max_seq_ * s.kv_heads;
+      kv.vs = v_scale_.data() + l * max_seq_ * s.kv_heads;
+    }
+    ForwardLayer(s, m_.layers_[l], l, sc_, x_.data(), n, pos_, kv, max_seq_, pool, tap_);
   }
   pos_ += n;
   if (logits == nullptr) return;
@@ -353,8 +405,9 @@ Status LayerRunner::Run(const DecoderLayer& layer, int64_t layer_index, float* x
   for (int64_t done = 0; done < n;) {
     const int64_t b = std::min(sc_.max_block, n - done);
     PrepareRope(spec_, sc_, done, b);
-    ForwardLayer(spec_, layer, layer_index, sc_, x + done * spec_.hidden, b, done, k_cache_.data(), v_cache_.data(),
-                 max_seq_, pool, tap);
+    const KvLayer kv{KvCacheType::kF32, reinterpret_cast<uint8_t*>(k_cache_.data()),
+                     reinterpret_cast<uint8_t*>(v_cache_.data()), nullptr, nullptr};
+    ForwardLayer(spec_, layer, layer_index, sc_, x + done * spec_.hidden, b, done, kv, max_seq_, pool, tap);
     done += b;
   }
   return Status::Ok();

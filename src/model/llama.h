@@ -32,6 +32,7 @@
 #include "kernels/rope.h"
 #include "model/architecture.h"
 #include "model/embedding.h"
+#include "model/kv_cache.h"
 #include "model/linear_method.h"
 #include "model/linear_method_quant.h"
 
@@ -125,8 +126,14 @@ class LlamaModel {
 
 class Session {
  public:
-  // KV cache for max_seq positions; blocks of at most max_block tokens per internal step.
-  Session(const LlamaModel& model, int64_t max_seq, int64_t max_block = 64);
+  // KV cache for max_seq positions, stored as `kv` (model/kv_cache.h; f32 is exact); blocks of at
+  // most max_block tokens per internal step.
+  Session(const LlamaModel& model, int64_t max_seq, int64_t max_block = 64, KvCacheType kv = KvCacheType::kF32);
+  KvCacheType kv_cache_type() const { return kv_type_; }
+  // Bytes of the KV cache per token (K and V of every layer, with scales).
+  int64_t kv_bytes_per_token() const {
+    return KvBytesPerToken(kv_type_, m_.spec_.layers, m_.spec_.kv_heads, m_.spec_.head_dim);
+  }
 
   int64_t position() const { return pos_; }
   int64_t max_seq() const { return max_seq_; }
@@ -146,7 +153,9 @@ class Session {
   const LlamaModel& m_;
   int64_t max_seq_, pos_ = 0;
   LayerScratch sc_;
-  std::vector<float> k_cache_, v_cache_;  // [layers, max_seq, kv_heads * head_dim]
+  KvCacheType kv_type_;
+  std::vector<uint8_t> k_cache_, v_cache_;  // [layers, max_seq, kv_heads, head_dim] elements of kv_type_
+  std::vector<float> k_scale_, v_scale_;    // [layers, max_seq, kv_heads] for fp8_e4m3 / int8
   std::vector<float> x_;
   const SiteTap* tap_ = nullptr;
 };
