@@ -1,6 +1,6 @@
 // qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq|fp8 [--bits B]
 //                 [--group-size G] [--sym|--asym] [--activations static|dynamic|none] [--alpha A]
-//                 [--weight-scale channel|tensor]
+//                 [--weight-scale channel|tensor] [--threshold T]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
 //                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
@@ -20,7 +20,7 @@ namespace qforge::cli {
 namespace {
 struct QuantizeArgs {
   std::string model, out, method = "gptq", version, activations, weight_scale = "channel";
-  double alpha = 0.5;
+  double alpha = 0.5, threshold = 6.0;
   int bits = 4;
   int64_t group_size = 128;
   bool sym = false, asym = false, act_order = false, static_groups = false, overwrite = false, json = false;
@@ -37,7 +37,7 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   auto method = quant::MethodFromName(a.method);
   if (!method) {
     return ReportError(app, Error{fmt::format(
-                                "--method '{}': expected rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq or fp8", a.method)});
+                                "--method '{}': expected rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, fp8 or llm.int8", a.method)});
   }
   quant::QuantizeOptions opt;
   opt.method = *method;
@@ -57,11 +57,15 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
     if (a.activations == "dynamic") opt.activations = quant::ActScheme::kDynamic;
     if (a.activations == "none") opt.activations = quant::ActScheme::kNone;
     opt.fp8_per_tensor = a.weight_scale == "tensor";
+    opt.llm_int8_threshold = a.threshold;
   } else {
     if (!a.activations.empty()) {
       return ReportError(app, Error{fmt::format("--activations: --method {} is weight-only (the W8A8 methods are w8a8, "
-                                                "smoothquant, smoothquant+gptq and fp8)", a.method)});
+                                                "smoothquant, smoothquant+gptq, fp8 and llm.int8)", a.method)});
     }
+  }
+  if (app.count("--threshold") > 0 && *method != quant::Method::kLlmInt8) {
+    return ReportError(app, Error{fmt::format("--threshold is for --method llm.int8, not {}", a.method)});
   }
   if (app.count("--weight-scale") > 0 && *method != quant::Method::kFp8) {
     return ReportError(app, Error{fmt::format("--weight-scale is for --method fp8, not {}", a.method)});
@@ -125,6 +129,17 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
     }
     fmt::print("{:<6} {:>10.5f}\n", "total", r->total_error);
   }
+  if (!r->linears.empty() && r->linears[0].outlier_columns >= 0) {
+    fmt::print("llm.int8 outlier input features (max|x| >= {}) kept unquantized, per layer (q k v o gate up down):\n",
+               opt.llm_int8_threshold);
+    size_t li = 0;
+    while (li < r->linears.size()) {
+      const int64_t layer = r->linears[li].layer;
+      std::string per;
+      for (; li < r->linears.size() && r->linears[li].layer == layer; ++li) per += fmt::format(" {}", r->linears[li].outlier_columns);
+      fmt::print("{:<6} {}\n", layer, per);
+    }
+  }
   fmt::print("wrote {} ({} method, {} bits, group {}; {:.2f} MB of tensors) in {:.1f}s, peak RSS {:.1f} MB, {} threads\n",
              a.out, a.method, opt.weights.bits, opt.weights.group_size, r->tensor_bytes / 1e6, r->seconds, r->peak_rss_bytes / 1e6,
              pool.num_threads());
@@ -138,12 +153,14 @@ Command AddQuantizeCommand(CLI::App& parent) {
   c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only or W8A8)");
   c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file")->required();
   c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
-  c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq (int8 W8A8); fp8")
+  c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq, llm.int8 (int8 W8A8); fp8")
       ->capture_default_str();
   c.app->add_option("--activations", a->activations,
                     "W8A8 / FP8 activations: static (per tensor, scale from calibration), dynamic (per token) or "
                     "none (fp8 weight-only); default static for w8a8, dynamic for smoothquant and fp8")
       ->check(CLI::IsMember({"static", "dynamic", "none"}));
+  c.app->add_option("--threshold", a->threshold, "llm.int8: input features with max|x| >= T on calibration stay unquantized")
+      ->capture_default_str();
   c.app->add_option("--weight-scale", a->weight_scale, "fp8: one weight scale per output channel or per tensor")
       ->capture_default_str()
       ->check(CLI::IsMember({"channel", "tensor"}));

@@ -53,7 +53,8 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     static const char* kKnown[] = {"id",        "method", "bits",        "group_size", "sym", "act_order",
-                                   "static_groups", "damp", "activations", "alpha", "weight_scale", "kv_cache"};
+                                   "static_groups", "damp", "activations", "alpha", "weight_scale", "kv_cache",
+                                   "threshold"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);
     }
@@ -67,7 +68,8 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   } else {
     auto method = quant::MethodFromName(m);
     if (!method) {
-      return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, fp8, baseline)",
+      return MakeError("{}: unknown method '{}' (rtn, gptq, awq, awq+gptq, w8a8, smoothquant, smoothquant+gptq, fp8, llm.int8, "
+                       "baseline)",
                        where, m);
     }
     c.quantize.method = *method;
@@ -96,6 +98,12 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
     c.quantize.activations = a == "static"    ? quant::ActScheme::kStatic
                              : a == "dynamic" ? quant::ActScheme::kDynamic
                                               : quant::ActScheme::kNone;
+  }
+  if (j.contains("threshold")) {
+    if (!wa || c.quantize.method != quant::Method::kLlmInt8 || !j["threshold"].is_number()) {
+      return MakeError("{}: \"threshold\" (a number) is for llm.int8 only", where);
+    }
+    c.quantize.llm_int8_threshold = j["threshold"].get<double>();
   }
   if (j.contains("weight_scale")) {
     const std::string ws = j["weight_scale"].is_string() ? j["weight_scale"].get<std::string>() : "";
@@ -196,6 +204,7 @@ json ConfigJson(const MatrixConfig& c) {
       j["alpha"] = c.quantize.sq_alpha;
     }
     if (c.quantize.method == quant::Method::kFp8) j["weight_scale"] = c.quantize.fp8_per_tensor ? "tensor" : "channel";
+    if (c.quantize.method == quant::Method::kLlmInt8) j["threshold"] = c.quantize.llm_int8_threshold;
   }
   if (c.kv_cache) j["kv_cache"] = std::string(model::KvCacheTypeName(*c.kv_cache));
   return j;

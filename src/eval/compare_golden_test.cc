@@ -63,10 +63,11 @@ TEST_F(CompareTest, DefaultMatrixComesFromTheMethodRegistry) {
     if (!m.in_default_matrix) continue;
     (quant::IsWeightActivation(m.method) ? wa : methods) += 1;
   }
-  EXPECT_EQ(wa, 3);
+  EXPECT_EQ(wa, 4);
   // ... + the two KV-cache variants of the unquantized model.
   ASSERT_EQ(static_cast<int64_t>(configs->size()), 1 + methods * 3 * 2 + wa + 2);
-  EXPECT_EQ((*configs)[configs->size() - 3].id, "fp8-w8-g-1");
+  EXPECT_EQ((*configs)[configs->size() - 4].id, "fp8-w8-g-1");
+  EXPECT_EQ((*configs)[configs->size() - 3].id, "llm.int8-w8-g-1");
   EXPECT_EQ((*configs)[configs->size() - 2].id, "baseline-kv-fp8_e4m3");
   EXPECT_EQ(configs->back().id, "baseline-kv-int8");
   EXPECT_TRUE(configs->back().baseline);

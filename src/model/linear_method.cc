@@ -110,7 +110,7 @@ Result<std::unique_ptr<QuantizationConfig>> MakeQuantizationConfig(std::string_v
   // by the static-library linker; a registered factory of the same name takes precedence.
   if (!f) f = BuiltinQuantizationConfigFactory(quant_method);
   if (!f) {
-    return MakeError("quantization_config.quant_method '{}' is not supported by this build (known: none, gptq, awq, compressed-tensors)",
+    return MakeError("quantization_config.quant_method '{}' is not supported by this build (known: none, gptq, awq, compressed-tensors, qforge-llm-int8)",
                      quant_method);
   }
   return f(config_json);

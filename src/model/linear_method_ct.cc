@@ -272,6 +272,90 @@ class Fp8Method : public LinearMethod {
   Fp8Activations act_;
 };
 
+class LlmInt8Layer : public Int8Layer {
+ public:
+  std::vector<int32_t> outliers;    // [k]
+  std::vector<float> outlier_w;     // [out, k]
+};
+
+class LlmInt8MethodImpl : public LinearMethod {
+ public:
+  std::string_view name() const override { return "llm.int8"; }
+
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    QF_ASSIGN_OR_RETURN(std::unique_ptr<LinearLayer> base, Int8W8A8Method(false).CreateWeights(prefix, tensors, allow_bias));
+    auto layer = std::make_unique<LlmInt8Layer>();
+    auto& b = static_cast<Int8Layer&>(*base);
+    layer->in_features = b.in_features;
+    layer->out_features = b.out_features;
+    layer->bias = std::move(b.bias);
+    layer->w = b.w;
+    layer->w_scale = std::move(b.w_scale);
+    const int64_t out = layer->out_features, in = layer->in_features;
+    const std::optional<TensorView> oc = tensors(prefix + ".outlier_columns");
+    const std::optional<TensorView> ow = tensors(prefix + ".outlier_weight");
+    if (!oc || !ow) return MakeError("tensor '{}.outlier_columns' / '.outlier_weight' missing (qforge-llm-int8)", prefix);
+    if (oc->dtype != DType::kI32 || oc->rank() != 1 || !oc->IsContiguous()) {
+      return MakeError("tensor '{}.outlier_columns': expected a 1-D I32 tensor, found {} {}", prefix, Name(oc->dtype),
+                       oc->shape.ToString());
+    }
+    const int64_t k = oc->dim(0);
+    const auto* cols = static_cast<const int32_t*>(oc->data);
+    for (int64_t i = 0; i < k; ++i) {
+      if (cols[i] < 0 || cols[i] >= in || (i > 0 && cols[i] <= cols[i - 1])) {
+        return MakeError("tensor '{}.outlier_columns': entry {} is {} (expected increasing indices in [0, {}))", prefix, i,
+                         cols[i], in);
+      }
+    }
+    layer->outliers.assign(cols, cols + k);
+    if (ow->rank() != 2 || ow->dim(0) != out || ow->dim(1) != k) {
+      return MakeError("tensor '{}.outlier_weight': expected [{}, {}], found {}", prefix, out, k, ow->shape.ToString());
+    }
+    QF_ASSIGN_OR_RETURN(layer->outlier_w, CtReadFloats(prefix + ".outlier_weight", *ow));
+    // The int8 weight must not also carry the outlier columns (they would be counted twice).
+    for (int64_t o = 0; o < out; ++o) {
+      for (int32_t c : layer->outliers) {
+        if (layer->w.Row(o)[c] != 0) {
+          return MakeError("tensor '{}.weight': outlier column {} is not zero in row {}", prefix, c, o);
+        }
+      }
+    }
+    return std::unique_ptr<LinearLayer>(std::move(layer));
+  }
+
+  void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const LlmInt8Layer&>(layer);
+    const int64_t k = static_cast<int64_t>(l.outliers.size());
+    if (k == 0) {
+      Int8W8A8Method(false).Apply(layer, x, y, pool);
+      return;
+    }
+    thread_local std::vector<float> main, xo, yo;
+    const size_t need = static_cast<size_t>(x.rows * x.cols);
+    if (main.size() < need) main.resize(need);
+    if (xo.size() < static_cast<size_t>(x.rows * k)) xo.resize(static_cast<size_t>(x.rows * k));
+    if (yo.size() < static_cast<size_t>(x.rows * y.cols)) yo.resize(static_cast<size_t>(x.rows * y.cols));
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* r = x.Row(t);
+      float* m = main.data() + t * x.cols;
+      std::copy(r, r + x.cols, m);
+      for (int64_t i = 0; i < k; ++i) {
+        xo[t * k + i] = r[l.outliers[i]];
+        m[l.outliers[i]] = 0.0f;
+      }
+    }
+    // The int8 part (bias included) into y, the outlier part into yo, then summed.
+    Int8W8A8Method(false).Apply(layer, {main.data(), x.rows, x.cols, x.cols}, y, pool);
+    const kernels::WeightMatrix ow{l.outlier_w.data(), DType::kF32, y.cols, k, k};
+    kernels::MatMul({xo.data(), x.rows, k, k}, ow, {yo.data(), x.rows, y.cols, y.cols}, pool);
+    for (int64_t t = 0; t < y.rows; ++t) {
+      float* row = y.Row(t);
+      for (int64_t o = 0; o < y.cols; ++o) row[o] += yo[t * y.cols + o];
+    }
+  }
+};
+
 // ---- the config ----
 
 // A compressed-tensors target: "re:<regex>" (Python re.match: anchored at the start only) or an
@@ -399,7 +483,46 @@ class CtConfig : public QuantizationConfig {
   }
 };
 
+class LlmInt8Config : public QuantizationConfig {
+ public:
+  std::vector<CtTarget> ignore;
+  std::string_view name() const override { return "qforge-llm-int8"; }
+  const LinearMethod& MethodFor(std::string_view prefix) const override {
+    for (const CtTarget& t : ignore)
+      if (t.Matches(prefix)) return UnquantizedLinearMethod();
+    return LlmInt8Method();
+  }
+};
+
 }  // namespace
+
+const LinearMethod& LlmInt8Method() {
+  static const LlmInt8MethodImpl m;
+  return m;
+}
+
+Result<std::unique_ptr<QuantizationConfig>> MakeLlmInt8Config(std::string_view text) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return MakeError("quantization_config (qforge-llm-int8): not a JSON object");
+  auto cfg = std::make_unique<LlmInt8Config>();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "quant_method" && k != "threshold" && k != "ignore" && k != "qforge") {
+      return MakeError("quantization_config.{} is not understood by this build (qforge-llm-int8)", k);
+    }
+  }
+  if (!j.contains("threshold") || !j["threshold"].is_number()) {
+    return MakeError("quantization_config.threshold (a number) is missing (qforge-llm-int8)");
+  }
+  if (auto it = j.find("ignore"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return MakeError("quantization_config.ignore: expected a list");
+    for (const json& v : *it) {
+      QF_ASSIGN_OR_RETURN(CtTarget t, CtParseTarget(v, "ignore", false));
+      cfg->ignore.push_back(std::move(t));
+    }
+  }
+  return std::unique_ptr<QuantizationConfig>(std::move(cfg));
+}
 
 const LinearMethod& Int8W8A8Method(bool static_input) {
   static const Int8Method dyn(false), stat(true);

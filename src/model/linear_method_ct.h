@@ -54,4 +54,17 @@ const LinearMethod& Int8W8A8Method(bool static_input);
 enum class Fp8Activations : uint8_t { kNone, kDynamicPerToken, kStaticPerTensor };
 const LinearMethod& Fp8LinearMethod(Fp8Activations act);
 
+// LLM.int8() with a static outlier set (Dettmers et al. 2022, with the outlier input features found on
+// calibration data rather than per batch): quant_method "qforge-llm-int8", qforge's own format (no
+// other engine reads it; the tensors would be misread as plain W8A8 without the outlier part, so the
+// method name is distinct). Per linear: <prefix>.weight I8 [out, in] with the outlier columns zero,
+// .weight_scale F32 [out, 1] (per row, "vector-wise", over the other columns), .outlier_columns I32
+// [k] (increasing input indices) and .outlier_weight F32 [out, k] (those columns unquantized). Apply:
+// the input with its outlier columns zeroed is quantized per token to int8 and multiplied exactly
+// (int8_gemm.h); the outlier columns of x times outlier_weight in f32 are added. With k = 0 it is
+// bit for bit the per-token W8A8 method. Config: {"quant_method": "qforge-llm-int8", "threshold": T,
+// "ignore": [...]} (names as compressed-tensors' ignore).
+Result<std::unique_ptr<QuantizationConfig>> MakeLlmInt8Config(std::string_view config_json);
+const LinearMethod& LlmInt8Method();
+
 }  // namespace qforge::model

@@ -439,6 +439,7 @@ QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quan
   if (quant_method == "gptq") return MakeGptqConfig;
   if (quant_method == "awq") return MakeAwqConfig;
   if (quant_method == "compressed-tensors") return MakeCompressedTensorsConfig;
+  if (quant_method == "qforge-llm-int8") return MakeLlmInt8Config;
   return nullptr;
 }
 

@@ -50,12 +50,14 @@ std::string_view MethodName(Method m) {
     case Method::kSmoothQuant: return "smoothquant";
     case Method::kSmoothQuantGptq: return "smoothquant+gptq";
     case Method::kFp8: return "fp8";
+    case Method::kLlmInt8: return "llm.int8";
   }
   return "?";
 }
 
 bool IsWeightActivation(Method m) {
-  return m == Method::kW8A8 || m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq || m == Method::kFp8;
+  return m == Method::kW8A8 || m == Method::kSmoothQuant || m == Method::kSmoothQuantGptq || m == Method::kFp8 ||
+         m == Method::kLlmInt8;
 }
 
 ActScheme ResolvedActScheme(Method m, ActScheme a) {
@@ -66,7 +68,7 @@ ActScheme ResolvedActScheme(Method m, ActScheme a) {
 
 std::optional<Method> MethodFromName(std::string_view name) {
   for (Method m : {Method::kRtn, Method::kGptq, Method::kAwq, Method::kAwqGptq, Method::kW8A8, Method::kSmoothQuant,
-                   Method::kSmoothQuantGptq, Method::kFp8}) {
+                   Method::kSmoothQuantGptq, Method::kFp8, Method::kLlmInt8}) {
     if (MethodName(m) == name) return m;
   }
   return std::nullopt;
@@ -82,7 +84,8 @@ std::span<const MethodInfo> Methods() {
                                             {Method::kW8A8, true, true},
                                             {Method::kSmoothQuant, true, true},
                                             {Method::kSmoothQuantGptq, true, false},
-                                            {Method::kFp8, true, true}};
+                                            {Method::kFp8, true, true},
+                                            {Method::kLlmInt8, true, true}};
   return kMethods;
 }
 
@@ -193,6 +196,7 @@ nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
     j["scale_dtype"] = "f32";
   }
   if (UsesSmooth(o.method)) j["alpha"] = o.sq_alpha;
+  if (o.method == Method::kLlmInt8) j["threshold"] = o.llm_int8_threshold;
   return j;
 }
 
@@ -279,6 +283,7 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
     cmd += a == ActScheme::kStatic ? " --activations static" : a == ActScheme::kNone ? " --activations none" : " --activations dynamic";
   }
   if (o.method == Method::kFp8 && o.fp8_per_tensor) cmd += " --weight-scale tensor";
+  if (o.method == Method::kLlmInt8) cmd += fmt::format(" --threshold {}", o.llm_int8_threshold);
   if (UsesSmooth(o.method)) cmd += fmt::format(" --alpha {}", o.sq_alpha);
   if (!o.calib.files.empty()) {
     cmd += " --calib";
@@ -382,6 +387,13 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                      MethodName(opt.method));
   }
   if (opt.fp8_per_tensor && !fp8) return MakeError("--weight-scale tensor is for --method fp8");
+  const bool llm_int8 = opt.method == Method::kLlmInt8;
+  if (llm_int8 && act != ActScheme::kDynamic) {
+    return MakeError("--method llm.int8 quantizes activations per token (--activations dynamic)");
+  }
+  if (llm_int8 && !(opt.llm_int8_threshold > 0.0)) {
+    return MakeError("--threshold {}: LLM.int8()'s outlier threshold must be > 0 (inf: no outliers)", opt.llm_int8_threshold);
+  }
   // fp8 with dynamic or no activation quantization is round-to-nearest: calibration is optional (it
   // only feeds the per-linear error report).
   const bool need_calib = opt.method != Method::kRtn && !(fp8 && !act_static);
@@ -410,10 +422,19 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   // W8A8 outputs: the compressed-tensors config the checkpoint gets, and the runtime config built from
   // it, through which each quantized layer is run for the next layer's calibration.
-  const nlohmann::json ct_config =
-      w8a8 ? CompressedTensorsJson(fp8, act, opt.fp8_per_tensor) : nlohmann::json(nullptr);
+  nlohmann::json ct_config = nullptr;
+  if (llm_int8) {
+    ct_config = {{"quant_method", "qforge-llm-int8"},
+                 {"threshold", std::isfinite(opt.llm_int8_threshold) ? nlohmann::json(opt.llm_int8_threshold)
+                                                                     : nlohmann::json(1e300)},
+                 {"ignore", {"lm_head"}}};
+  } else if (w8a8) {
+    ct_config = CompressedTensorsJson(fp8, act, opt.fp8_per_tensor);
+  }
   std::unique_ptr<model::QuantizationConfig> ct_runtime;
-  if (w8a8) {
+  if (llm_int8) {
+    QF_ASSIGN_OR_RETURN(ct_runtime, model::MakeLlmInt8Config(ct_config.dump()));
+  } else if (w8a8) {
     QF_ASSIGN_OR_RETURN(ct_runtime, model::MakeCompressedTensorsConfig(ct_config.dump()));
   }
   // One layout for the whole checkpoint (one quant_method in config.json).
@@ -585,7 +606,58 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       };
       const int64_t rows = lw.w[l].rows(), cols = lw.w[l].cols();
       formats::GroupQuantMatrix q;
-      if (fp8) {
+      if (llm_int8) {
+        // Outlier input features of this linear's input: max|x| over the calibration tokens >= threshold.
+        std::vector<int32_t> outliers;
+        for (int64_t j = 0; j < cols; ++j) {
+          if (abs_max[s][j] >= opt.llm_int8_threshold) outliers.push_back(static_cast<int32_t>(j));
+        }
+        const int64_t k = static_cast<int64_t>(outliers.size());
+        lr.outlier_columns = k;
+        TensorF32 w_main = lw.w[l];
+        std::vector<float> w_out(static_cast<size_t>(rows * k));
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t i = 0; i < k; ++i) {
+            w_out[r * k + i] = w_main.values[r * cols + outliers[i]];
+            w_main.values[r * cols + outliers[i]] = 0.0f;
+          }
+        }
+        auto rq = QuantizeRtn(w_main.matrix(), wopt, pool);
+        if (!rq.ok()) return std::move(rq).error().Context(lr.name);
+        q = std::move(rq).value();
+        TensorF32 deq(Shape{rows, cols});
+        DequantizeInto(q, deq.mutable_matrix());
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t i = 0; i < k; ++i) deq.values[r * cols + outliers[i]] = w_out[r * k + i];
+        }
+        if (have_calib) {
+          TensorF32 diff = deq;
+          for (size_t i = 0; i < diff.values.size(); ++i) diff.values[i] = lw.w[l].values[i] - deq.values[i];
+          const double den = HessianTrace(lw.w[l].matrix(), hess[s], pool), num = HessianTrace(diff.matrix(), hess[s], pool);
+          lr.rel_error = den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY);
+          layer_errs.push_back(lr.rel_error);
+        }
+        lw.w[l] = std::move(deq);
+        std::vector<uint8_t> codes(q.codes.size());
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t i = 0; i < cols; ++i) {
+            codes[r * cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * cols + i]) - q.zeros[r]));
+          }
+        }
+        std::vector<float> scale(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) scale[r] = q.scales[r];
+        std::vector<uint8_t> cols_bytes(outliers.size() * sizeof(int32_t));
+        if (!cols_bytes.empty()) std::memcpy(cols_bytes.data(), outliers.data(), cols_bytes.size());
+        int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{rows, cols}}, std::move(codes)};
+        int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{rows, 1}}, as_bytes(scale)};
+        int8_tensors[lr.name + ".outlier_columns"] = {{DType::kI32, Shape{k}}, std::move(cols_bytes)};
+        int8_tensors[lr.name + ".outlier_weight"] = {{DType::kF32, Shape{rows, k}}, as_bytes(w_out)};
+        for (const char* suffix : {".weight", ".weight_scale", ".outlier_columns", ".outlier_weight"}) {
+          auto it = int8_tensors.find(lr.name + suffix);
+          report.linear_bytes += it->second.second.size();
+          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
+        }
+      } else if (fp8) {
         // E4M3 with s = max|W| / 448 per output channel (or per tensor), round to nearest even.
         const MatrixF32 w = lw.w[l].matrix();
         QF_TRY(CheckFinite(w, "fp8 weight"));
@@ -758,7 +830,10 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   std::sort(inputs.begin(), inputs.end(), [](const nlohmann::json& a, const nlohmann::json& b) { return a["file"] < b["file"]; });
   nlohmann::json record = WeightOptionsJson(opt);
-  record["layout"] = w8a8 ? "compressed-tensors int-quantized" : awq_layout ? "awq-gemm" : "gptq-v1";
+  record["layout"] = llm_int8 ? "qforge-llm-int8"
+                     : w8a8   ? (fp8 ? "compressed-tensors float-quantized" : "compressed-tensors int-quantized")
+                     : awq_layout ? "awq-gemm"
+                                  : "gptq-v1";
   record["calibration"] = have_calib ? calib.Provenance() : nlohmann::json(nullptr);
   record["input"] = {{"path", model_path.string()}, {"files", inputs}};
   if (gguf) {
@@ -825,6 +900,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     }
     if (lr.awq_alpha >= 0) j["awq_alpha"] = lr.awq_alpha;
     if (lr.rtn_rel_error >= 0) j["rtn_rel_error"] = lr.rtn_rel_error;
+    if (lr.outlier_columns >= 0) j["outlier_columns"] = lr.outlier_columns;
     lin.push_back(j);
   }
   QF_TRY(writer.WriteJson("quantize_report.json",

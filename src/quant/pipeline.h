@@ -112,8 +112,13 @@ Status FoldAwqScales(LayerWeightsF32& layer, const AwqLayerScales& scales);
 // kept in 16/32-bit (none: weight-only FP8); compressed-tensors float-quantized output. (E5M2, with its
 // wider range and one mantissa bit less, is meant for gradients; compressed-tensors has no E5M2
 // weights, so qforge writes none; the runtime kernels decode it.)
-enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq, kW8A8, kSmoothQuant, kSmoothQuantGptq, kFp8 };
-// "rtn", "gptq", "awq", "awq+gptq", "w8a8", "smoothquant", "smoothquant+gptq", "fp8"
+// llm.int8: Dettmers et al. 2022 with a static outlier set: input features whose max |x| over the
+// calibration tokens reaches --threshold (default 6.0) stay unquantized (f32), the rest run as int8
+// with per-row weight scales and per-token activation scales; the two products are summed. Output:
+// qforge's own quant_method "qforge-llm-int8" (model/linear_method_ct.h); the outlier columns found are
+// reported per linear.
+enum class Method : uint8_t { kRtn, kGptq, kAwq, kAwqGptq, kW8A8, kSmoothQuant, kSmoothQuantGptq, kFp8, kLlmInt8 };
+// "rtn", "gptq", "awq", "awq+gptq", "w8a8", "smoothquant", "smoothquant+gptq", "fp8", "llm.int8"
 std::string_view MethodName(Method m);
 // Whether the method writes compressed-tensors W8A8-style output (int8 or FP8 weights per channel,
 // activations quantized at run time, or for fp8 optionally not).
@@ -151,6 +156,7 @@ struct QuantizeOptions {
   ActScheme activations = ActScheme::kDefault;  // W8A8 methods only
   double sq_alpha = 0.5;              // SmoothQuant's migration strength α (paper's default 0.5)
   bool fp8_per_tensor = false;        // fp8: one weight scale per tensor instead of per output channel
+  double llm_int8_threshold = 6.0;    // llm.int8: outlier input features have max|x| >= this
   bool overwrite = false;
   std::string artifact_version;       // the user's version of the output, recorded in its manifest
   uint64_t max_shard_bytes = uint64_t{1} << 30;
@@ -166,6 +172,7 @@ struct LinearReport {
   int damp_retries = 0;     // GPTQ: times the damping was raised after a failed Cholesky
   double awq_alpha = -1;    // AWQ: the α chosen for this linear's group (-1: not scaled)
   double rtn_rel_error = -1;  // GPTQ methods: RTN's error on the same weights and inputs, for comparison
+  int64_t outlier_columns = -1;  // llm.int8: input features kept unquantized (-1: not llm.int8)
 };
 
 struct QuantizeReport {

@@ -239,6 +239,46 @@ TEST_F(W8A8Test, Fp8CheckpointsRoundToNearestAndRun) {
   EXPECT_NE(r.error().message.find("--activations static needs calibration"), std::string::npos) << r.error().message;
 }
 
+// LLM.int8(): threshold 6 finds exactly the three outlier channels at the q/k/v and gate/up inputs and
+// closes most of the per-token W8A8 gap; threshold inf is per-token W8A8 bit for bit.
+TEST_F(W8A8Test, LlmInt8KeepsTheOutliersAndWithoutThemIsW8A8) {
+  ThreadPool pool(2);
+  QuantizeOptions w8 = Options(Method::kW8A8, ActScheme::kDynamic);
+  ASSERT_TRUE(QuantizeModel(model_, dir_ / "w8a8", w8, pool).ok());
+  QuantizeOptions inf = Options(Method::kLlmInt8, ActScheme::kDefault);
+  inf.llm_int8_threshold = INFINITY;
+  auto ri = QuantizeModel(model_, dir_ / "inf", inf, pool);
+  ASSERT_TRUE(ri.ok()) << ri.error().message;
+  for (const auto& lr : ri->linears) EXPECT_EQ(lr.outlier_columns, 0) << lr.name;
+  auto a = model::LoadModel(dir_ / "w8a8");
+  auto b = model::LoadModel(dir_ / "inf");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<int32_t> tokens = {1, 50, 300, 7, 99, 411};
+  auto logits = [&](const model::LlamaModel& m) {
+    model::Session s(m, 16);
+    std::vector<float> v(tokens.size() * spec_.vocab);
+    EXPECT_TRUE(s.Forward(tokens, true, v.data(), pool).ok());
+    return v;
+  };
+  const auto la = logits(*a->model), lb = logits(*b->model);
+  EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "threshold inf must be W8A8 per token";
+
+  QuantizeOptions six = Options(Method::kLlmInt8, ActScheme::kDefault);
+  auto r6 = QuantizeModel(model_, dir_ / "six", six, pool);
+  ASSERT_TRUE(r6.ok()) << r6.error().message;
+  for (const auto& lr : r6->linears) {
+    const bool smoothed_site = lr.name.find("_proj") != std::string::npos &&
+                               (lr.name.find("q_proj") != std::string::npos || lr.name.find("k_proj") != std::string::npos ||
+                                lr.name.find("v_proj") != std::string::npos || lr.name.find("gate_proj") != std::string::npos ||
+                                lr.name.find("up_proj") != std::string::npos);
+    if (smoothed_site) EXPECT_EQ(lr.outlier_columns, 3) << lr.name;
+  }
+  const double e_w8 = LogitError(dir_ / "w8a8", pool), e_six = LogitError(dir_ / "six", pool);
+  std::printf("  w8a8-dynamic %.5f  llm.int8(6) %.5f\n", e_w8, e_six);
+  EXPECT_GT(e_six, 0.0);
+  EXPECT_LT(e_six, 0.5 * e_w8);
+}
+
 TEST_F(W8A8Test, RejectsWeightOptionsItCannotWrite) {
   ThreadPool pool(1);
   QuantizeOptions o = Options(Method::kW8A8, ActScheme::kDefault);
