@@ -208,7 +208,7 @@ std::string RenderMatrixMarkdown(const json& matrix) {
     head.push_back("PPL " + s.label);
     if (m.baseline >= 0) head.push_back("Δ%");
   }
-  for (const char* h : {"KLD mean", "KLD p99", "top-1 %", "TTFT ms", "TPOT ms", "decode tok/s", "peak RSS MB"}) {
+  for (const char* h : {"KLD mean", "KLD p99", "top-1 %", "TTFT ms", "TPOT ms", "decode tok/s", "peak RSS MB", "KV B/token"}) {
     head.push_back(h);
   }
   for (const std::string& t : m.tasks) head.push_back(t + " acc %");
@@ -243,6 +243,11 @@ std::string RenderMatrixMarkdown(const json& matrix) {
     cells.push_back(Fixed(Num(row, {"eval", "speed", "tpot_ms"}), 2));
     cells.push_back(Fixed(Num(row, {"eval", "speed", "decode_tps"}), 1));
     cells.push_back(Fixed(Num(row, {"eval", "size", "peak_rss_bytes"}), 2, 1e-6));
+    {
+      const std::optional<double> kv = Num(row, {"eval", "kv_cache", "bytes_per_token"});
+      const std::string type = Str(row, {"eval", "kv_cache", "type"});
+      cells.push_back(kv ? fmt::format("{:.0f} ({})", *kv, type) : std::string(kDash));
+    }
     for (const std::string& t : m.tasks) {
       const json* e = TaskEntry(row, t);
       std::optional<double> acc = e ? Num(*e, {"acc"}) : std::nullopt, se = e ? Num(*e, {"acc_stderr"}) : std::nullopt;
@@ -307,7 +312,8 @@ std::string RenderMatrixCsv(const json& matrix) {
       {"linear_bits_per_weight", {"eval", "size", "linear_bits_per_weight"}},
       {"total_params", {"eval", "size", "total_params"}},
       {"model_bits_per_weight", {"eval", "size", "model_bits_per_weight"}},
-      {"peak_rss_bytes", {"eval", "size", "peak_rss_bytes"}}};
+      {"peak_rss_bytes", {"eval", "size", "peak_rss_bytes"}},
+      {"kv_bytes_per_token", {"eval", "kv_cache", "bytes_per_token"}}};
   const char* kld_keys[] = {"mean", "median", "p99", "max", "top1_agreement", "dp_mean", "dp_rms", "tokens"};
   const char* speed_keys[] = {"prompt_tokens", "gen_tokens", "reps", "ttft_ms", "tpot_ms", "prefill_tps", "decode_tps"};
   const char* task_keys[] = {"acc", "acc_stderr", "acc_norm", "acc_norm_stderr"};

@@ -659,6 +659,7 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
   add("Speed", "TPOT ms", "time per output token");
   add("Speed", "decode tok/s", "decode tokens per second (tooltip: prefill)");
   add("Memory", "peak RSS MB", "peak resident set size / 10^6");
+  add("Memory", "KV B/token", "bytes the KV cache holds per token (its type in the tooltip)");
   for (const std::string& t : m.tasks) add("Tasks (acc %)", t, "accuracy ± stderr on " + t);
   add("Quantize", "error", "RMS relative output error over all linears (calibration inputs)");
   add("Quantize", "time s", "quantization wall time");
@@ -727,6 +728,7 @@ std::string MatrixTable(const MatrixModel& m, const std::vector<std::string>& me
     s += NumCell(Num(row, {"eval", "speed", "decode_tps"}), 1, 1,
                  prefill ? fmt::format("prefill {:.1f} tok/s", *prefill) : "");
     s += NumCell(Num(row, {"eval", "size", "peak_rss_bytes"}), 1, 1e-6);
+    s += NumCell(Num(row, {"eval", "kv_cache", "bytes_per_token"}), 0, 1, Str(row, {"eval", "kv_cache", "type"}));
     for (const std::string& t : m.tasks) {
       const json* e = TaskEntry(row, t);
       std::optional<double> acc = e ? Num(*e, {"acc"}) : std::nullopt, se = e ? Num(*e, {"acc_stderr"}) : std::nullopt;
