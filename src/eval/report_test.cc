@@ -260,7 +260,7 @@ TEST(ReportHtml, SingleRowNullPartsAndNonFinite) {
   EXPECT_THAT(html, HasSubstr("no perplexity to plot"));
   EXPECT_THAT(html, HasSubstr("no speed to plot"));
   EXPECT_THAT(html, HasSubstr("Calibration</dt><dd>—"));
-  EXPECT_THAT(md, HasSubstr("| only | rtn | 4 | — | 1.00 | — | — | — | — | — | — | — | — | — | ok |"));
+  EXPECT_THAT(md, HasSubstr("| only | rtn | 4 | — | 1.00 | — | — | — | — | — | — | — | — | — | — | ok |"));
   // The layer line skips the missing layers: two points (+ the legend's marker), two separate segments.
   size_t begin = html.find("<g class=\"ln\""), end = html.find("</g>", begin);
   std::string layer = html.substr(begin, end - begin);
