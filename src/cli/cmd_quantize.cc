@@ -1,6 +1,6 @@
 // qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq|fp8 [--bits B]
 //                 [--group-size G] [--sym|--asym] [--activations static|dynamic|none] [--alpha A]
-//                 [--weight-scale channel|tensor] [--threshold T]
+//                 [--weight-scale channel|tensor] [--threshold T] [--format hf|compressed-tensors]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
 //                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
@@ -19,7 +19,7 @@ namespace qforge::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", version, activations, weight_scale = "channel";
+  std::string model, out, method = "gptq", version, activations, weight_scale = "channel", format = "hf";
   double alpha = 0.5, threshold = 6.0;
   int bits = 4;
   int64_t group_size = 128;
@@ -46,6 +46,11 @@ int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
   // Default: asymmetric grids (the GPTQ and AWQ papers' setting).
   opt.weights.symmetric = a.sym;
   const bool wa = quant::IsWeightActivation(*method);
+  // The W8A8 / FP8 methods always write compressed-tensors; for the weight-only ones it is a choice.
+  opt.compressed_tensors = a.format == "compressed-tensors";
+  if (*method == quant::Method::kLlmInt8 && opt.compressed_tensors) {
+    return ReportError(app, Error{"--format compressed-tensors: llm.int8 has no compressed-tensors form (it writes qforge-llm-int8)"});
+  }
   if (wa) {
     // W8A8 weights are int8 symmetric per channel: those are the defaults here; flags that say
     // otherwise reach the pipeline, which names the conflict.
@@ -159,6 +164,11 @@ Command AddQuantizeCommand(CLI::App& parent) {
                     "W8A8 / FP8 activations: static (per tensor, scale from calibration), dynamic (per token) or "
                     "none (fp8 weight-only); default static for w8a8, dynamic for smoothquant and fp8")
       ->check(CLI::IsMember({"static", "dynamic", "none"}));
+  c.app->add_option("--format", a->format,
+                    "hf: GPTQ / AWQ layouts for the weight-only methods; compressed-tensors: pack-quantized (symmetric "
+                    "2/4/8 bits; the W8A8 and FP8 methods always write compressed-tensors)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hf", "compressed-tensors"}));
   c.app->add_option("--threshold", a->threshold, "llm.int8: input features with max|x| >= T on calibration stay unquantized")
       ->capture_default_str();
   c.app->add_option("--weight-scale", a->weight_scale, "fp8: one weight scale per output channel or per tensor")

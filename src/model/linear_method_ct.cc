@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 
 #include "formats/float16.h"
 #include "formats/minifloat.h"
+#include "model/linear_method_quant.h"
 #include "kernels/kernels.h"
 #include "kernels/int8_gemm.h"
 
@@ -456,12 +458,53 @@ Status CtCheckArgs(const json& a, const std::string& where, bool activation, CtA
   return Status::Ok();
 }
 
+// The weight-only method of a pack-quantized group: int, symmetric, 2/4/8 bits, strategy group (its
+// group_size) or channel, actorder null / "group" / "weight" (then a weight_g_idx tensor).
+Result<std::shared_ptr<const LinearMethod>> CtPackedMethod(const json& a, const std::string& where) {
+  if (!a.is_object()) return MakeError("quantization_config.{}: expected an object", where);
+  static const char* kKnown[] = {"num_bits", "type", "symmetric", "strategy", "dynamic", "group_size", "block_structure",
+                                 "actorder", "observer", "observer_kwargs", "zp_dtype", "scale_dtype"};
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || it.key() == k;
+    if (!known) return MakeError("quantization_config.{}.{} is not understood by this build", where, it.key());
+  }
+  const int bits = a.value("num_bits", 0);
+  if (bits != 2 && bits != 4 && bits != 8) return MakeError("quantization_config.{}.num_bits {} is not supported (2, 4, 8)", where, bits);
+  if (a.value("type", "") != "int") return MakeError("quantization_config.{}.type must be \"int\" for pack-quantized", where);
+  if (!a.value("symmetric", false)) {
+    return MakeError("quantization_config.{}.symmetric false: asymmetric pack-quantized weights are not supported", where);
+  }
+  if (a.contains("dynamic") && a["dynamic"] == true) return MakeError("quantization_config.{}.dynamic true is not supported", where);
+  if (a.contains("block_structure") && !a["block_structure"].is_null()) {
+    return MakeError("quantization_config.{}.block_structure is not supported", where);
+  }
+  if (a.contains("actorder") && !a["actorder"].is_null() && a["actorder"] != "group" && a["actorder"] != "weight") {
+    return MakeError("quantization_config.{}.actorder {} is not supported", where, a["actorder"].dump());
+  }
+  const std::string strategy = a.value("strategy", "");
+  int64_t gs = -1;
+  if (strategy == "group") {
+    if (!a.contains("group_size") || !a["group_size"].is_number_integer() || a["group_size"].get<int64_t>() <= 0) {
+      return MakeError("quantization_config.{}.group_size: a positive integer is required with strategy group", where);
+    }
+    gs = a["group_size"].get<int64_t>();
+  } else if (strategy != "channel") {
+    return MakeError("quantization_config.{}.strategy \"{}\" is not supported for pack-quantized (group, channel)", where, strategy);
+  }
+  return std::shared_ptr<const LinearMethod>(MakePackQuantizedMethod(bits, gs));
+}
+
 struct CtGroup {
   std::vector<CtTarget> targets;
+  std::shared_ptr<const LinearMethod> packed;  // pack-quantized (weight-only int2/4/8)
   bool fp8 = false;
   Fp8Activations fp8_act = Fp8Activations::kNone;
   bool static_input = false;  // int8
-  const LinearMethod& Method() const { return fp8 ? Fp8LinearMethod(fp8_act) : Int8W8A8Method(static_input); }
+  const LinearMethod& Method() const {
+    if (packed) return *packed;
+    return fp8 ? Fp8LinearMethod(fp8_act) : Int8W8A8Method(static_input);
+  }
 };
 
 class CtConfig : public QuantizationConfig {
@@ -568,8 +611,8 @@ Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::str
   }
   const std::string global_format = j.contains("format") && j["format"].is_string() ? j["format"].get<std::string>() : "";
   auto check_format = [](const std::string& f, const std::string& where) -> Status {
-    if (f == "int-quantized" || f == "float-quantized") return Status::Ok();
-    if (f == "pack-quantized" || f == "naive-quantized" || f == "nvfp4-pack-quantized" ||
+    if (f == "int-quantized" || f == "float-quantized" || f == "pack-quantized") return Status::Ok();
+    if (f == "marlin-24" || f == "naive-quantized" || f == "nvfp4-pack-quantized" ||
         f == "marlin-24" || f == "dense" || f == "mixed-precision") {
       return MakeError("quantization_config.{} '{}': this compressed-tensors format is not implemented yet (int-quantized "
                        "and float-quantized are)",
@@ -619,6 +662,16 @@ Result<std::unique_ptr<QuantizationConfig>> MakeCompressedTensorsConfig(std::str
     }
     auto w = gj.find("weights");
     if (w == gj.end() || w->is_null()) return MakeError("quantization_config.{}.weights is missing", where);
+    if (f == "pack-quantized") {
+      QF_ASSIGN_OR_RETURN(cg.packed, CtPackedMethod(*w, where + ".weights"));
+      auto a = gj.find("input_activations");
+      if (a != gj.end() && !a->is_null()) {
+        return MakeError("quantization_config.{}: pack-quantized weights with quantized activations (W4A8) are not "
+                         "supported yet (input_activations must be null)", where);
+      }
+      cfg->groups.push_back(std::move(cg));
+      continue;
+    }
     CtArgs wa;
     QF_TRY(CtCheckArgs(*w, where + ".weights", false, &wa));
     if (wa.is_float != (f == "float-quantized")) {

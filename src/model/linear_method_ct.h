@@ -24,8 +24,12 @@
 //   format "float-quantized" (FP8, llm-compressor's FP8 / FP8_DYNAMIC schemes): the same with
 //     num_bits 8, type "float" for weights (strategy channel or tensor) and activations (token
 //     dynamic, tensor static, or input_activations null: weight-only); <name>.weight F8_E4M3.
-// Weight-only int8 (input_activations null) and pack-quantized (W4A16) checkpoints are refused with a
-// message naming the format: not implemented yet.
+//   format "pack-quantized" (llm-compressor's W4A16 / W8A16, GPTQ or RTN): weights int, symmetric,
+//     2/4/8 bits, strategy group (group_size) or channel, actorder null/"group"/"weight";
+//     input_activations null; tensors as io/ct_pack_layout.h; run by the weight-only quantized
+//     matmul (kernels/qmatmul.h) like a GPTQ checkpoint.
+// Weight-only int8 in int-quantized form (input_activations null), asymmetric pack-quantized, W4A8
+// and the sparse formats are refused with a message naming what is not implemented.
 //
 // The W8A8 method runs kernels/int8_gemm.h: x quantized per token (or with the static scale) to
 // int8, exact int32 dot products, y = acc * x_scale * w_scale (+ bias). Apply's scratch is a

@@ -94,7 +94,7 @@ TEST(CompressedTensorsConfig, EverythingNotUnderstoodIsRefusedByName) {
     ASSERT_FALSE(c.ok()) << want;
     EXPECT_NE(c.error().message.find(want), std::string::npos) << c.error().message;
   }
-  // An FP8 config with int weights is a contradiction, named; pack-quantized is named as not implemented.
+  // An FP8 config with int weights is a contradiction, named; marlin-24 is named as not implemented.
   const std::string fp8_format = Replace(Replace(kW8A8Config, R"("format": "int-quantized",
       "input)", R"("format": "float-quantized",
       "input)"), R"("format": "int-quantized",
@@ -104,13 +104,13 @@ TEST(CompressedTensorsConfig, EverythingNotUnderstoodIsRefusedByName) {
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.error().message.find("does not match the format 'float-quantized'"), std::string::npos) << f.error().message;
   const std::string packed = Replace(Replace(kW8A8Config, R"("format": "int-quantized",
-      "input)", R"("format": "pack-quantized",
+      "input)", R"("format": "marlin-24",
       "input)"), R"("format": "int-quantized",
-  "global)", R"("format": "pack-quantized",
+  "global)", R"("format": "marlin-24",
   "global)");
   auto pk = MakeQuantizationConfig("compressed-tensors", packed);
   ASSERT_FALSE(pk.ok());
-  EXPECT_NE(pk.error().message.find("'pack-quantized': this compressed-tensors format is not implemented yet"),
+  EXPECT_NE(pk.error().message.find("'marlin-24': this compressed-tensors format is not implemented yet"),
             std::string::npos) << pk.error().message;
   // Weight-only int8 is named as not implemented.
   std::string wo = Replace(kW8A8Config, R"("input_activations": {"actorder": null, "block_structure": null, "dynamic": true, "group_size": null,

@@ -8,6 +8,7 @@
 
 #include "formats/float16.h"
 #include "formats/group_quant.h"
+#include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
 #include "kernels/kernels.h"
 #include "kernels/qmatmul.h"
@@ -190,6 +191,37 @@ class GptqMethod : public QuantMethodBase {
 
  private:
   GptqParams p_;
+};
+
+class PackQuantizedMethod : public QuantMethodBase {
+ public:
+  PackQuantizedMethod(int bits, int64_t group_size) : bits_(bits), group_size_(group_size) {}
+  std::string_view name() const override { return "pack-quantized"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
+                                                     bool allow_bias) const override {
+    const std::optional<TensorView> packed = tensors(prefix + ".weight_packed");
+    if (!packed) {
+      if (tensors(prefix + ".weight")) return Fallback(prefix, tensors, allow_bias);
+      return MakeError("tensor '{}.weight_packed' is missing from the pack-quantized checkpoint (and there is no '{}.weight')",
+                       prefix, prefix);
+    }
+    const std::optional<TensorView> scale = tensors(prefix + ".weight_scale");
+    const std::optional<TensorView> shape = tensors(prefix + ".weight_shape");
+    const std::optional<TensorView> g_idx = tensors(prefix + ".weight_g_idx");
+    if (!scale) return MakeError("tensor '{}.weight_scale' is missing from the pack-quantized checkpoint", prefix);
+    if (!shape) return MakeError("tensor '{}.weight_shape' is missing from the pack-quantized checkpoint", prefix);
+    if (tensors(prefix + ".weight_zero_point")) {
+      return MakeError("tensor '{}.weight_zero_point': asymmetric pack-quantized weights are not supported", prefix);
+    }
+    QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m,
+                        io::UnpackCompressedTensors(prefix, *packed, *scale, *shape, g_idx ? &*g_idx : nullptr, bits_,
+                                                    group_size_));
+    return Finish(prefix, tensors, allow_bias, m);
+  }
+
+ private:
+  int bits_;
+  int64_t group_size_;
 };
 
 class GptqConfig : public QuantizationConfig {
@@ -429,6 +461,10 @@ Result<std::unique_ptr<QuantizationConfig>> MakeAwqConfig(std::string_view text)
   if (!zp) return MakeError("quantization_config.zero_point false is not supported by AWQ gemm (expected true)");
   QF_ASSIGN_OR_RETURN(std::vector<std::string> skip, GetNotConvert(j));
   return std::unique_ptr<QuantizationConfig>(new AwqConfig(gs, std::move(skip)));
+}
+
+std::unique_ptr<LinearMethod> MakePackQuantizedMethod(int bits, int64_t group_size) {
+  return std::make_unique<PackQuantizedMethod>(bits, group_size);
 }
 
 std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw) {

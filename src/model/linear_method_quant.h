@@ -40,6 +40,11 @@ namespace qforge::model {
 QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quant_method);
 
 Result<std::unique_ptr<QuantizationConfig>> MakeGptqConfig(std::string_view config_json);
+
+// compressed-tensors pack-quantized weights (io/ct_pack_layout.h: weight_packed / weight_scale /
+// weight_shape / optional weight_g_idx), symmetric, `bits` in {2, 4, 8}, group_size <= 0 per channel;
+// a layer with only "<prefix>.weight" runs unquantized. Used by the compressed-tensors config.
+std::unique_ptr<LinearMethod> MakePackQuantizedMethod(int bits, int64_t group_size);
 Result<std::unique_ptr<QuantizationConfig>> MakeAwqConfig(std::string_view config_json);
 
 // A GGML block-quantized tensor as stored in a GGUF file: shape row-major [out, in].

@@ -17,6 +17,7 @@
 #include "formats/ggml_blocks.h"
 #include "formats/minifloat.h"
 #include "io/gguf_writer.h"
+#include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
 #include "io/mapped_file.h"
 #include "io/model_source.h"
@@ -284,6 +285,7 @@ std::string CanonicalCommand(const fs::path& model, const QuantizeOptions& o) {
   }
   if (o.method == Method::kFp8 && o.fp8_per_tensor) cmd += " --weight-scale tensor";
   if (o.method == Method::kLlmInt8) cmd += fmt::format(" --threshold {}", o.llm_int8_threshold);
+  if (o.compressed_tensors && !IsWeightActivation(o.method)) cmd += " --format compressed-tensors";
   if (UsesSmooth(o.method)) cmd += fmt::format(" --alpha {}", o.sq_alpha);
   if (!o.calib.files.empty()) {
     cmd += " --calib";
@@ -438,7 +440,14 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     QF_ASSIGN_OR_RETURN(ct_runtime, model::MakeCompressedTensorsConfig(ct_config.dump()));
   }
   // One layout for the whole checkpoint (one quant_method in config.json).
-  const bool awq_layout = UsesAwq(opt.method) && opt.weights.bits == 4 && !opt.weights.act_order &&
+  if (opt.compressed_tensors && !w8a8) {
+    if (!opt.weights.symmetric || 32 % opt.weights.bits != 0) {
+      return MakeError("--format compressed-tensors writes pack-quantized weights: symmetric (--sym) at 2, 4 or 8 bits; "
+                       "found {} bits, {}", opt.weights.bits, opt.weights.symmetric ? "sym" : "asym");
+    }
+  }
+  const bool pack_ct = opt.compressed_tensors && !w8a8;
+  const bool awq_layout = !pack_ct && UsesAwq(opt.method) && opt.weights.bits == 4 && !opt.weights.act_order &&
                           opt.weights.group_size > 0 && q_dim % 8 == 0 && kv_dim % 8 == 0 && H % 8 == 0 &&
                           I % 8 == 0;
   WeightQuantOptions wopt = opt.weights;
@@ -745,7 +754,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
             QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
           }
         } else {
-          auto packed = awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
+          auto packed = pack_ct ? io::PackCompressedTensors(q) : awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
           if (!packed.ok()) return std::move(packed).error().Context(lr.name);
           for (io::PackedTensor& t : *packed) {
             report.linear_bytes += t.bytes.size();
@@ -830,7 +839,8 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   std::sort(inputs.begin(), inputs.end(), [](const nlohmann::json& a, const nlohmann::json& b) { return a["file"] < b["file"]; });
   nlohmann::json record = WeightOptionsJson(opt);
-  record["layout"] = llm_int8 ? "qforge-llm-int8"
+  record["layout"] = pack_ct  ? "compressed-tensors pack-quantized"
+                     : llm_int8 ? "qforge-llm-int8"
                      : w8a8   ? (fp8 ? "compressed-tensors float-quantized" : "compressed-tensors int-quantized")
                      : awq_layout ? "awq-gemm"
                                   : "gptq-v1";
@@ -859,6 +869,34 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   nlohmann::json qc;
   if (w8a8) {
     qc = ct_config;
+  } else if (pack_ct) {
+    const nlohmann::json actorder = !wopt.act_order ? nlohmann::json(nullptr)
+                                    : wopt.static_groups ? nlohmann::json("weight")
+                                                         : nlohmann::json("group");
+    const nlohmann::json weights = {{"num_bits", wopt.bits},
+                                    {"type", "int"},
+                                    {"symmetric", true},
+                                    {"strategy", wopt.group_size > 0 ? "group" : "channel"},
+                                    {"group_size", wopt.group_size > 0 ? nlohmann::json(wopt.group_size) : nlohmann::json(nullptr)},
+                                    {"dynamic", false},
+                                    {"block_structure", nullptr},
+                                    {"actorder", actorder},
+                                    {"observer", "minmax"},
+                                    {"observer_kwargs", nlohmann::json::object()}};
+    qc = {{"quant_method", "compressed-tensors"},
+          {"format", "pack-quantized"},
+          {"quantization_status", "compressed"},
+          {"config_groups",
+           {{"group_0",
+             {{"targets", {"Linear"}},
+              {"weights", weights},
+              {"input_activations", nullptr},
+              {"output_activations", nullptr},
+              {"format", "pack-quantized"}}}}},
+          {"ignore", {"lm_head"}},
+          {"kv_cache_scheme", nullptr},
+          {"sparsity_config", nlohmann::json::object()},
+          {"global_compression_ratio", nullptr}};
   } else if (awq_layout) {
     qc = {{"quant_method", "awq"}, {"bits", wopt.bits}, {"group_size", wopt.group_size}, {"zero_point", true},
           {"version", "gemm"}};

@@ -157,6 +157,9 @@ struct QuantizeOptions {
   double sq_alpha = 0.5;              // SmoothQuant's migration strength α (paper's default 0.5)
   bool fp8_per_tensor = false;        // fp8: one weight scale per tensor instead of per output channel
   double llm_int8_threshold = 6.0;    // llm.int8: outlier input features have max|x| >= this
+  // Weight-only methods: write compressed-tensors pack-quantized (llm-compressor's W4A16 layout,
+  // symmetric 2/4/8 bits) instead of the GPTQ / AWQ layouts.
+  bool compressed_tensors = false;
   bool overwrite = false;
   std::string artifact_version;       // the user's version of the output, recorded in its manifest
   uint64_t max_shard_bytes = uint64_t{1} << 30;

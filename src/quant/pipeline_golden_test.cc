@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/random.h"
+#include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
 #include "io/model_source.h"
 #include "io/safetensors.h"
@@ -330,6 +332,57 @@ TEST_F(PipelineTest, AwqGemmCheckpointRoundTripsAndRuns) {
   }
   EXPECT_GT(num, 0.0);
   EXPECT_LT(std::sqrt(num / den), 0.2);
+}
+
+// --format compressed-tensors (pack-quantized) holds exactly the GPTQ matrices and runs bit for bit as
+// the GPTQ-layout checkpoint of the same run, with and without act-order (weight_g_idx).
+TEST_F(PipelineTest, PackQuantizedCheckpointRunsLikeTheGptqLayout) {
+  ThreadPool pool(2);
+  for (bool act_order : {false, true}) {
+    QuantizeOptions o = Options(Method::kGptq, 4, 32);
+    o.weights.symmetric = true;
+    o.weights.act_order = act_order;
+    const fs::path gptq = dir_ / (act_order ? "g-ao" : "g"), ct = dir_ / (act_order ? "ct-ao" : "ct");
+    ASSERT_TRUE(QuantizeModel(Stories(), gptq, o, pool).ok());
+    std::vector<formats::GroupQuantMatrix> captured;
+    o.capture = &captured;
+    o.compressed_tensors = true;
+    auto r = QuantizeModel(Stories(), ct, o, pool);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->provenance.value("layout", ""), "compressed-tensors pack-quantized");
+    auto st = io::SafetensorsModel::Open(ct);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    for (size_t i = 0; i < captured.size(); ++i) {
+      const std::string& name = r->linears[i].name;
+      auto view = [&](const char* suffix) { return st->Find(name + "." + suffix)->tensor->view(); };
+      ASSERT_NE(st->Find(name + ".weight_packed"), nullptr) << name;
+      EXPECT_EQ(st->Find(name + ".weight_g_idx") != nullptr, act_order) << name;
+      const TensorView g = act_order ? view("weight_g_idx") : TensorView{};
+      auto back = io::UnpackCompressedTensors(name, view("weight_packed"), view("weight_scale"), view("weight_shape"),
+                                              act_order ? &g : nullptr, 4, 32);
+      ASSERT_TRUE(back.ok()) << back.error().message;
+      EXPECT_EQ(back->codes, captured[i].codes) << name;
+      EXPECT_EQ(back->scales, captured[i].scales) << name;
+      EXPECT_EQ(back->g_idx, captured[i].g_idx) << name;
+    }
+    auto a = model::LoadModel(gptq);
+    auto b = model::LoadModel(ct);
+    ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.error().message : a.error().message);
+    const std::vector<int32_t> tokens = {1, 300, 42, 77, 5, 260, 511, 9};
+    auto logits = [&](const model::LlamaModel& m) {
+      model::Session s(m, 16);
+      std::vector<float> v(tokens.size() * m.spec().vocab);
+      EXPECT_TRUE(s.Forward(tokens, true, v.data(), pool).ok());
+      return v;
+    };
+    const auto la = logits(*a->model), lb = logits(*b->model);
+    EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "act_order " << act_order;
+  }
+  // Asymmetric grids cannot be written as pack-quantized: refused, nothing written.
+  QuantizeOptions bad = Options(Method::kRtn, 4, 32);
+  bad.compressed_tensors = true;
+  EXPECT_FALSE(QuantizeModel(Stories(), dir_ / "asym", bad, pool).ok());
+  EXPECT_FALSE(fs::exists(dir_ / "asym"));
 }
 
 TEST_F(PipelineTest, RejectsBadInputWithoutPartialOutput) {
