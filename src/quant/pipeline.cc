@@ -446,6 +446,15 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                        "found {} bits, {}", opt.weights.bits, opt.weights.symmetric ? "sym" : "asym");
     }
   }
+  if (opt.compressed_tensors && !w8a8 && opt.weights.group_size > 0) {
+    // compressed-tensors (0.20) refuses a group size that does not divide a layer's input width.
+    for (int64_t in : {H, q_dim, I}) {
+      if (in % opt.weights.group_size != 0) {
+        return MakeError("--format compressed-tensors: group size {} does not divide a linear's input width {} "
+                         "(compressed-tensors requires it; use a divisor or --format hf)", opt.weights.group_size, in);
+      }
+    }
+  }
   const bool pack_ct = opt.compressed_tensors && !w8a8;
   const bool awq_layout = !pack_ct && UsesAwq(opt.method) && opt.weights.bits == 4 && !opt.weights.act_order &&
                           opt.weights.group_size > 0 && q_dim % 8 == 0 && kv_dim % 8 == 0 && H % 8 == 0 &&

@@ -339,7 +339,7 @@ TEST_F(PipelineTest, AwqGemmCheckpointRoundTripsAndRuns) {
 TEST_F(PipelineTest, PackQuantizedCheckpointRunsLikeTheGptqLayout) {
   ThreadPool pool(2);
   for (bool act_order : {false, true}) {
-    QuantizeOptions o = Options(Method::kGptq, 4, 32);
+    QuantizeOptions o = Options(Method::kGptq, 4, 4);  // 4 divides stories260K's widths 64 and 172
     o.weights.symmetric = true;
     o.weights.act_order = act_order;
     const fs::path gptq = dir_ / (act_order ? "g-ao" : "g"), ct = dir_ / (act_order ? "ct-ao" : "ct");
@@ -359,7 +359,7 @@ TEST_F(PipelineTest, PackQuantizedCheckpointRunsLikeTheGptqLayout) {
       EXPECT_EQ(st->Find(name + ".weight_g_idx") != nullptr, act_order) << name;
       const TensorView g = act_order ? view("weight_g_idx") : TensorView{};
       auto back = io::UnpackCompressedTensors(name, view("weight_packed"), view("weight_scale"), view("weight_shape"),
-                                              act_order ? &g : nullptr, 4, 32);
+                                              act_order ? &g : nullptr, 4, 4);
       ASSERT_TRUE(back.ok()) << back.error().message;
       EXPECT_EQ(back->codes, captured[i].codes) << name;
       EXPECT_EQ(back->scales, captured[i].scales) << name;
@@ -378,11 +378,17 @@ TEST_F(PipelineTest, PackQuantizedCheckpointRunsLikeTheGptqLayout) {
     const auto la = logits(*a->model), lb = logits(*b->model);
     EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "act_order " << act_order;
   }
-  // Asymmetric grids cannot be written as pack-quantized: refused, nothing written.
-  QuantizeOptions bad = Options(Method::kRtn, 4, 32);
+  // Asymmetric grids, and a group size that does not divide 172, cannot be written as pack-quantized.
+  QuantizeOptions bad = Options(Method::kRtn, 4, 4);
   bad.compressed_tensors = true;
   EXPECT_FALSE(QuantizeModel(Stories(), dir_ / "asym", bad, pool).ok());
   EXPECT_FALSE(fs::exists(dir_ / "asym"));
+  bad.weights.symmetric = true;
+  bad.weights.group_size = 32;
+  auto r32 = QuantizeModel(Stories(), dir_ / "g32", bad, pool);
+  ASSERT_FALSE(r32.ok());
+  EXPECT_NE(r32.error().message.find("does not divide a linear's input width 172"), std::string::npos) << r32.error().message;
+  EXPECT_FALSE(fs::exists(dir_ / "g32"));
 }
 
 TEST_F(PipelineTest, RejectsBadInputWithoutPartialOutput) {
