@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/int8_gemm_internal.h"
+#include "kernels/kernels.h"
 
 namespace qforge::kernels {
 
@@ -74,10 +75,11 @@ std::string_view Int8IsaName(Int8Isa isa) {
 bool Int8IsaSupported(Int8Isa isa) {
   switch (isa) {
     case Int8Isa::kScalar: return true;
-    case Int8Isa::kAvx2: return __builtin_cpu_supports("avx2");
+    // The AVX2 unit is compiled with -mavx2 -mfma -mf16c (cmake/qforge_layer.cmake): require all three.
+    case Int8Isa::kAvx2: return IsaSupported(Isa::kAvx2);
     case Int8Isa::kAvx512Vnni:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+      // Compiled with the AVX-512 unit's flags plus -mavx512vnni: require the same set.
+      return IsaSupported(Isa::kAvx512) && __builtin_cpu_supports("avx512vnni");
   }
   return false;
 }
