@@ -609,7 +609,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       lr.awq_alpha = alpha[l];
       auto as_bytes = [](const std::vector<float>& v) {
         std::vector<uint8_t> b(v.size() * sizeof(float));
-        std::memcpy(b.data(), v.data(), b.size());
+        if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());  // empty: LLM.int8() without outliers
         return b;
       };
       // Static activations: max|x| / qmax over the calibration tokens at this linear's input.
