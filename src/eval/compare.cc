@@ -216,6 +216,7 @@ json QuantizeJson(const quant::QuantizeReport& r) {
     json e = {{"name", l.name}, {"layer", l.layer}, {"rel_error", l.rel_error}};
     if (l.rtn_rel_error >= 0) e["rtn_rel_error"] = l.rtn_rel_error;
     if (l.awq_alpha >= 0) e["awq_alpha"] = l.awq_alpha;
+    if (l.outlier_columns >= 0) e["outlier_columns"] = l.outlier_columns;
     lin.push_back(e);
   }
   return {{"layer_error", r.layer_error}, {"total_error", r.total_error}, {"linears", lin}, {"seconds", r.seconds},
