@@ -123,7 +123,20 @@ const DecodeTables& Tables() {
 }  // namespace
 
 float DecodeE4M3(uint8_t code) { return Tables().e4m3[code]; }
-uint8_t EncodeE4M3(float x) { return static_cast<uint8_t>(EncodeMinifloat(x, kE4M3Format)); }
+// The code of a finite x: RoundToE4M3's value (round to nearest even, saturating) taken apart; the
+// generic encoder for NaN / inf. Checked against EncodeMinifloat on the sweep of minifloat_test.cc.
+uint8_t EncodeE4M3(float x) {
+  if (!std::isfinite(x)) return static_cast<uint8_t>(EncodeMinifloat(x, kE4M3Format));
+  const float r = RoundToE4M3(x);
+  const uint8_t sign = std::signbit(r) ? 0x80 : 0;
+  const float a = std::fabs(r);
+  if (a < 0.015625f) {  // 2^-6: subnormal codes m * 2^-9, m in 0..7 (a is exactly on that grid)
+    return static_cast<uint8_t>(sign | static_cast<uint8_t>(a * 512.0f));
+  }
+  const uint32_t u = std::bit_cast<uint32_t>(a);
+  const uint32_t e = ((u >> 23) & 0xffu) - 127u + 7u;  // 1..15 for 2^-6 <= a <= 448
+  return static_cast<uint8_t>(sign | (e << 3) | ((u >> 20) & 7u));
+}
 float DecodeE5M2(uint8_t code) { return Tables().e5m2[code]; }
 uint8_t EncodeE5M2(float x, Overflow overflow) {
   return static_cast<uint8_t>(EncodeMinifloat(x, kE5M2Format, overflow));

@@ -426,12 +426,14 @@ TEST(FloatCodec, ScaleOverflowIsAnError) {
 namespace qforge::formats {
 namespace {
 
-// The fast FP8 fake quantizers equal the reference codec's decode(encode(x)) bit for bit: on a sweep
-// of float bit patterns, and around every midpoint between adjacent grid values (the ties).
+// The fast FP8 fake quantizers equal the reference codec's decode(encode(x)) bit for bit, and the fast
+// EncodeE4M3 equals the generic encoder: on a sweep of float bit patterns, and around every midpoint
+// between adjacent grid values (the ties).
 TEST(Fp8Rounding, FastPathEqualsTheReferenceCodec) {
   auto check = [](float x) {
     const float a = RoundToE4M3(x), b = DecodeE4M3(EncodeE4M3(x));
     const float c = RoundToE5M2(x), d = DecodeE5M2(EncodeE5M2(x, Overflow::kSaturate));
+    if (std::isfinite(x) && EncodeE4M3(x) != EncodeMinifloat(x, kE4M3Format)) return false;
     auto same = [](float p, float q) {
       return std::isnan(q) ? std::isnan(p) : std::bit_cast<uint32_t>(p) == std::bit_cast<uint32_t>(q);
     };

@@ -5,6 +5,7 @@
 
 #include "formats/float16.h"
 #include "formats/minifloat.h"
+#include "kernels/kernels.h"
 
 namespace qforge::model {
 
@@ -85,16 +86,9 @@ void EncodeKvRow(KvCacheType t, const float* x, int64_t n, void* dst, float* sca
 void DecodeKvRow(KvCacheType t, const void* src, float scale, int64_t n, float* out) {
   switch (t) {
     case KvCacheType::kF32: std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float)); return;
-    case KvCacheType::kF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) out[i] = HalfToFloat(s[i]);
-      return;
-    }
-    case KvCacheType::kBF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) out[i] = BF16ToFloat(s[i]);
-      return;
-    }
+    // Exact widening conversions: the SIMD kernels give the same values as the scalar ones.
+    case KvCacheType::kF16: kernels::Kernels().f16_to_f32(static_cast<const uint16_t*>(src), out, n); return;
+    case KvCacheType::kBF16: kernels::Kernels().bf16_to_f32(static_cast<const uint16_t*>(src), out, n); return;
     case KvCacheType::kFp8E4M3: {
       const auto* s = static_cast<const uint8_t*>(src);
       for (int64_t i = 0; i < n; ++i) out[i] = formats::DecodeE4M3(s[i]) * scale;
