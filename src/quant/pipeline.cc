@@ -204,6 +204,24 @@ nlohmann::json WeightOptionsJson(const QuantizeOptions& o) {
 // quantization_config of a W8A8 / FP8 checkpoint, as llm-compressor 0.14 writes its W8A8, FP8 and
 // FP8_DYNAMIC presets (8-bit symmetric weights per channel or tensor; activations of the same type,
 // per token dynamic or per tensor static, or none), the classifier ignored.
+// One config group targeting every Linear but lm_head, as llm-compressor writes its presets.
+nlohmann::json CompressedTensorsConfig(const char* format, const nlohmann::json& weights, const nlohmann::json& acts) {
+  return {{"quant_method", "compressed-tensors"},
+          {"format", format},
+          {"quantization_status", "compressed"},
+          {"config_groups",
+           {{"group_0",
+             {{"targets", {"Linear"}},
+              {"weights", weights},
+              {"input_activations", acts},
+              {"output_activations", nullptr},
+              {"format", format}}}}},
+          {"ignore", {"lm_head"}},
+          {"kv_cache_scheme", nullptr},
+          {"sparsity_config", nlohmann::json::object()},
+          {"global_compression_ratio", nullptr}};
+}
+
 nlohmann::json CompressedTensorsJson(bool fp8, ActScheme act, bool per_tensor_weights) {
   const bool act_static = act == ActScheme::kStatic;
   const char* type = fp8 ? "float" : "int";
@@ -223,20 +241,7 @@ nlohmann::json CompressedTensorsJson(bool fp8, ActScheme act, bool per_tensor_we
                                {"actorder", nullptr},
                                {"observer", act_static ? nlohmann::json("minmax") : nlohmann::json(nullptr)},
                                {"observer_kwargs", nlohmann::json::object()}};
-  return {{"quant_method", "compressed-tensors"},
-          {"format", format},
-          {"quantization_status", "compressed"},
-          {"config_groups",
-           {{"group_0",
-             {{"targets", {"Linear"}},
-              {"weights", weights},
-              {"input_activations", acts},
-              {"output_activations", nullptr},
-              {"format", format}}}}},
-          {"ignore", {"lm_head"}},
-          {"kv_cache_scheme", nullptr},
-          {"sparsity_config", nlohmann::json::object()},
-          {"global_compression_ratio", nullptr}};
+  return CompressedTensorsConfig(format, weights, acts);
 }
 
 double Rms(const std::vector<double>& v) {
@@ -622,6 +627,38 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
         int8_tensors[lr.name + ".input_scale"] = {{DType::kF32, Shape{1}}, as_bytes({in_scale})};
         return Status::Ok();
       };
+      // A per-channel symmetric int8 matrix as compressed-tensors stores it: signed codes (code - zero)
+      // as ".weight" and one f32 scale per row as ".weight_scale".
+      auto add_int8_weight = [&](const formats::GroupQuantMatrix& m) {
+        std::vector<uint8_t> codes(m.codes.size());
+        std::vector<float> scale(static_cast<size_t>(m.rows));
+        for (int64_t r = 0; r < m.rows; ++r) {
+          const int zero = m.zeros[r * m.groups];
+          scale[r] = m.scales[r * m.groups];
+          for (int64_t i = 0; i < m.cols; ++i) {
+            codes[r * m.cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(m.codes[r * m.cols + i]) - zero));
+          }
+        }
+        int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{m.rows, m.cols}}, std::move(codes)};
+        int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{m.rows, 1}}, as_bytes(scale)};
+      };
+      // Writes this linear's entries of int8_tensors (kept for the next layer's forward pass).
+      auto write_tensors = [&]() -> Status {
+        for (const char* suffix : {".weight", ".weight_scale", ".input_scale", ".outlier_columns", ".outlier_weight"}) {
+          auto it = int8_tensors.find(lr.name + suffix);
+          if (it == int8_tensors.end()) continue;
+          report.linear_bytes += it->second.second.size();
+          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
+        }
+        return Status::Ok();
+      };
+      // The relative output error of weights `deq` standing for the reference (see below).
+      auto record_error = [&](MatrixF32 reference, MatrixF32 deq) {
+        if (!have_calib) return;
+        const double den = HessianTrace(reference, hess[s], pool), num = ProxyLoss(reference, deq, hess[s], pool);
+        lr.rel_error = den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY);
+        layer_errs.push_back(lr.rel_error);
+      };
       const int64_t rows = lw.w[l].rows(), cols = lw.w[l].cols();
       formats::GroupQuantMatrix q;
       if (llm_int8) {
@@ -648,33 +685,14 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t i = 0; i < k; ++i) deq.values[r * cols + outliers[i]] = w_out[r * k + i];
         }
-        if (have_calib) {
-          TensorF32 diff = deq;
-          for (size_t i = 0; i < diff.values.size(); ++i) diff.values[i] = lw.w[l].values[i] - deq.values[i];
-          const double den = HessianTrace(lw.w[l].matrix(), hess[s], pool), num = HessianTrace(diff.matrix(), hess[s], pool);
-          lr.rel_error = den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY);
-          layer_errs.push_back(lr.rel_error);
-        }
+        record_error(lw.w[l].matrix(), deq.matrix());
         lw.w[l] = std::move(deq);
-        std::vector<uint8_t> codes(q.codes.size());
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t i = 0; i < cols; ++i) {
-            codes[r * cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * cols + i]) - q.zeros[r]));
-          }
-        }
-        std::vector<float> scale(static_cast<size_t>(rows));
-        for (int64_t r = 0; r < rows; ++r) scale[r] = q.scales[r];
         std::vector<uint8_t> cols_bytes(outliers.size() * sizeof(int32_t));
         if (!cols_bytes.empty()) std::memcpy(cols_bytes.data(), outliers.data(), cols_bytes.size());
-        int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{rows, cols}}, std::move(codes)};
-        int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{rows, 1}}, as_bytes(scale)};
+        add_int8_weight(q);
         int8_tensors[lr.name + ".outlier_columns"] = {{DType::kI32, Shape{k}}, std::move(cols_bytes)};
         int8_tensors[lr.name + ".outlier_weight"] = {{DType::kF32, Shape{rows, k}}, as_bytes(w_out)};
-        for (const char* suffix : {".weight", ".weight_scale", ".outlier_columns", ".outlier_weight"}) {
-          auto it = int8_tensors.find(lr.name + suffix);
-          report.linear_bytes += it->second.second.size();
-          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
-        }
+        QF_TRY(write_tensors());
       } else if (fp8) {
         // E4M3 with s = max|W| / 448 per output channel (or per tensor), round to nearest even.
         const MatrixF32 w = lw.w[l].matrix();
@@ -695,24 +713,13 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
             deq.values[r * cols + c] = formats::DecodeE4M3(code) * sc;
           }
         }
-        if (have_calib) {
-          TensorF32 diff = deq;
-          for (size_t i = 0; i < diff.values.size(); ++i) diff.values[i] = ref(l).Row(0)[i] - deq.values[i];
-          const double den = HessianTrace(ref(l), hess[s], pool), num = HessianTrace(diff.matrix(), hess[s], pool);
-          lr.rel_error = den > 0 ? std::sqrt(num / den) : (num == 0 ? 0.0 : INFINITY);
-          layer_errs.push_back(lr.rel_error);
-        }
+        record_error(ref(l), deq.matrix());
         lw.w[l] = std::move(deq);
         int8_tensors[lr.name + ".weight"] = {{DType::kF8E4M3, Shape{rows, cols}}, std::move(codes)};
         int8_tensors[lr.name + ".weight_scale"] = {
             {DType::kF32, opt.fp8_per_tensor ? Shape{1} : Shape{rows, 1}}, as_bytes(scale)};
         QF_TRY(add_input_scale(formats::kE4M3Max));
-        for (const char* suffix : {".weight", ".weight_scale", ".input_scale"}) {
-          auto it = int8_tensors.find(lr.name + suffix);
-          if (it == int8_tensors.end()) continue;
-          report.linear_bytes += it->second.second.size();
-          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
-        }
+        QF_TRY(write_tensors());
       } else {
         if (UsesGptq(opt.method)) {
           GptqStats st;
@@ -742,26 +749,11 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
         DequantizeInto(q, lw.w[l].mutable_matrix());
         if (opt.capture != nullptr) opt.capture->push_back(q);
         if (w8a8) {
-          // compressed-tensors int-quantized: signed codes (code - 128), one f32 scale per output
-          // channel, and the static input scale max|x| / 127 (after smoothing) of this linear's input.
-          std::vector<uint8_t> codes(q.codes.size());
-          for (int64_t r = 0; r < q.rows; ++r) {
-            const int zero = q.zeros[r * q.groups];
-            for (int64_t i = 0; i < q.cols; ++i) {
-              codes[r * q.cols + i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(q.codes[r * q.cols + i]) - zero));
-            }
-          }
-          std::vector<float> scale(static_cast<size_t>(q.rows));
-          for (int64_t r = 0; r < q.rows; ++r) scale[r] = q.scales[r * q.groups];
-          int8_tensors[lr.name + ".weight"] = {{DType::kI8, Shape{q.rows, q.cols}}, std::move(codes)};
-          int8_tensors[lr.name + ".weight_scale"] = {{DType::kF32, Shape{q.rows, 1}}, as_bytes(scale)};
+          // compressed-tensors int-quantized, plus the static input scale max|x| / 127 (after
+          // smoothing) of this linear's input.
+          add_int8_weight(q);
           QF_TRY(add_input_scale(127.0f));
-          for (const char* suffix : {".weight", ".weight_scale", ".input_scale"}) {
-            auto it = int8_tensors.find(lr.name + suffix);
-            if (it == int8_tensors.end()) continue;
-            report.linear_bytes += it->second.second.size();
-            QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
-          }
+          QF_TRY(write_tensors());
         } else {
           auto packed = pack_ct ? io::PackCompressedTensors(q) : awq_layout ? io::PackAwqGemm(q) : io::PackGptq(q);
           if (!packed.ok()) return std::move(packed).error().Context(lr.name);
@@ -892,20 +884,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                                     {"actorder", actorder},
                                     {"observer", "minmax"},
                                     {"observer_kwargs", nlohmann::json::object()}};
-    qc = {{"quant_method", "compressed-tensors"},
-          {"format", "pack-quantized"},
-          {"quantization_status", "compressed"},
-          {"config_groups",
-           {{"group_0",
-             {{"targets", {"Linear"}},
-              {"weights", weights},
-              {"input_activations", nullptr},
-              {"output_activations", nullptr},
-              {"format", "pack-quantized"}}}}},
-          {"ignore", {"lm_head"}},
-          {"kv_cache_scheme", nullptr},
-          {"sparsity_config", nlohmann::json::object()},
-          {"global_compression_ratio", nullptr}};
+    qc = CompressedTensorsConfig("pack-quantized", weights, nullptr);
   } else if (awq_layout) {
     qc = {{"quant_method", "awq"}, {"bits", wopt.bits}, {"group_size", wopt.group_size}, {"zero_point", true},
           {"version", "gemm"}};
