@@ -5,6 +5,16 @@
 #include <cstdint>
 #include <cstring>
 
+// The block decoders are compiled twice, for the x86-64 baseline and for AVX2 (chosen at load time
+// by the CPU, GCC/Clang target_clones), so their per-element loops vectorise with AVX2's variable
+// shifts and wide conversions. AVX2 alone does not enable FMA, so no multiply-add is contracted and
+// both copies compute the same bits (the golden tests run whichever this CPU picks).
+#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__)
+#define QF_DECODE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define QF_DECODE_CLONES
+#endif
+
 namespace qforge::formats {
 
 template <typename Block>

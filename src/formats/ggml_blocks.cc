@@ -79,7 +79,7 @@ void DecodeBF16(const uint8_t* p, int64_t n, float* out) {
 
 // ---- 32-element formats: ggml's dequantize_row_q4_0 / _q4_1 / _q5_0 / _q5_1 / _q8_0 ----
 
-void DecodeQ4_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ4_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ4_0 b = LoadBlock<BlockQ4_0>(blocks, i);
     const float d = HalfToFloat(b.d);
@@ -90,7 +90,7 @@ void DecodeQ4_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeQ4_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ4_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ4_1 b = LoadBlock<BlockQ4_1>(blocks, i);
     const float d = HalfToFloat(b.d), m = HalfToFloat(b.m);
@@ -101,35 +101,36 @@ void DecodeQ4_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-// The 5-bit code of element j (0..31) of a Q5_0 / Q5_1 block: low 4 bits from qs as in Q4_0, bit 4
-// from bit j of the little-endian u32 qh.
-template <typename Block>
-int Q5Code(const Block& b, uint32_t qh, int j) {
-  const int lo = j < 16 ? (b.qs[j] & 0x0F) : (b.qs[j - 16] >> 4);
-  return lo | static_cast<int>(((qh >> j) & 1u) << 4);
-}
-
-void DecodeQ5_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
+// The 5-bit code of element j (0..31) of a Q5_0 / Q5_1 block: low 4 bits from qs as in Q4_0
+// (j < 16 low nibbles, j >= 16 high nibbles), bit 4 from bit j of the little-endian u32 qh. Written
+// as two straight halves (no per-element branch, so the loops vectorise).
+QF_DECODE_CLONES void DecodeQ5_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ5_0 b = LoadBlock<BlockQ5_0>(blocks, i);
     const float d = HalfToFloat(b.d);
     uint32_t qh;
     std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kGgmlQK; ++j) y[j] = static_cast<float>(Q5Code(b, qh, j) - 16) * d;
+    for (int j = 0; j < kGgmlQK / 2; ++j) {
+      y[j] = static_cast<float>((b.qs[j] & 0x0F) + static_cast<int>(((qh >> j) & 1u) << 4) - 16) * d;
+      y[j + kGgmlQK / 2] = static_cast<float>((b.qs[j] >> 4) + static_cast<int>(((qh >> (j + 16)) & 1u) << 4) - 16) * d;
+    }
   }
 }
 
-void DecodeQ5_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ5_1(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ5_1 b = LoadBlock<BlockQ5_1>(blocks, i);
     const float d = HalfToFloat(b.d), m = HalfToFloat(b.m);
     uint32_t qh;
     std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kGgmlQK; ++j) y[j] = static_cast<float>(Q5Code(b, qh, j)) * d + m;
+    for (int j = 0; j < kGgmlQK / 2; ++j) {
+      y[j] = static_cast<float>((b.qs[j] & 0x0F) + static_cast<int>(((qh >> j) & 1u) << 4)) * d + m;
+      y[j + kGgmlQK / 2] = static_cast<float>((b.qs[j] >> 4) + static_cast<int>(((qh >> (j + 16)) & 1u) << 4)) * d + m;
+    }
   }
 }
 
-void DecodeQ8_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ8_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ8_0 b = LoadBlock<BlockQ8_0>(blocks, i);
     const float d = HalfToFloat(b.d);

@@ -39,7 +39,7 @@ void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
 
 }  // namespace
 
-void DecodeQ2_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ2_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockQ2_K b = LoadBlock<BlockQ2_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
@@ -57,7 +57,7 @@ void DecodeQ2_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeQ3_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ3_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockQ3_K b = LoadBlock<BlockQ3_K>(blocks, i);
     const float d = HalfToFloat(b.d);
@@ -84,7 +84,7 @@ void DecodeQ3_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeQ4_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ4_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockQ4_K b = LoadBlock<BlockQ4_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
@@ -101,7 +101,7 @@ void DecodeQ4_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeQ5_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ5_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockQ5_K b = LoadBlock<BlockQ5_K>(blocks, i);
     const float d = HalfToFloat(b.d), dmin = HalfToFloat(b.dmin);
@@ -119,7 +119,7 @@ void DecodeQ5_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeQ6_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeQ6_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockQ6_K b = LoadBlock<BlockQ6_K>(blocks, i);
     const float d = HalfToFloat(b.d);
@@ -145,7 +145,7 @@ void DecodeQ6_K(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeIQ4_NL(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeIQ4_NL(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockIQ4_NL b = LoadBlock<BlockIQ4_NL>(blocks, i);
     const float d = HalfToFloat(b.d);
@@ -157,7 +157,7 @@ void DecodeIQ4_NL(const uint8_t* blocks, int64_t n_blocks, float* y) {
   }
 }
 
-void DecodeIQ4_XS(const uint8_t* blocks, int64_t n_blocks, float* y) {
+QF_DECODE_CLONES void DecodeIQ4_XS(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     const BlockIQ4_XS b = LoadBlock<BlockIQ4_XS>(blocks, i);
     const float d = HalfToFloat(b.d);

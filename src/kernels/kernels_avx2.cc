@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "kernels/kernels_internal.h"
@@ -14,6 +15,9 @@ namespace {
 struct S {
   using V = __m256;
   static constexpr int kLanes = 8;
+  // Matmul batch tile: 4 tokens x 3 rows = 12 accumulators + 3 weight + 1 x registers (of 16 ymm).
+  static constexpr int kMatTokens = 4;
+  static constexpr int kMatRows = 3;
   static constexpr Isa kIsa = Isa::kAvx2;
   static V Zero() { return _mm256_setzero_ps(); }
   static V Set1(float a) { return _mm256_set1_ps(a); }

@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/kernels.h"
 #include "kernels/kernels_internal.h"
@@ -19,6 +20,9 @@ namespace {
 struct S {
   using V = __m512;
   static constexpr int kLanes = 16;
+  // Matmul batch tile: 4 tokens x 6 rows = 24 accumulators + 6 weight + 1 x registers (of 32 zmm).
+  static constexpr int kMatTokens = 4;
+  static constexpr int kMatRows = 6;
   static constexpr Isa kIsa = Isa::kAvx512;
   static V Zero() { return _mm512_setzero_ps(); }
   static V Set1(float a) { return _mm512_set1_ps(a); }

@@ -45,7 +45,7 @@ namespace qforge::kernels {
 
 inline constexpr int kQChunk = 32;          // codes per packed chunk
 inline constexpr int kQTileMinTokens = 4;   // batches of at least this many tokens reuse decoded tiles
-inline constexpr int kQMaxTileRows = 4;     // rows of a decoded tile (the largest of any ISA)
+inline constexpr int kQMaxTileRows = 16;    // rows decoded into a tile at once (a multiple of every ISA's register tile)
 
 struct QuantWeightMatrix {
   int bits = 4;               // 2..8

@@ -355,10 +355,14 @@ class GgmlDequantMethod : public LinearMethod {
           (void)formats::DequantizeGgmlRow(l.type, l.bytes.subspan(static_cast<size_t>(r) * l.row_bytes, l.row_bytes),
                                            std::span<float>(buf.data() + (r - r0) * in, static_cast<size_t>(in)));
         }
-        for (int64_t t = 0; t < x.rows; ++t) {
-          float* yr = y.data + t * y.stride;
-          for (int64_t r = r0; r < r1; ++r) {
-            yr[r] = k.dot(x.Row(t), buf.data() + (r - r0) * in, in) + (l.bias.empty() ? 0.0f : l.bias[r]);
+        // The decoded rows as an f32 weight matrix through the register-tiled matmul (the same
+        // per-element reduction order as kernels' dot, so the same bits as row-by-row dots).
+        const kernels::WeightMatrix wt{buf.data(), DType::kF32, r1 - r0, in, in};
+        k.matmul_rows(x.data, x.rows, x.stride, wt, 0, r1 - r0, y.data + r0, y.stride);
+        if (!l.bias.empty()) {
+          for (int64_t t = 0; t < x.rows; ++t) {
+            float* yr = y.data + t * y.stride;
+            for (int64_t r = r0; r < r1; ++r) yr[r] += l.bias[r];
           }
         }
       }
