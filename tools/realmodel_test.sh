@@ -39,6 +39,15 @@ got, want = json.loads(sys.argv[1])["ppl"], float(sys.argv[2])
 print(f"{sys.argv[3]}: qforge {got:.4f} llama.cpp {want:.4f} ({100 * (got / want - 1):+.3f}%)")
 sys.exit(0 if abs(got / want - 1) <= 0.005 else 1)
 PY
+  # The integer fast path (--matmul int8, llama.cpp's own arithmetic for these types) on the same chunks.
+  j8=$("$Q" ppl "$model" --text "$TEXT" --ctx 512 --max-chunks 4 --threads 2 --matmul int8 --json) || { fail "$name: ppl --matmul int8"; continue; }
+  python3 - "$j8" "$ppl4" "$name" <<'PY' && pass || fail "$name: int8 ppl not within 0.5% of llama.cpp's: $j8 vs $ppl4"
+import json, sys
+j = json.loads(sys.argv[1])
+got, want = j["ppl"], float(sys.argv[2])
+print(f"{sys.argv[3]}: qforge --matmul int8 {got:.4f} llama.cpp {want:.4f} ({100 * (got / want - 1):+.3f}%)")
+sys.exit(0 if j["matmul"] == "int8" and abs(got / want - 1) <= 0.005 else 1)
+PY
   g=$("$Q" generate "$model" -p "The capital of France is" --temp 0 -n 12 2>/dev/null) || { fail "$name: generate"; continue; }
   [ -n "$g" ] && pass || fail "$name: generate printed nothing"
   echo "$name: generate: $g"

@@ -44,6 +44,17 @@ CLI::Option* AddKvCacheOption(CLI::App* app, model::KvCacheType* out) {
       ->transform(CLI::CheckedTransformer(kTypes));
 }
 
+CLI::Option* AddMatmulOption(CLI::App* app, model::GgmlMatmul* out) {
+  static const std::map<std::string, model::GgmlMatmul> kModes = {{"exact", model::GgmlMatmul::kExact},
+                                                                    {"int8", model::GgmlMatmul::kInt8}};
+  return app
+      ->add_option("--matmul", *out,
+                   "GGUF block-quantized linears: exact (weights dequantized in the matmul, f32 activations) or int8 "
+                   "(q8_0/q4_0/q5_0/q4_k/q6_k as integer dot products with activations quantized per 32-block, "
+                   "as llama.cpp runs them; other types stay exact)")
+      ->transform(CLI::CheckedTransformer(kModes));
+}
+
 int Main(int argc, char** argv) {
   g_invocation = "qforge";
   for (int i = 1; i < argc; ++i) g_invocation += " " + ShellQuote(argv[i]);

@@ -21,13 +21,14 @@ struct EvalArgs {
   int threads = 0;
   bool json = false, no_cache = false, quiet = false;
   model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  model::GgmlMatmul matmul = model::GgmlMatmul::kExact;
 };
 
 void PrintTable(const eval::EvalReport& r) {
   fmt::print("model     {}\n", r.model);
   if (!r.baseline.empty()) fmt::print("baseline  {}\n", r.baseline);
-  fmt::print("threads   {}   ctx {}   KV cache {} ({} bytes per token)\n\n", r.threads, r.ctx,
-             model::KvCacheTypeName(r.kv_cache), r.kv_bytes_per_token);
+  fmt::print("threads   {}   ctx {}   KV cache {} ({} bytes per token)   matmul {}\n\n", r.threads, r.ctx,
+             model::KvCacheTypeName(r.kv_cache), r.kv_bytes_per_token, model::GgmlMatmulName(r.matmul));
   fmt::print("Perplexity\n  {:<10} {:>10} {:>10} {:>8}  text\n", "protocol", "PPL", "+/-", "tokens");
   for (const auto& e : r.ppl) {
     fmt::print("  {:<10} {:>10.4f} {:>10.5f} {:>8}  {}\n", eval::PplProtocolName(e.protocol), e.result.ppl,
@@ -70,6 +71,7 @@ int RunEval(const CLI::App& app, const EvalArgs& a) {
   for (const auto& t : a.tasks) o.tasks.emplace_back(t);
   o.ctx = a.ctx;
   o.kv_cache = a.kv_cache;
+  o.matmul = a.matmul;
   o.max_chunks = a.max_chunks;
   o.kld_chunks = a.kld_chunks;
   if (!a.protocols.empty()) o.protocols = a.protocols;
@@ -122,6 +124,7 @@ Command AddEvalCommand(CLI::App& parent) {
   c.app->add_option("--reps", args->reps, "Timed repetitions after one warm-up (0 = no speed measurement)")->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   AddKvCacheOption(c.app, &args->kv_cache);
+  AddMatmulOption(c.app, &args->matmul);
   c.app->add_option("--cache-dir", args->cache_dir, "Baseline log-probability cache (default $QFORGE_CACHE or ~/.cache/qforge)");
   c.app->add_flag("--no-cache", args->no_cache, "Neither read nor write the baseline cache");
   c.app->add_option("--tokenizer", args->tokenizer, "Tokenizer file instead of the model's own");

@@ -23,10 +23,11 @@ struct GenerateArgs {
   uint64_t seed = 0;
   int threads = 0;
   model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  model::GgmlMatmul matmul = model::GgmlMatmul::kExact;
 };
 
 int RunGenerate(const CLI::App& app, const GenerateArgs& a) {
-  auto loaded = model::LoadModel(a.model);
+  auto loaded = model::LoadModel(a.model, {.ggml_matmul = a.matmul});
   if (!loaded.ok()) return ReportError(app, loaded.error());
   auto tok = io::LoadTokenizerForModel(a.model, a.tokenizer);
   if (!tok.ok()) return ReportError(app, tok.error());
@@ -84,6 +85,7 @@ Command AddGenerateCommand(CLI::App& parent) {
   c.app->add_option("--seed", args->seed, "Sampling seed")->capture_default_str();
   c.app->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   AddKvCacheOption(c.app, &args->kv_cache);
+  AddMatmulOption(c.app, &args->matmul);
   c.app->add_option("--tokenizer", args->tokenizer, "Tokenizer file (tokenizer.bin/.model/.json) instead of the model's own");
   c.run = [app = c.app, args] { return RunGenerate(*app, *args); };
   return c;

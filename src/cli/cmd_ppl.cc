@@ -20,12 +20,13 @@ struct PplArgs {
   bool json = false;
   int threads = 0;
   model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  model::GgmlMatmul matmul = model::GgmlMatmul::kExact;
 };
 
 int RunPpl(const CLI::App& app, const PplArgs& a) {
   auto text = eval::ReadTextLikeLlamaCpp(a.text);
   if (!text.ok()) return ReportError(app, text.error());
-  auto loaded = model::LoadModel(a.model);
+  auto loaded = model::LoadModel(a.model, {.ggml_matmul = a.matmul});
   if (!loaded.ok()) return ReportError(app, loaded.error());
   auto tok = io::LoadTokenizerForModel(a.model, a.tokenizer);
   if (!tok.ok()) return ReportError(app, tok.error());
@@ -36,7 +37,7 @@ int RunPpl(const CLI::App& app, const PplArgs& a) {
   if (a.json) {
     const auto& sp = loaded->model->spec();
     nlohmann::json j = {{"ppl", r->ppl}, {"stderr", r->stderr_ppl}, {"tokens", r->tokens}, {"chunks", r->chunks},
-                        {"seconds", r->seconds},
+                        {"seconds", r->seconds}, {"matmul", std::string(model::GgmlMatmulName(a.matmul))},
                         {"kv_cache", {{"type", std::string(model::KvCacheTypeName(a.kv_cache))},
                                       {"bytes_per_token", model::KvBytesPerToken(a.kv_cache, sp.layers, sp.kv_heads, sp.head_dim)}}}};
     fmt::print("{}\n", j.dump());
@@ -65,6 +66,7 @@ Command AddPplCommand(CLI::App& parent) {
   c.app->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   c.app->add_option("--tokenizer", args->tokenizer, "Tokenizer file instead of the model's own");
   AddKvCacheOption(c.app, &args->kv_cache);
+  AddMatmulOption(c.app, &args->matmul);
   c.run = [app = c.app, args] { return RunPpl(*app, *args); };
   return c;
 }

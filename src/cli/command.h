@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "model/kv_cache.h"
+#include "model/linear_method_quant.h"
 
 namespace qforge::cli {
 
@@ -45,6 +46,8 @@ CLI::Validator PplProtocolTransformer();
 
 // --kv-cache f32|f16|bf16|fp8_e4m3|int8 (model/kv_cache.h), bound to *out (default f32).
 CLI::Option* AddKvCacheOption(CLI::App* app, model::KvCacheType* out);
+// --matmul exact|int8: how GGUF block-quantized linears multiply (model/linear_method_quant.h).
+CLI::Option* AddMatmulOption(CLI::App* app, model::GgmlMatmul* out);
 
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).
 int ReportError(const CLI::App& cmd, const Error& error);

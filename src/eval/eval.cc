@@ -152,7 +152,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
   }
 
   say(fmt::format("loading {}", model_path.string()));
-  QF_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadModel(model_path));
+  QF_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadModel(model_path, {.ggml_matmul = o.matmul}));
   QF_ASSIGN_OR_RETURN(std::unique_ptr<io::Tokenizer> tok, io::LoadTokenizerForModel(model_path, o.tokenizer));
   const model::LlamaModel& m = *loaded.model;
   const bool add_bos = tok->adds_bos() && tok->bos_id() >= 0;
@@ -279,6 +279,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
 
   rep.size = MeasureSize(*loaded.source, m.spec());
   rep.kv_cache = o.kv_cache;
+  rep.matmul = o.matmul;
   rep.kv_bytes_per_token = model::KvBytesPerToken(o.kv_cache, m.spec().layers, m.spec().kv_heads, m.spec().head_dim);
   return rep;
 }
@@ -321,6 +322,7 @@ nlohmann::json EvalReport::ToJson() const {
                {"model_bits_per_weight", size.model_bits_per_weight},
                {"peak_rss_bytes", size.peak_rss_bytes}};
   j["kv_cache"] = {{"type", std::string(model::KvCacheTypeName(kv_cache))}, {"bytes_per_token", kv_bytes_per_token}};
+  j["matmul"] = std::string(model::GgmlMatmulName(matmul));
   json tasks_arr = json::array();
   for (const McResult& t : tasks) {
     tasks_arr.push_back({{"task", t.task}, {"n", t.n}, {"acc", t.acc}, {"acc_stderr", t.acc_stderr},

@@ -37,6 +37,7 @@
 //   "size": {"weight_bytes": int, "linear_params": int, "linear_bytes": int, "linear_bits_per_weight": num,
 //            "total_params": int, "model_bits_per_weight": num, "peak_rss_bytes": int},
 //   "kv_cache": {"type": "f32"|"f16"|"bf16"|"fp8_e4m3"|"int8", "bytes_per_token": int},
+//   "matmul": "exact"|"int8",
 //   "tasks": [{"task": str, "n": int, "acc": num, "acc_stderr": num, "acc_norm": num, "acc_norm_stderr": num}]
 // }
 #pragma once
@@ -59,6 +60,7 @@
 #include "eval/mc_task.h"
 #include "eval/ppl.h"
 #include "io/model_source.h"
+#include "model/linear_method_quant.h"
 #include "model/llama.h"
 
 namespace qforge::eval {
@@ -77,6 +79,9 @@ struct EvalOptions {
   // The evaluated model's KV cache (perplexity, KLD, speed; tasks run with f32); the baseline always
   // runs with the exact f32 cache, so a KLD shows what the cache type costs.
   model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  // How the evaluated model's GGUF block-quantized linears multiply (model/linear_method_quant.h);
+  // the baseline always loads exact, so a KLD shows what the int8 path costs.
+  model::GgmlMatmul matmul = model::GgmlMatmul::kExact;
   std::filesystem::path baseline;  // empty: no KLD
   // Instead of a baseline model: a file of the baseline's scored log-probabilities in the cache's
   // format (eval/logit_cache.h), e.g. written from another engine by scripts/peer/hf_logits.py
@@ -126,6 +131,7 @@ struct EvalReport {
   SizeReport size;
   std::vector<McResult> tasks;
   model::KvCacheType kv_cache = model::KvCacheType::kF32;
+  model::GgmlMatmul matmul = model::GgmlMatmul::kExact;
   int64_t kv_bytes_per_token = 0;  // of the evaluated model's cache type (model/kv_cache.h)
 
   nlohmann::json ToJson() const;  // the schema above

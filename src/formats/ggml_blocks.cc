@@ -102,18 +102,27 @@ QF_DECODE_CLONES void DecodeQ4_1(const uint8_t* blocks, int64_t n_blocks, float*
 }
 
 // The 5-bit code of element j (0..31) of a Q5_0 / Q5_1 block: low 4 bits from qs as in Q4_0
-// (j < 16 low nibbles, j >= 16 high nibbles), bit 4 from bit j of the little-endian u32 qh. Written
-// as two straight halves (no per-element branch, so the loops vectorise).
+// (j < 16 low nibbles, j >= 16 high nibbles), bit 4 from bit j of the little-endian u32 qh.
+// Codes first into bytes (three simple loops the compiler vectorises), then value = (code - 16) * d
+// (Q5_0) or code * d + m (Q5_1), the float operations of ggml's dequantize_row_q5_*.
+template <typename Block>
+[[gnu::always_inline]] inline void Q5Codes(const Block& b, uint8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof(qh));
+  for (int j = 0; j < kGgmlQK; ++j) q[j] = static_cast<uint8_t>(((qh >> j) & 1u) << 4);
+  for (int j = 0; j < kGgmlQK / 2; ++j) {
+    q[j] = static_cast<uint8_t>(q[j] | (b.qs[j] & 0x0F));
+    q[j + kGgmlQK / 2] = static_cast<uint8_t>(q[j + kGgmlQK / 2] | (b.qs[j] >> 4));
+  }
+}
+
 QF_DECODE_CLONES void DecodeQ5_0(const uint8_t* blocks, int64_t n_blocks, float* y) {
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ5_0 b = LoadBlock<BlockQ5_0>(blocks, i);
     const float d = HalfToFloat(b.d);
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kGgmlQK / 2; ++j) {
-      y[j] = static_cast<float>((b.qs[j] & 0x0F) + static_cast<int>(((qh >> j) & 1u) << 4) - 16) * d;
-      y[j + kGgmlQK / 2] = static_cast<float>((b.qs[j] >> 4) + static_cast<int>(((qh >> (j + 16)) & 1u) << 4) - 16) * d;
-    }
+    uint8_t q[kGgmlQK];
+    Q5Codes(b, q);
+    for (int j = 0; j < kGgmlQK; ++j) y[j] = static_cast<float>(static_cast<int>(q[j]) - 16) * d;
   }
 }
 
@@ -121,12 +130,9 @@ QF_DECODE_CLONES void DecodeQ5_1(const uint8_t* blocks, int64_t n_blocks, float*
   for (int64_t i = 0; i < n_blocks; ++i, y += kGgmlQK) {
     const BlockQ5_1 b = LoadBlock<BlockQ5_1>(blocks, i);
     const float d = HalfToFloat(b.d), m = HalfToFloat(b.m);
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, sizeof(qh));
-    for (int j = 0; j < kGgmlQK / 2; ++j) {
-      y[j] = static_cast<float>((b.qs[j] & 0x0F) + static_cast<int>(((qh >> j) & 1u) << 4)) * d + m;
-      y[j + kGgmlQK / 2] = static_cast<float>((b.qs[j] >> 4) + static_cast<int>(((qh >> (j + 16)) & 1u) << 4)) * d + m;
-    }
+    uint8_t q[kGgmlQK];
+    Q5Codes(b, q);
+    for (int j = 0; j < kGgmlQK; ++j) y[j] = static_cast<float>(q[j]) * d + m;
   }
 }
 

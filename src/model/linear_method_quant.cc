@@ -11,6 +11,7 @@
 #include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
 #include "kernels/kernels.h"
+#include "kernels/ggml_dot.h"
 #include "kernels/qmatmul.h"
 #include "model/linear_method_ct.h"
 
@@ -333,6 +334,7 @@ struct GgmlBlockLayer : LinearLayer {
   formats::GgmlType type = formats::GgmlType::kF32;
   std::span<const uint8_t> bytes;
   size_t row_bytes = 0;
+  bool int8 = false;  // through GgmlInt8Method, else GgmlDequantMethod
 };
 
 class GgmlDequantMethod : public LinearMethod {
@@ -370,23 +372,64 @@ class GgmlDequantMethod : public LinearMethod {
   }
 };
 
+// q8_0 / q4_0 / q5_0 / q4_k / q6_k as integer dot products (kernels/ggml_dot.h): each call quantizes
+// its activations once (the calling thread), then each task decodes its rows one at a time into a
+// canonical row and takes every token's dot product with it. Same bits for any batch split and thread
+// count (the kernels' contract).
+class GgmlInt8Method : public LinearMethod {
+ public:
+  std::string_view name() const override { return "ggml-int8"; }
+  Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string&, const TensorLookup&, bool) const override {
+    return MakeError("ggml-int8 layers are built by the GGML method");
+  }
+  void Apply(const LinearLayer& base, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
+    const auto& l = static_cast<const GgmlBlockLayer&>(base);
+    const auto& k = kernels::GgmlDotKernels();
+    const int64_t in = l.in_features;
+    thread_local std::vector<uint8_t> xbuf;
+    xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
+    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, xbuf);
+    pool.ParallelFor(l.out_features, 16, [&](int64_t b, int64_t e, int64_t) {
+      thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
+      rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
+      kernels::CanonRow row = kernels::MakeCanonRow(
+          in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
+      for (int64_t r = b; r < e; ++r) {
+        k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, row);
+        k.dot_row(row, a, y.data + r, y.stride);
+        if (!l.bias.empty()) {
+          for (int64_t t = 0; t < x.rows; ++t) y.data[t * y.stride + r] += l.bias[r];
+        }
+      }
+    });
+  }
+};
+
+const GgmlInt8Method& Int8Method() {
+  static const GgmlInt8Method m;
+  return m;
+}
+
 const GgmlDequantMethod& DequantMethod() {
   static const GgmlDequantMethod m;
   return m;
 }
 
-// Q8_0 / Q4_0 through the repacked quantized matmul; every other decodable type through
-// GgmlDequantMethod; tensors that are not block-quantized through the unquantized method.
+// kExact: Q8_0 / Q4_0 through the repacked quantized matmul, every other decodable type through
+// GgmlDequantMethod. kInt8: the types of kernels::GgmlDotSupported through GgmlInt8Method (in place,
+// no repacked copy), the others as in kExact. Tensors that are not block-quantized through the
+// unquantized method.
 class GgmlMethod : public QuantMethodBase {
  public:
-  explicit GgmlMethod(GgmlTensorLookup raw) : raw_(std::move(raw)) {}
+  GgmlMethod(GgmlTensorLookup raw, GgmlMatmul mode) : raw_(std::move(raw)), mode_(mode) {}
   std::string_view name() const override { return "ggml"; }
   Result<std::unique_ptr<LinearLayer>> CreateWeights(const std::string& prefix, const TensorLookup& tensors,
                                                      bool allow_bias) const override {
     const std::string name = prefix + ".weight";
     const std::optional<GgmlTensorRef> t = raw_ ? raw_(name) : std::nullopt;
     if (!t) return Fallback(prefix, tensors, allow_bias);
-    if (t->type == formats::GgmlType::kQ8_0 || t->type == formats::GgmlType::kQ4_0) {
+    const bool int8 = mode_ == GgmlMatmul::kInt8 && kernels::GgmlDotSupported(t->type);
+    if (!int8 && (t->type == formats::GgmlType::kQ8_0 || t->type == formats::GgmlType::kQ4_0)) {
       QF_ASSIGN_OR_RETURN(formats::GroupQuantMatrix m, RepackGgml(name, *t));
       return Finish(prefix, tensors, allow_bias, m);
     }
@@ -403,23 +446,27 @@ class GgmlMethod : public QuantMethodBase {
     l->type = t->type;
     l->bytes = t->bytes;
     l->row_bytes = static_cast<size_t>(*rb);
+    l->int8 = int8;
     l->out_features = t->shape[0];
     l->in_features = t->shape[1];
     if (allow_bias) QF_TRY(ReadBias(prefix, tensors, l->out_features, &l->bias));
     return std::unique_ptr<LinearLayer>(std::move(l));
   }
   void Apply(const LinearLayer& layer, const MatrixF32& x, const MutableMatrixF32& y, ThreadPool& pool) const override {
-    if (dynamic_cast<const GgmlBlockLayer*>(&layer) != nullptr) return DequantMethod().Apply(layer, x, y, pool);
+    if (const auto* g = dynamic_cast<const GgmlBlockLayer*>(&layer); g != nullptr) {
+      return g->int8 ? Int8Method().Apply(layer, x, y, pool) : DequantMethod().Apply(layer, x, y, pool);
+    }
     QuantMethodBase::Apply(layer, x, y, pool);
   }
 
  private:
   GgmlTensorLookup raw_;
+  GgmlMatmul mode_;
 };
 
 class GgmlConfig : public QuantizationConfig {
  public:
-  explicit GgmlConfig(GgmlTensorLookup raw) : method_(std::move(raw)) {}
+  GgmlConfig(GgmlTensorLookup raw, GgmlMatmul mode) : method_(std::move(raw), mode) {}
   std::string_view name() const override { return "ggml"; }
   const LinearMethod& MethodFor(std::string_view) const override { return method_; }
 
@@ -471,8 +518,10 @@ std::unique_ptr<LinearMethod> MakePackQuantizedMethod(int bits, int64_t group_si
   return std::make_unique<PackQuantizedMethod>(bits, group_size);
 }
 
-std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw) {
-  return std::make_unique<GgmlConfig>(std::move(raw));
+std::string_view GgmlMatmulName(GgmlMatmul m) { return m == GgmlMatmul::kInt8 ? "int8" : "exact"; }
+
+std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw, GgmlMatmul mode) {
+  return std::make_unique<GgmlConfig>(std::move(raw), mode);
 }
 
 QuantizationConfigFactory BuiltinQuantizationConfigFactory(std::string_view quant_method) {

@@ -56,8 +56,16 @@ struct GgmlTensorRef {
 // Raw tensors by canonical name (nullopt when absent or not block-quantized).
 using GgmlTensorLookup = std::function<std::optional<GgmlTensorRef>(const std::string& name)>;
 
-// Config whose method repacks Q8_0 / Q4_0 "<prefix>.weight" found by `raw` and falls back to the
+// How GGML block-quantized linears multiply:
+//   kExact: the weights dequantized inside the matmul, activations in f32 (Q8_0 / Q4_0 repacked into
+//           the quantized matmul's layout, the other types decoded tile by tile);
+//   kInt8:  q8_0, q4_0, q5_0, q4_k and q6_k as integer dot products with activations quantized to
+//           int8 per 32-block (kernels/ggml_dot.h, llama.cpp's way); the other types stay exact.
+enum class GgmlMatmul : uint8_t { kExact = 0, kInt8 = 1 };
+std::string_view GgmlMatmulName(GgmlMatmul m);
+
+// Config whose method runs "<prefix>.weight" found by `raw` as `mode` says and falls back to the
 // unquantized method (through the TensorLookup) otherwise. Other block types are errors by name.
-std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw);
+std::unique_ptr<QuantizationConfig> MakeGgmlQuantizationConfig(GgmlTensorLookup raw, GgmlMatmul mode = GgmlMatmul::kExact);
 
 }  // namespace qforge::model

@@ -19,6 +19,7 @@
 #include "formats/group_quant.h"
 #include "formats/int_grid.h"
 #include "io/gptq_layout.h"
+#include "kernels/ggml_dot.h"
 #include "model/llama.h"
 #include "model/synthetic_model.h"
 
@@ -247,6 +248,76 @@ TEST(GgmlLinearMethod, Q8_0AndQ4_0LogitsEqualDequantizedBlocks) {
     const double qerr = MaxRelDiff(lq, lf);
     EXPECT_GT(qerr, 10 * kRoundingTol);
     EXPECT_LT(qerr, type == formats::GgmlType::kQ8_0 ? 0.02 : 0.3) << "within quantization error of the f32 model";
+  }
+}
+
+// --matmul int8: the GGML method routes q8_0 / q4_0 / q5_0 / q4_k / q6_k through the integer dot
+// products; the layer's output is the kernels' reference for those activations, the same bits for a
+// token alone or inside a batch and for 1 or 3 threads, and within the activation rounding of exact.
+TEST(GgmlLinearMethod, Int8ModeRunsTheIntegerKernelsBatchAndThreadInvariant) {
+  Rng rng(21);
+  const int64_t out = 40, in = 512, tokens = 7;
+  for (auto type : {formats::GgmlType::kQ8_0, formats::GgmlType::kQ4_0, formats::GgmlType::kQ5_0, formats::GgmlType::kQ4_K,
+                    formats::GgmlType::kQ6_K}) {
+    SCOPED_TRACE(std::string(formats::GgmlInfo(type).name));
+    const int64_t rb = *formats::GgmlRowBytes(type, in);
+    std::vector<uint8_t> bytes(static_cast<size_t>(rb * out));
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng.NextU64());
+    // Finite f16 scales where each type keeps them (random bytes there could be inf / nan).
+    const int64_t block = formats::GgmlInfo(type).block_size, bbytes = formats::GgmlInfo(type).type_size;
+    const int64_t d_off = type == formats::GgmlType::kQ6_K ? 208 : 0;
+    const int n_half = type == formats::GgmlType::kQ4_K ? 2 : 1;
+    for (int64_t k = 0; k < out * in / block; ++k) {
+      for (int h = 0; h < n_half; ++h) {
+        const uint16_t v = FloatToHalf(static_cast<float>(0.001 + 0.01 * rng.Uniform()));
+        bytes[k * bbytes + d_off + 2 * h] = static_cast<uint8_t>(v & 0xff);
+        bytes[k * bbytes + d_off + 2 * h + 1] = static_cast<uint8_t>(v >> 8);
+      }
+    }
+    std::vector<float> x(tokens * in);
+    for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+    const std::string name = "model.layers.0.mlp.down_proj.weight";
+    auto lookup = [&](const std::string& n) -> std::optional<GgmlTensorRef> {
+      if (n != name) return std::nullopt;
+      return GgmlTensorRef{type, Shape{out, in}, bytes};
+    };
+    const TensorLookup no_plain = [](const std::string&) -> std::optional<TensorView> { return std::nullopt; };
+    auto run = [&](GgmlMatmul mode, int threads, int64_t t0, int64_t n) {
+      auto qc = MakeGgmlQuantizationConfig(lookup, mode);
+      const LinearMethod& m = qc->MethodFor("model.layers.0.mlp.down_proj");
+      auto layer = m.CreateWeights("model.layers.0.mlp.down_proj", no_plain, false);
+      EXPECT_TRUE(layer.ok()) << layer.error().message;
+      std::vector<float> y(n * out);
+      ThreadPool pool(threads);
+      m.Apply(**layer, {x.data() + t0 * in, n, in, in}, {y.data(), n, out, out}, pool);
+      return y;
+    };
+    const std::vector<float> fast = run(GgmlMatmul::kInt8, 1, 0, tokens);
+    EXPECT_EQ(fast, run(GgmlMatmul::kInt8, 3, 0, tokens));
+    for (int64_t t = 0; t < tokens; ++t) {
+      const std::vector<float> alone = run(GgmlMatmul::kInt8, 2, t, 1);
+      ASSERT_EQ(0, std::memcmp(alone.data(), fast.data() + t * out, out * 4)) << "token " << t;
+    }
+    // The kernels' scalar reference on the same activations, row by row.
+    std::vector<uint8_t> xs(static_cast<size_t>(kernels::Q8ActivationBytes(tokens, in)));
+    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data(), tokens, in, in, xs);
+    std::vector<uint8_t> cbuf(static_cast<size_t>(kernels::CanonRowBytes(in)) + 64);
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(cbuf.data()) + 63) / 64 * 64);
+    kernels::CanonRow row = kernels::MakeCanonRow(in, {aligned, static_cast<size_t>(kernels::CanonRowBytes(in))});
+    std::vector<float> want(tokens * out);
+    for (int64_t o = 0; o < out; ++o) {
+      kernels::ref::GgmlDecodeRow(type, bytes.data() + o * rb, row);
+      kernels::ref::GgmlDotRow(row, a, want.data() + o, out);
+    }
+    EXPECT_EQ(0, std::memcmp(want.data(), fast.data(), want.size() * 4));
+    const std::vector<float> exact = run(GgmlMatmul::kExact, 2, 0, tokens);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < exact.size(); ++i) {
+      num += (fast[i] - exact[i]) * (fast[i] - exact[i]);
+      den += exact[i] * exact[i];
+    }
+    EXPECT_GT(num, 0.0) << "int8 must differ from exact (else the mode did nothing)";
+    EXPECT_LT(std::sqrt(num / den), 0.02) << "relative RMS error of per-32-block int8 activations";
   }
 }
 

@@ -67,7 +67,7 @@ Result<LlamaSpec> SpecFromConfig(const io::ModelConfig& c) {
   return s;
 }
 
-Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
+Result<LoadedModel> LoadModel(const std::filesystem::path& path, const LoadOptions& options) {
   QF_ASSIGN_OR_RETURN(io::ModelSource src, io::ModelSource::Open(path));
   LoadedModel out;
   auto source = std::make_shared<const io::ModelSource>(std::move(src));
@@ -104,7 +104,10 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path) {
     if (!method.empty() && method != "none") {
       return MakeError("{}: GGUF block-quantized tensors together with quantization_config.quant_method '{}'", where, method);
     }
-    out.quant = MakeGgmlQuantizationConfig(raw);
+    out.quant = MakeGgmlQuantizationConfig(raw, options.ggml_matmul);
+  } else if (options.ggml_matmul != GgmlMatmul::kExact) {
+    return MakeError("{}: matmul mode '{}' applies to GGUF block-quantized tensors, and this model has none", where,
+                     GgmlMatmulName(options.ggml_matmul));
   }
   TensorLookup lookup = [sp](const std::string& name) -> std::optional<TensorView> {
     const io::SourceTensor* t = sp->Find(name);

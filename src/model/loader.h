@@ -8,6 +8,7 @@
 #include "core/result.h"
 #include "io/model_source.h"
 #include "model/linear_method.h"
+#include "model/linear_method_quant.h"
 #include "model/llama.h"
 
 namespace qforge::model {
@@ -22,6 +23,13 @@ struct LoadedModel {
 // activation.
 Result<LlamaSpec> SpecFromConfig(const io::ModelConfig& config);
 
-Result<LoadedModel> LoadModel(const std::filesystem::path& path);
+// What a load may choose about the arithmetic (each an explicit user choice; the defaults are exact).
+struct LoadOptions {
+  // How GGUF block-quantized linears multiply (linear_method_quant.h). kInt8 on a model without
+  // block-quantized tensors is an error (the flag would do nothing).
+  GgmlMatmul ggml_matmul = GgmlMatmul::kExact;
+};
+
+Result<LoadedModel> LoadModel(const std::filesystem::path& path, const LoadOptions& options = {});
 
 }  // namespace qforge::model

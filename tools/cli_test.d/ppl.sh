@@ -14,6 +14,14 @@ if [ -f "$S260/stories260K.gguf" ] && [ -f "$TXT" ]; then
   expect_err_one_line "ppl text too short for the context"
   expect 2 "ppl bad protocol" -- "$Q" ppl "$S260/stories260K.gguf" --text "$TXT" --protocol nope
   expect_err_one_line "ppl bad protocol"
+  # --matmul int8 changes the arithmetic of GGUF block-quantized linears only; on a model without any
+  # the flag would do nothing, so it is refused.
+  expect 2 "ppl --matmul int8 without block-quantized tensors" -- "$Q" ppl "$S260/stories260K.gguf" --text "$TXT" --ctx 256 --matmul int8
+  expect_err_one_line "ppl --matmul int8 without block-quantized tensors"
+  case "$LAST_ERR" in *"matmul mode 'int8' applies to GGUF block-quantized tensors"*) passes=$((passes+1));;
+    *) echo "FAIL: ppl --matmul int8 message: $LAST_ERR"; fails=$((fails+1));; esac
+  expect 2 "ppl bad matmul mode" -- "$Q" ppl "$S260/stories260K.gguf" --text "$TXT" --matmul fast
+  expect_err_one_line "ppl bad matmul mode"
 fi
 expect 2 "ppl missing text" -- "$Q" ppl /nonexistent.gguf --text /nonexistent.txt
 expect_err_one_line "ppl missing text"

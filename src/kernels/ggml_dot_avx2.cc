@@ -1,0 +1,197 @@
+// AVX2 GGML integer dot products (ggml_dot.h): per 32-code block, maddubs(|w|, sign(x, w)) and madd
+// with ones give the 8 int32 partial sums P[l] of the contract (exact: each int16 pair is at most
+// 2 * 128 * 127 < 32767), the lane scales are an integer multiply, the float part is the contract's
+// fma per lane. Up to 4 tokens share each decoded weight block.
+#include <immintrin.h>
+
+#include <cassert>
+#include <cstdint>
+
+#include "kernels/ggml_dot.h"
+
+namespace qforge::kernels::ggml_dot_avx2 {
+namespace {
+
+#include "kernels/ggml_dot_decode.inc"
+
+// The decoder with SIMD code extraction (the same canonical row as DecodeRowImpl, checked by the tests).
+__m256i Load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+void Store32(int8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+// 16 bytes -> [low nibbles | high nibbles] (the Q4_0 / Q5_0 element order).
+__m256i Nibbles16(const uint8_t* p) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i m = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+void SetUnitScales(CanonRow& out) {
+  for (int64_t b = 0; b < out.blocks; ++b) {
+    out.la[b] = 1;
+    out.lb[b] = 1;
+    out.wmin[b] = 0.0f;
+    out.wm[b] = 0;
+  }
+}
+
+void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
+  using formats::GgmlType;
+  const int64_t nb = out.blocks;
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  switch (type) {
+    case GgmlType::kQ8_0:
+      out.has_min = false;
+      SetUnitScales(out);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 34;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        Store32(out.code + b * 32, Load32(p + 2));
+      }
+      return;
+    case GgmlType::kQ4_0:
+      out.has_min = false;
+      SetUnitScales(out);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 18;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        Store32(out.code + b * 32, _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)));
+      }
+      return;
+    case GgmlType::kQ5_0: {
+      out.has_min = false;
+      SetUnitScales(out);
+      // Bit j of qh -> byte j: byte j takes qh byte j / 8 (each 128-bit lane holds all four), then
+      // tests bit j % 8.
+      const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                              3, 3, 3, 3, 3, 3);
+      const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 22;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        int32_t qh;
+        __builtin_memcpy(&qh, p + 2, 4);
+        const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
+        const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+        Store32(out.code + b * 32, _mm256_sub_epi8(q, _mm256_set1_epi8(16)));
+      }
+      return;
+    }
+    case GgmlType::kQ4_K:
+      out.has_min = true;
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 144;
+        const float d = F16ToF32Exact(Le16(p)), dmin = F16ToF32Exact(Le16(p + 2));
+        const uint8_t* sc = p + 4;
+        for (int j = 0; j < 8; ++j) {
+          const int64_t b = s * 8 + j;
+          const int scale = j < 4 ? (sc[j] & 63) : ((sc[j + 4] & 0x0f) | ((sc[j - 4] >> 6) << 4));
+          const int min = j < 4 ? (sc[j + 4] & 63) : ((sc[j + 4] >> 4) | ((sc[j] >> 6) << 4));
+          out.wd[b] = d;
+          out.la[b] = scale;
+          out.lb[b] = scale;
+          out.wmin[b] = dmin;
+          out.wm[b] = min;
+        }
+        for (int pr = 0; pr < 4; ++pr) {
+          const __m256i v = Load32(p + 16 + 32 * pr);
+          Store32(out.code + (s * 8 + 2 * pr) * 32, _mm256_and_si256(v, m4));
+          Store32(out.code + (s * 8 + 2 * pr + 1) * 32, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+        }
+      }
+      return;
+    case GgmlType::kQ6_K:
+      out.has_min = false;
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 210;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+        const float d = F16ToF32Exact(Le16(p + 208));
+        for (int cb = 0; cb < 8; ++cb) {
+          const int h = cb / 4, k = cb % 4;
+          const int64_t b = s * 8 + cb;
+          out.wd[b] = d;
+          out.la[b] = sc[2 * cb];
+          out.lb[b] = sc[2 * cb + 1];
+          out.wmin[b] = 0.0f;
+          out.wm[b] = 0;
+          const __m256i ql = Load32(p + 64 * h + (k & 1) * 32);
+          const __m256i qh = Load32(p + 128 + 32 * h);
+          const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
+          const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+          Store32(out.code + b * 32, _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32)));
+        }
+      }
+      return;
+    default:
+      break;
+  }
+  DecodeRowImpl(type, row, out);
+}
+
+float Hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+template <int TT, bool kScaled, bool kMin>
+void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[TT];
+  float accm[TT];
+  const int8_t* xq[TT];
+  const float* xd[TT];
+  const int32_t* xs[TT];
+  for (int t = 0; t < TT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    accm[t] = 0.0f;
+    xq[t] = x.q + (t0 + t) * x.cols;
+    xd[t] = x.d + (t0 + t) * x.blocks;
+    xs[t] = x.sum + (t0 + t) * x.blocks;
+  }
+  for (int64_t b = 0; b < w.blocks; ++b) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
+    const __m256i aw = _mm256_abs_epi8(wv);
+    __m256i ls = ones;
+    if constexpr (kScaled) ls = _mm256_setr_epi32(w.la[b], w.la[b], w.la[b], w.la[b], w.lb[b], w.lb[b], w.lb[b], w.lb[b]);
+    for (int t = 0; t < TT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
+      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
+      if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
+      const float a = w.wd[b] * xd[t][b];
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_cvtepi32_ps(p), acc[t]);
+      if constexpr (kMin) {
+        const float bm = w.wmin[b] * xd[t][b];
+        accm[t] = __builtin_fmaf(bm, static_cast<float>(w.wm[b] * xs[t][b]), accm[t]);
+      }
+    }
+  }
+  for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
+}
+
+template <bool kScaled, bool kMin>
+void DotRowT(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
+  int64_t t = 0;
+  for (; t + 4 <= x.tokens; t += 4) DotTile<4, kScaled, kMin>(w, x, t, y, ldy);
+  switch (x.tokens - t) {
+    case 3: DotTile<3, kScaled, kMin>(w, x, t, y, ldy); break;
+    case 2: DotTile<2, kScaled, kMin>(w, x, t, y, ldy); break;
+    case 1: DotTile<1, kScaled, kMin>(w, x, t, y, ldy); break;
+    default: break;
+  }
+}
+
+void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
+  bool scaled = false;
+  for (int64_t b = 0; b < w.blocks && !scaled; ++b) scaled = w.la[b] != 1 || w.lb[b] != 1;
+  if (w.has_min) return DotRowT<true, true>(w, x, y, ldy);
+  if (scaled) return DotRowT<true, false>(w, x, y, ldy);
+  DotRowT<false, false>(w, x, y, ldy);
+}
+
+const GgmlDotTable kTable = {.isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow};
+
+}  // namespace
+
+const GgmlDotTable* Table() { return &kTable; }
+
+}  // namespace qforge::kernels::ggml_dot_avx2

@@ -1,0 +1,188 @@
+// GGML integer dot products (ggml_dot.h): the decoded canonical rows reproduce the reference
+// dequantizer's values for every supported type; every ISA gives the scalar reference's bits; a token
+// alone equals the same token inside a batch; the error against the exact float dot product stays
+// within the bound of the activation rounding; the activation quantizer's invariants.
+#include "kernels/ggml_dot.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/random.h"
+#include "formats/float16.h"
+
+namespace qforge::kernels {
+namespace {
+
+using formats::GgmlType;
+
+// Random bytes for a row of `type`, with every f16 scale field set to a finite value of a realistic
+// magnitude (random bytes there could be inf / nan).
+std::vector<uint8_t> RandomGgmlRow(GgmlType type, int64_t cols, Rng& rng) {
+  const int64_t bytes = *formats::GgmlRowBytes(type, cols);
+  std::vector<uint8_t> row(static_cast<size_t>(bytes));
+  for (auto& b : row) b = static_cast<uint8_t>(rng.NextU64());
+  auto put = [&](int64_t off, float v) {
+    const uint16_t h = FloatToHalf(v);
+    row[off] = static_cast<uint8_t>(h & 0xff);
+    row[off + 1] = static_cast<uint8_t>(h >> 8);
+  };
+  auto scale = [&] { return static_cast<float>((rng.Uniform() * 2 - 1) * 0.02); };
+  switch (type) {
+    case GgmlType::kQ8_0: for (int64_t b = 0; b < cols / 32; ++b) put(b * 34, scale()); break;
+    case GgmlType::kQ4_0: for (int64_t b = 0; b < cols / 32; ++b) put(b * 18, scale()); break;
+    case GgmlType::kQ5_0: for (int64_t b = 0; b < cols / 32; ++b) put(b * 22, scale()); break;
+    case GgmlType::kQ4_K:
+      for (int64_t s = 0; s < cols / 256; ++s) {
+        put(s * 144, std::fabs(scale()));
+        put(s * 144 + 2, std::fabs(scale()));
+      }
+      break;
+    case GgmlType::kQ6_K: for (int64_t s = 0; s < cols / 256; ++s) put(s * 210 + 208, scale()); break;
+    default: ADD_FAILURE() << "type";
+  }
+  return row;
+}
+
+struct CanonBuf {
+  std::vector<uint8_t> buf;
+  CanonRow row;
+  explicit CanonBuf(int64_t cols) : buf(static_cast<size_t>(CanonRowBytes(cols))), row(MakeCanonRow(cols, buf)) {}
+};
+
+std::vector<Int8Isa> GgmlDotIsas() {
+  std::vector<Int8Isa> v;
+  for (Int8Isa i : {Int8Isa::kScalar, Int8Isa::kAvx2, Int8Isa::kAvx512Vnni})
+    if (Int8IsaSupported(i)) v.push_back(i);
+  return v;
+}
+
+const GgmlType kTypes[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
+
+TEST(GgmlDot, CanonicalRowsReproduceTheReferenceDequantizer) {
+  Rng rng(11);
+  for (GgmlType type : kTypes) {
+    SCOPED_TRACE(formats::GgmlInfo(type).name);
+    ASSERT_TRUE(GgmlDotSupported(type));
+    const int64_t cols = 768;
+    const std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
+    std::vector<float> ref(cols);
+    ASSERT_TRUE(formats::DequantizeGgmlRow(type, row, ref).ok());
+    CanonBuf c(cols);
+    ref::GgmlDecodeRow(type, row.data(), c.row);
+    for (int64_t i = 0; i < cols; ++i) {
+      const int64_t b = i / 32;
+      const int32_t ls = i % 32 < 16 ? c.row.la[b] : c.row.lb[b];
+      const double v = static_cast<double>(c.row.wd[b]) * ls * c.row.code[i] -
+                       static_cast<double>(c.row.wmin[b]) * c.row.wm[b];
+      ASSERT_NEAR(v, ref[i], 1e-6 * std::fabs(ref[i]) + 1e-12) << "element " << i;
+    }
+    // Every ISA's decoder writes the same canonical row.
+    for (Int8Isa isa : GgmlDotIsas()) {
+      CanonBuf d(cols);
+      GgmlDotKernels(isa).decode_row(type, row.data(), d.row);
+      EXPECT_EQ(0, std::memcmp(c.buf.data(), d.buf.data(), c.buf.size())) << Int8IsaName(isa);
+    }
+  }
+}
+
+TEST(GgmlDot, QuantizerInvariants) {
+  Rng rng(3);
+  const int64_t cols = 96, tokens = 3;
+  std::vector<float> x(tokens * cols);
+  for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.0f;  // token 0, block 1: all zero
+  x[5] = 1000.0f;                                 // an outlier owns its block's scale
+  std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
+  const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, s);
+  EXPECT_EQ(a.d[1], 0.0f);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t b = 0; b < a.blocks; ++b) {
+      int32_t sum = 0;
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[t * cols + b * 32 + j]));
+      EXPECT_EQ(a.d[t * a.blocks + b], amax / 127.0f);
+      for (int j = 0; j < 32; ++j) {
+        const int64_t i = t * cols + b * 32 + j;
+        const int q = a.q[i];
+        ASSERT_LE(std::abs(q), 127);
+        EXPECT_LE(std::fabs(x[i] - q * a.d[t * a.blocks + b]), 0.5f * a.d[t * a.blocks + b] * (1 + 1e-5f) + 1e-30f);
+        sum += q;
+      }
+      EXPECT_EQ(sum, a.sum[t * a.blocks + b]);
+    }
+  }
+  EXPECT_EQ(a.q[5], 127);
+}
+
+TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound) {
+  Rng rng(5);
+  const int64_t tokens = 9;
+  for (GgmlType type : kTypes) {
+    for (int64_t cols : {256, 1024}) {
+      SCOPED_TRACE(std::string(formats::GgmlInfo(type).name) + " cols " + std::to_string(cols));
+      const std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
+      std::vector<float> x(tokens * cols);
+      for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+      for (int64_t i = 0; i < cols; i += 37) x[i] *= 30.0f;  // outliers
+      std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
+      const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, s);
+      CanonBuf c(cols);
+      ref::GgmlDecodeRow(type, row.data(), c.row);
+      std::vector<float> want(tokens);
+      ref::GgmlDotRow(c.row, a, want.data(), 1);
+      // Against the exact product of the dequantized row: the activation rounding moves each x by at
+      // most d/2, so |error| <= sum_i |w_i| d_b / 2 (plus float rounding).
+      std::vector<float> w(cols);
+      ASSERT_TRUE(formats::DequantizeGgmlRow(type, row, w).ok());
+      for (int64_t t = 0; t < tokens; ++t) {
+        double exact = 0, bound = 0;
+        for (int64_t i = 0; i < cols; ++i) {
+          exact += static_cast<double>(w[i]) * x[t * cols + i];
+          bound += std::fabs(w[i]) * a.d[t * a.blocks + i / 32] * 0.5;
+        }
+        EXPECT_LE(std::fabs(want[t] - exact), bound * 1.001 + 1e-4 * std::fabs(exact) + 1e-6) << "token " << t;
+      }
+      for (Int8Isa isa : GgmlDotIsas()) {
+        const GgmlDotTable& k = GgmlDotKernels(isa);
+        std::vector<float> got(tokens);
+        k.dot_row(c.row, a, got.data(), 1);
+        EXPECT_EQ(0, std::memcmp(want.data(), got.data(), tokens * 4)) << Int8IsaName(isa);
+        for (int64_t t = 0; t < tokens; ++t) {
+          const Q8Activations one{1, a.cols, a.blocks, a.q + t * a.cols, a.d + t * a.blocks, a.sum + t * a.blocks};
+          float y1 = 0;
+          k.dot_row(c.row, one, &y1, 1);
+          EXPECT_EQ(0, std::memcmp(&y1, &want[t], 4)) << Int8IsaName(isa) << " token " << t << " alone";
+        }
+      }
+    }
+  }
+}
+
+TEST(GgmlDot, ExtremeCodesDoNotSaturate) {
+  // q8_0 codes of -128 and activations of +-127 everywhere: the largest int16 pair sums of the AVX2
+  // sign trick (2 * 128 * 127).
+  const int64_t cols = 64;
+  std::vector<uint8_t> row(static_cast<size_t>(*formats::GgmlRowBytes(GgmlType::kQ8_0, cols)));
+  for (int b = 0; b < 2; ++b) {
+    const uint16_t h = FloatToHalf(1.0f);
+    row[b * 34] = static_cast<uint8_t>(h & 0xff);
+    row[b * 34 + 1] = static_cast<uint8_t>(h >> 8);
+    for (int j = 0; j < 32; ++j) row[b * 34 + 2 + j] = 0x80;  // -128
+  }
+  std::vector<float> x(cols, -127.0f);
+  std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(1, cols)));
+  const Q8Activations a = QuantizeQ8(x.data(), 1, cols, cols, s);
+  CanonBuf c(cols);
+  ref::GgmlDecodeRow(GgmlType::kQ8_0, row.data(), c.row);
+  for (Int8Isa isa : GgmlDotIsas()) {
+    float y = 0;
+    GgmlDotKernels(isa).dot_row(c.row, a, &y, 1);
+    EXPECT_EQ(y, 64.0f * 128.0f * 127.0f) << Int8IsaName(isa);
+  }
+}
+
+}  // namespace
+}  // namespace qforge::kernels
