@@ -44,6 +44,7 @@ def main() -> int:
     while len(toks) < a.prompt_tokens:
         toks = toks + toks
     prompt = toks[: a.prompt_tokens]
+    n_vocab = llm.n_vocab()
 
     def run():
         llm.reset()  # n_tokens = 0: the next eval drops every cached position (kv_cache_seq_rm from 0)
@@ -52,7 +53,9 @@ def main() -> int:
         ttft = time.perf_counter() - t0
         steps = []
         for _ in range(a.gen_tokens):
-            nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            # The last eval asked for the logits of its last position only: row 0 of llama_get_logits.
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm._ctx.ctx), shape=(n_vocab,))
+            nxt = int(np.argmax(logits))
             t1 = time.perf_counter()
             llm.eval([nxt])
             steps.append(time.perf_counter() - t1)
