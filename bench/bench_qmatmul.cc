@@ -32,9 +32,12 @@
 #include "formats/group_quant.h"
 #include "formats/int_grid.h"
 #include "io/gptq_layout.h"
+#include "formats/ggml_blocks.h"
+#include "kernels/ggml_dot.h"
 #include "kernels/int8_gemm.h"
 #include "kernels/kernels.h"
 #include "kernels/qmatmul.h"
+#include "model/linear_method_quant.h"
 #include "model/llama.h"
 #include "model/synthetic_model.h"
 
@@ -173,6 +176,49 @@ void BM_Int8(benchmark::State& state) {
   Report(state, secs, tokens, out, in, static_cast<double>(out) * (in + 4));
 }
 
+// GGUF block types through the GGML linear method (model/linear_method_quant.h), the way a GGUF model
+// runs them: state.range = {GgmlType, matmul mode (0 exact, 1 int8), tokens, out, in}. Random block
+// bytes with finite f16 scales of a realistic size (the speed does not depend on the values).
+void BM_Ggml(benchmark::State& state) {
+  const auto type = static_cast<formats::GgmlType>(state.range(0));
+  const auto mode = state.range(1) == 1 ? model::GgmlMatmul::kInt8 : model::GgmlMatmul::kExact;
+  const int64_t tokens = state.range(2), out = state.range(3), in = state.range(4);
+  const formats::GgmlTypeInfo& info = formats::GgmlInfo(type);
+  const int64_t rb = *formats::GgmlRowBytes(type, in);
+  std::vector<uint8_t> bytes(static_cast<size_t>(rb * out));
+  Rng rng(7);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng.NextU64());
+  for (int64_t k = 0; k < out * in / info.block_size; ++k) {
+    for (int off : formats::GgmlHalfFieldOffsets(type)) {
+      const uint16_t h = FloatToHalf(static_cast<float>(0.001 + 0.01 * rng.Uniform()));
+      bytes[k * info.type_size + off] = static_cast<uint8_t>(h & 0xff);
+      bytes[k * info.type_size + off + 1] = static_cast<uint8_t>(h >> 8);
+    }
+  }
+  const std::string name = "w.weight";
+  auto qc = model::MakeGgmlQuantizationConfig(
+      [&](const std::string& n) -> std::optional<model::GgmlTensorRef> {
+        if (n != name) return std::nullopt;
+        return model::GgmlTensorRef{type, Shape{out, in}, bytes};
+      },
+      mode);
+  const model::LinearMethod& m = qc->MethodFor("w");
+  auto layer = m.CreateWeights("w", [](const std::string&) -> std::optional<TensorView> { return std::nullopt; }, false);
+  if (!layer.ok()) {
+    state.SkipWithError(layer.error().message.c_str());
+    return;
+  }
+  const std::vector<float> x = RandomF32(tokens * in, 2, 1.0f);
+  std::vector<float> y(tokens * out);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    m.Apply(**layer, {x.data(), tokens, in, in}, {y.data(), tokens, out, out}, Pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Report(state, secs, tokens, out, in, static_cast<double>(bytes.size()));
+}
+
 model::LlamaSpec Spec() {
   model::LlamaSpec s;
   s.hidden = 2048;
@@ -260,6 +306,24 @@ int main(int argc, char** argv) {
           ->Args({4, tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
       benchmark::RegisterBenchmark(("w8a8_int8/" + shape).c_str(), qforge::BM_Int8)
           ->Args({tokens, out, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
+    }
+  }
+  // Every GGUF weight type at batch 1 and 64 (4096 x 4096, after the bf16 reference of that shape):
+  // exact, and int8 where the type has integer dot products.
+  {
+    using qforge::formats::GgmlType;
+    for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ2_K,
+                       GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kIQ4_NL,
+                       GgmlType::kIQ4_XS}) {
+      for (int mode : {0, 1}) {
+        if (mode == 1 && !qforge::kernels::GgmlDotSupported(t)) continue;
+        for (int64_t tokens : {1, 64}) {
+          const std::string n = "ggml_" + std::string(qforge::formats::GgmlInfo(t).name) + (mode ? "_int8" : "_exact") +
+                                "/4096x4096/tokens:" + std::to_string(tokens);
+          benchmark::RegisterBenchmark(n.c_str(), qforge::BM_Ggml)
+              ->Args({static_cast<int64_t>(t), mode, tokens, 4096, 4096})->UseRealTime()->MinTime(0.5)->Unit(benchmark::kMillisecond);
+        }
+      }
     }
   }
   benchmark::RegisterBenchmark("decode_bf16/ctx128", qforge::BM_Decode)->Arg(16)->UseRealTime()->Iterations(32)->Unit(benchmark::kMillisecond);
