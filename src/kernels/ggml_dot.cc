@@ -31,33 +31,42 @@ int64_t Q8ActivationBytes(int64_t tokens, int64_t cols) {
   return Align64(tokens * cols) + Align64(tokens * blocks * 4) * 2;
 }
 
-Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, std::span<uint8_t> scratch) {
-  assert(cols % kQ8Block == 0);
+int GgmlDotGroupBlocks(formats::GgmlType type) {
+  return type == formats::GgmlType::kQ4_K || type == formats::GgmlType::kQ6_K ? 8 : 1;
+}
+
+Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
+                         std::span<uint8_t> scratch) {
+  assert(group_blocks >= 1 && cols % (kQ8Block * group_blocks) == 0);
   assert(static_cast<int64_t>(scratch.size()) >= Q8ActivationBytes(tokens, cols));
-  const int64_t blocks = cols / kQ8Block;
+  const int64_t blocks = cols / kQ8Block, glen = kQ8Block * group_blocks;
   auto* q = reinterpret_cast<int8_t*>(scratch.data());
   auto* d = reinterpret_cast<float*>(scratch.data() + Align64(tokens * cols));
   auto* s = reinterpret_cast<int32_t*>(scratch.data() + Align64(tokens * cols) + Align64(tokens * blocks * 4));
   for (int64_t t = 0; t < tokens; ++t) {
     const float* xr = x + t * ldx;
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float* xb = xr + b * kQ8Block;
+    for (int64_t g = 0; g < cols / glen; ++g) {
+      const float* xg = xr + g * glen;
       float amax = 0.0f;
-      for (int j = 0; j < kQ8Block; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
-      const float db = amax / 127.0f;
-      int8_t* qb = q + t * cols + b * kQ8Block;
-      int32_t sum = 0;
-      for (int j = 0; j < kQ8Block; ++j) {
-        float v = db > 0.0f ? std::nearbyint(xb[j] / db) : 0.0f;
-        v = v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v);
-        qb[j] = static_cast<int8_t>(v);
-        sum += qb[j];
+      for (int64_t j = 0; j < glen; ++j) amax = std::fmax(amax, std::fabs(xg[j]));
+      const float dg = amax / 127.0f;
+      for (int bi = 0; bi < group_blocks; ++bi) {
+        const int64_t b = g * group_blocks + bi;
+        const float* xb = xr + b * kQ8Block;
+        int8_t* qb = q + t * cols + b * kQ8Block;
+        int32_t sum = 0;
+        for (int j = 0; j < kQ8Block; ++j) {
+          float v = dg > 0.0f ? std::nearbyint(xb[j] / dg) : 0.0f;
+          v = v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v);
+          qb[j] = static_cast<int8_t>(v);
+          sum += qb[j];
+        }
+        d[t * blocks + b] = dg;
+        s[t * blocks + b] = sum;
       }
-      d[t * blocks + b] = db;
-      s[t * blocks + b] = sum;
     }
   }
-  return {tokens, cols, blocks, q, d, s};
+  return {tokens, cols, blocks, group_blocks, q, d, s};
 }
 
 int64_t CanonRowBytes(int64_t cols) {
@@ -89,24 +98,31 @@ namespace ref {
 void GgmlDecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) { DecodeRowImpl(type, row, out); }
 
 void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
+  assert(w.group_blocks == x.group_blocks && w.blocks == x.blocks);
+  const int gb = w.group_blocks;
   for (int64_t t = 0; t < x.tokens; ++t) {
     const int8_t* xq = x.q + t * x.cols;
     const float* xd = x.d + t * x.blocks;
     const int32_t* xs = x.sum + t * x.blocks;
     float acc[8] = {};
     float accm = 0.0f;
-    for (int64_t b = 0; b < w.blocks; ++b) {
-      const float a = w.wd[b] * xd[b];
-      for (int l = 0; l < 8; ++l) {
-        int32_t p = 0;
-        for (int i = 0; i < 4; ++i) {
-          const int64_t e = b * kQ8Block + 4 * l + i;
-          p += static_cast<int32_t>(w.code[e]) * static_cast<int32_t>(xq[e]);
+    for (int64_t g = 0; g < w.blocks; g += gb) {
+      int32_t lanes[8] = {};
+      int32_t mins = 0;
+      for (int64_t b = g; b < g + gb; ++b) {
+        for (int l = 0; l < 8; ++l) {
+          int32_t p = 0;
+          for (int i = 0; i < 4; ++i) {
+            const int64_t e = b * kQ8Block + 4 * l + i;
+            p += static_cast<int32_t>(w.code[e]) * static_cast<int32_t>(xq[e]);
+          }
+          lanes[l] += p * (l < 4 ? w.la[b] : w.lb[b]);
         }
-        p *= l < 4 ? w.la[b] : w.lb[b];
-        acc[l] = std::fma(a, static_cast<float>(p), acc[l]);
+        mins += w.wm[b] * xs[b];
       }
-      if (w.has_min) accm = std::fma(w.wmin[b] * xd[b], static_cast<float>(w.wm[b] * xs[b]), accm);
+      const float a = w.wd[g] * xd[g];
+      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a, static_cast<float>(lanes[l]), acc[l]);
+      if (w.has_min) accm = std::fma(w.wmin[g] * xd[g], static_cast<float>(mins), accm);
     }
     const float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     y[t * ldy] = s - accm;

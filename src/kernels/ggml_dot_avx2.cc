@@ -37,6 +37,7 @@ void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
   using formats::GgmlType;
   const int64_t nb = out.blocks;
   const __m256i m4 = _mm256_set1_epi8(0x0f);
+  out.group_blocks = GgmlDotGroupBlocks(type);
   switch (type) {
     case GgmlType::kQ8_0:
       out.has_min = false;
@@ -148,20 +149,33 @@ void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, in
     xd[t] = x.d + (t0 + t) * x.blocks;
     xs[t] = x.sum + (t0 + t) * x.blocks;
   }
-  for (int64_t b = 0; b < w.blocks; ++b) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
-    const __m256i aw = _mm256_abs_epi8(wv);
-    __m256i ls = ones;
-    if constexpr (kScaled) ls = _mm256_setr_epi32(w.la[b], w.la[b], w.la[b], w.la[b], w.lb[b], w.lb[b], w.lb[b], w.lb[b]);
+  const int gb = w.group_blocks;
+  for (int64_t g = 0; g < w.blocks; g += gb) {
+    __m256i lanes[TT];
+    int32_t mins[TT];
     for (int t = 0; t < TT; ++t) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
-      if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
-      const float a = w.wd[b] * xd[t][b];
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_cvtepi32_ps(p), acc[t]);
+      lanes[t] = _mm256_setzero_si256();
+      mins[t] = 0;
+    }
+    for (int64_t b = g; b < g + gb; ++b) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
+      const __m256i aw = _mm256_abs_epi8(wv);
+      __m256i ls = ones;
+      if constexpr (kScaled) ls = _mm256_set_m128i(_mm_set1_epi32(w.lb[b]), _mm_set1_epi32(w.la[b]));
+      for (int t = 0; t < TT; ++t) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
+        if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
+        lanes[t] = _mm256_add_epi32(lanes[t], p);
+        if constexpr (kMin) mins[t] += w.wm[b] * xs[t][b];
+      }
+    }
+    for (int t = 0; t < TT; ++t) {
+      const float a = w.wd[g] * xd[t][g];
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_cvtepi32_ps(lanes[t]), acc[t]);
       if constexpr (kMin) {
-        const float bm = w.wmin[b] * xd[t][b];
-        accm[t] = __builtin_fmaf(bm, static_cast<float>(w.wm[b] * xs[t][b]), accm[t]);
+        const float bm = w.wmin[g] * xd[t][g];
+        accm[t] = __builtin_fmaf(bm, static_cast<float>(mins[t]), accm[t]);
       }
     }
   }
@@ -181,6 +195,7 @@ void DotRowT(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
 }
 
 void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
+  assert(w.group_blocks == x.group_blocks && w.blocks == x.blocks);
   bool scaled = false;
   for (int64_t b = 0; b < w.blocks && !scaled; ++b) scaled = w.la[b] != 1 || w.lb[b] != 1;
   if (w.has_min) return DotRowT<true, true>(w, x, y, ldy);

@@ -96,7 +96,7 @@ TEST(GgmlDot, QuantizerInvariants) {
   for (int j = 0; j < 32; ++j) x[32 + j] = 0.0f;  // token 0, block 1: all zero
   x[5] = 1000.0f;                                 // an outlier owns its block's scale
   std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
-  const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, s);
+  const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, 1, s);
   EXPECT_EQ(a.d[1], 0.0f);
   for (int64_t t = 0; t < tokens; ++t) {
     for (int64_t b = 0; b < a.blocks; ++b) {
@@ -115,6 +115,25 @@ TEST(GgmlDot, QuantizerInvariants) {
     }
   }
   EXPECT_EQ(a.q[5], 127);
+  // Groups of 8 blocks (the k-quants' 256): one scale, amax of the group / 127, repeated per block;
+  // the code sums stay per 32-block.
+  std::vector<float> x2(512);
+  for (auto& v : x2) v = static_cast<float>(rng.Gaussian());
+  x2[300] = 50.0f;
+  std::vector<uint8_t> s2(static_cast<size_t>(Q8ActivationBytes(1, 512)));
+  const Q8Activations g = QuantizeQ8(x2.data(), 1, 512, 512, 8, s2);
+  EXPECT_EQ(g.group_blocks, 8);
+  for (int grp = 0; grp < 2; ++grp) {
+    float amax = 0;
+    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x2[grp * 256 + j]));
+    for (int b = 0; b < 8; ++b) {
+      EXPECT_EQ(g.d[grp * 8 + b], amax / 127.0f);
+      int32_t sum = 0;
+      for (int j = 0; j < 32; ++j) sum += g.q[(grp * 8 + b) * 32 + j];
+      EXPECT_EQ(sum, g.sum[grp * 8 + b]);
+    }
+  }
+  EXPECT_EQ(g.q[300], 127);
 }
 
 TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound) {
@@ -128,7 +147,7 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
       for (auto& v : x) v = static_cast<float>(rng.Gaussian());
       for (int64_t i = 0; i < cols; i += 37) x[i] *= 30.0f;  // outliers
       std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
-      const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, s);
+      const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, GgmlDotGroupBlocks(type), s);
       CanonBuf c(cols);
       ref::GgmlDecodeRow(type, row.data(), c.row);
       std::vector<float> want(tokens);
@@ -151,7 +170,7 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
         k.dot_row(c.row, a, got.data(), 1);
         EXPECT_EQ(0, std::memcmp(want.data(), got.data(), tokens * 4)) << Int8IsaName(isa);
         for (int64_t t = 0; t < tokens; ++t) {
-          const Q8Activations one{1, a.cols, a.blocks, a.q + t * a.cols, a.d + t * a.blocks, a.sum + t * a.blocks};
+          const Q8Activations one{1, a.cols, a.blocks, a.group_blocks, a.q + t * a.cols, a.d + t * a.blocks, a.sum + t * a.blocks};
           float y1 = 0;
           k.dot_row(c.row, one, &y1, 1);
           EXPECT_EQ(0, std::memcmp(&y1, &want[t], 4)) << Int8IsaName(isa) << " token " << t << " alone";
@@ -174,7 +193,7 @@ TEST(GgmlDot, ExtremeCodesDoNotSaturate) {
   }
   std::vector<float> x(cols, -127.0f);
   std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(1, cols)));
-  const Q8Activations a = QuantizeQ8(x.data(), 1, cols, cols, s);
+  const Q8Activations a = QuantizeQ8(x.data(), 1, cols, cols, 1, s);
   CanonBuf c(cols);
   ref::GgmlDecodeRow(GgmlType::kQ8_0, row.data(), c.row);
   for (Int8Isa isa : GgmlDotIsas()) {

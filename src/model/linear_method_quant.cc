@@ -354,6 +354,10 @@ class GgmlDequantMethod : public LinearMethod {
       for (int64_t tile = b; tile < e; ++tile) {
         const int64_t r0 = tile * kTile, r1 = std::min(l.out_features, r0 + kTile);
         for (int64_t r = r0; r < r1; ++r) {
+          if (r + 2 < l.out_features) {  // as in GgmlInt8Method: keep the memory busy
+            const uint8_t* next = l.bytes.data() + static_cast<size_t>(r + 2) * l.row_bytes;
+            for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(next + off);
+          }
           (void)formats::DequantizeGgmlRow(l.type, l.bytes.subspan(static_cast<size_t>(r) * l.row_bytes, l.row_bytes),
                                            std::span<float>(buf.data() + (r - r0) * in, static_cast<size_t>(in)));
         }
@@ -388,13 +392,20 @@ class GgmlInt8Method : public LinearMethod {
     const int64_t in = l.in_features;
     thread_local std::vector<uint8_t> xbuf;
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
-    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, xbuf);
+    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
     pool.ParallelFor(l.out_features, 16, [&](int64_t b, int64_t e, int64_t) {
       thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
       rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
       kernels::CanonRow row = kernels::MakeCanonRow(
           in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
       for (int64_t r = b; r < e; ++r) {
+        // Ask for the row after next while this one is decoded and multiplied: decode alternates
+        // between reading weights and arithmetic, and the hardware prefetcher alone leaves the
+        // memory idle during the arithmetic.
+        if (r + 2 < e) {
+          const uint8_t* next = l.bytes.data() + static_cast<size_t>(r + 2) * l.row_bytes;
+          for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(next + off);
+        }
         k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, row);
         k.dot_row(row, a, y.data + r, y.stride);
         if (!l.bias.empty()) {

@@ -300,7 +300,7 @@ TEST(GgmlLinearMethod, Int8ModeRunsTheIntegerKernelsBatchAndThreadInvariant) {
     }
     // The kernels' scalar reference on the same activations, row by row.
     std::vector<uint8_t> xs(static_cast<size_t>(kernels::Q8ActivationBytes(tokens, in)));
-    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data(), tokens, in, in, xs);
+    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data(), tokens, in, in, kernels::GgmlDotGroupBlocks(type), xs);
     std::vector<uint8_t> cbuf(static_cast<size_t>(kernels::CanonRowBytes(in)) + 64);
     auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(cbuf.data()) + 63) / 64 * 64);
     kernels::CanonRow row = kernels::MakeCanonRow(in, {aligned, static_cast<size_t>(kernels::CanonRowBytes(in))});
