@@ -84,8 +84,8 @@ void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
         const uint8_t* sc = p + 4;
         for (int j = 0; j < 8; ++j) {
           const int64_t b = s * 8 + j;
-          const int scale = j < 4 ? (sc[j] & 63) : ((sc[j + 4] & 0x0f) | ((sc[j - 4] >> 6) << 4));
-          const int min = j < 4 ? (sc[j + 4] & 63) : ((sc[j + 4] >> 4) | ((sc[j] >> 6) << 4));
+          int scale, min;
+          ScaleMinK4(sc, j, &scale, &min);
           out.wd[b] = d;
           out.la[b] = scale;
           out.lb[b] = scale;
@@ -196,10 +196,10 @@ void DotRowT(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
 
 void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
   assert(w.group_blocks == x.group_blocks && w.blocks == x.blocks);
-  bool scaled = false;
-  for (int64_t b = 0; b < w.blocks && !scaled; ++b) scaled = w.la[b] != 1 || w.lb[b] != 1;
+  // Only the k-quants (group_blocks 8) have lane scales other than 1 and only q4_k a min term; a
+  // multiply by 1 and a zero min term would change no bits, so this only skips work.
   if (w.has_min) return DotRowT<true, true>(w, x, y, ldy);
-  if (scaled) return DotRowT<true, false>(w, x, y, ldy);
+  if (w.group_blocks > 1) return DotRowT<true, false>(w, x, y, ldy);
   DotRowT<false, false>(w, x, y, ldy);
 }
 

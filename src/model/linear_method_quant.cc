@@ -337,6 +337,14 @@ struct GgmlBlockLayer : LinearLayer {
   bool int8 = false;  // through GgmlInt8Method, else GgmlDequantMethod
 };
 
+// Asks for row r's bytes while an earlier row is decoded and multiplied: the GGML paths alternate
+// between reading weights and arithmetic, and the hardware prefetcher alone leaves the memory idle
+// during the arithmetic (both paths prefetch the row after next).
+void PrefetchRow(const GgmlBlockLayer& l, int64_t r) {
+  const uint8_t* p = l.bytes.data() + static_cast<size_t>(r) * l.row_bytes;
+  for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(p + off);
+}
+
 class GgmlDequantMethod : public LinearMethod {
  public:
   static constexpr int64_t kTile = 16;  // output rows decoded per step
@@ -354,10 +362,7 @@ class GgmlDequantMethod : public LinearMethod {
       for (int64_t tile = b; tile < e; ++tile) {
         const int64_t r0 = tile * kTile, r1 = std::min(l.out_features, r0 + kTile);
         for (int64_t r = r0; r < r1; ++r) {
-          if (r + 2 < l.out_features) {  // as in GgmlInt8Method: keep the memory busy
-            const uint8_t* next = l.bytes.data() + static_cast<size_t>(r + 2) * l.row_bytes;
-            for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(next + off);
-          }
+          if (r + 2 < l.out_features) PrefetchRow(l, r + 2);
           (void)formats::DequantizeGgmlRow(l.type, l.bytes.subspan(static_cast<size_t>(r) * l.row_bytes, l.row_bytes),
                                            std::span<float>(buf.data() + (r - r0) * in, static_cast<size_t>(in)));
         }
@@ -399,13 +404,7 @@ class GgmlInt8Method : public LinearMethod {
       kernels::CanonRow row = kernels::MakeCanonRow(
           in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
       for (int64_t r = b; r < e; ++r) {
-        // Ask for the row after next while this one is decoded and multiplied: decode alternates
-        // between reading weights and arithmetic, and the hardware prefetcher alone leaves the
-        // memory idle during the arithmetic.
-        if (r + 2 < e) {
-          const uint8_t* next = l.bytes.data() + static_cast<size_t>(r + 2) * l.row_bytes;
-          for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(next + off);
-        }
+        if (r + 2 < e) PrefetchRow(l, r + 2);
         k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, row);
         k.dot_row(row, a, y.data + r, y.stride);
         if (!l.bias.empty()) {
