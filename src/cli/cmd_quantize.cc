@@ -1,6 +1,7 @@
 // qforge quantize MODEL -o OUT --method rtn|gptq|awq|awq+gptq|w8a8|smoothquant|smoothquant+gptq|fp8 [--bits B]
 //                 [--group-size G] [--sym|--asym] [--activations static|dynamic|none] [--alpha A]
-//                 [--weight-scale channel|tensor] [--threshold T] [--format hf|compressed-tensors]
+//                 [--weight-scale channel|tensor] [--threshold T] [--format hf|compressed-tensors|gguf]
+//                 [--type Q4_K_M ...] [--imatrix FILE]
 //                 [--act-order] [--static-groups] [--damp D] [--calib FILE...] [--calib-samples N]
 //                 [--calib-seqlen L] [--seed S] [--threads T] [--shard-size MB] [--overwrite] [--json]
 // Progress (one line per layer, with ETA) and the per-layer error table go to stderr / stdout.
@@ -13,13 +14,17 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "formats/ggml_blocks.h"
+#include "quant/gguf_export.h"
+#include "quant/gguf_recipe.h"
+#include "quant/imatrix.h"
 #include "quant/pipeline.h"
 
 namespace qforge::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", version, activations, weight_scale = "channel", format = "hf";
+  std::string model, out, method = "gptq", version, activations, weight_scale = "channel", format = "hf", type, imatrix;
   double alpha = 0.5, threshold = 6.0;
   int bits = 4;
   int64_t group_size = 128;
@@ -32,7 +37,63 @@ struct QuantizeArgs {
   int64_t shard_mb = 1024;
 };
 
+// --format gguf: llama.cpp's file types, written by its reference quantizers (quant/gguf_export.h).
+int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
+  if (a.type.empty()) return ReportError(app, Error{fmt::format("--format gguf needs --type (one of {})", quant::GgufFileTypeNames())});
+  if (app.count("--method") > 0 && a.method != "rtn") {
+    return ReportError(app, Error{fmt::format("--format gguf --method {}: not implemented yet (GGUF export writes llama.cpp's "
+                                              "reference quantizers, --method rtn; GPTQ / AWQ inside the k-quant grids are planned)",
+                                              a.method)});
+  }
+  for (const char* flag : {"--bits", "--group-size", "--sym", "--asym", "--act-order", "--static-groups", "--damp", "--calib",
+                           "--calib-samples", "--calib-seqlen", "--seed", "--activations", "--alpha", "--threshold",
+                           "--weight-scale", "--shard-size"}) {
+    if (app.count(flag) > 0) {
+      return ReportError(app, Error{fmt::format("{} does not apply to --format gguf (the GGUF file type --type decides the "
+                                                "grids and block sizes)", flag)});
+    }
+  }
+  quant::GgufExportOptions opt;
+  opt.type = a.type;
+  opt.overwrite = a.overwrite;
+  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", a.model, a.type);
+  if (!a.imatrix.empty()) {
+    auto im = quant::ReadImatrix(a.imatrix);
+    if (!im.ok()) return ReportError(app, im.error());
+    opt.imatrix = std::move(im->entries);
+    opt.imatrix_provenance = im->provenance;
+    opt.command += " --imatrix " + a.imatrix;
+  }
+  ThreadPool pool(a.threads);
+  auto r = quant::ExportGguf(a.model, a.out, opt, pool);
+  if (!r.ok()) return ReportError(app, r.error());
+  std::map<std::string, int> types;
+  for (const auto& t : r->tensors) ++types[std::string(formats::GgmlInfo(t.to).name)];
+  std::string mix;
+  for (const auto& [name, n] : types) mix += fmt::format("{}{}: {}", mix.empty() ? "" : ", ", name, n);
+  const double bpw = r->elements > 0 ? 8.0 * static_cast<double>(r->tensor_bytes) / static_cast<double>(r->elements) : 0.0;
+  if (a.json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : r->tensors) {
+      tensors.push_back({{"name", t.name}, {"from", formats::GgmlInfo(t.from).name}, {"to", formats::GgmlInfo(t.to).name},
+                         {"bytes", t.bytes}, {"fallback", t.fell_back}, {"imatrix", t.imatrix}, {"copied", t.copied}});
+    }
+    fmt::print("{}\n", nlohmann::json{{"output", a.out}, {"type", a.type}, {"tensor_bytes", r->tensor_bytes},
+                                      {"source_bytes", r->source_bytes}, {"bits_per_weight", bpw},
+                                      {"fallbacks", r->n_fallback}, {"seconds", r->seconds}, {"tensors", tensors}}
+                           .dump());
+    return 0;
+  }
+  fmt::print("wrote {} ({}; {:.2f} MB of tensors, {:.3f} bits per weight; {}; {} shape fallbacks) in {:.1f}s, {} threads\n",
+             a.out, a.type, r->tensor_bytes / 1e6, bpw, mix, r->n_fallback, r->seconds, pool.num_threads());
+  return 0;
+}
+
 int RunQuantize(const CLI::App& app, const QuantizeArgs& a) {
+  if (a.format == "gguf") return RunQuantizeGguf(app, a);
+  if (!a.type.empty() || !a.imatrix.empty()) {
+    return ReportError(app, Error{"--type and --imatrix are for --format gguf"});
+  }
   if (int status = RequireQuantizationCpu(app); status != 0) return status;
   auto method = quant::MethodFromName(a.method);
   if (!method) {
@@ -157,7 +218,7 @@ Command AddQuantizeCommand(CLI::App& parent) {
   auto a = std::make_shared<QuantizeArgs>();
   c.app = parent.add_subcommand("quantize", "Calibrate and quantize a model's linear layers (weight-only or W8A8)");
   c.app->add_option("model", a->model, "Hugging Face model directory or GGUF file")->required();
-  c.app->add_option("-o,--output", a->out, "Output directory (must not exist unless --overwrite)")->required();
+  c.app->add_option("-o,--output", a->out, "Output directory, or file for --format gguf (must not exist unless --overwrite)")->required();
   c.app->add_option("--method", a->method, "rtn, gptq, awq, awq+gptq (weight-only); w8a8, smoothquant, smoothquant+gptq, llm.int8 (int8 W8A8); fp8")
       ->capture_default_str();
   c.app->add_option("--activations", a->activations,
@@ -166,9 +227,16 @@ Command AddQuantizeCommand(CLI::App& parent) {
       ->check(CLI::IsMember({"static", "dynamic", "none"}));
   c.app->add_option("--format", a->format,
                     "hf: GPTQ / AWQ layouts for the weight-only methods; compressed-tensors: pack-quantized (symmetric "
-                    "2/4/8 bits; the W8A8 and FP8 methods always write compressed-tensors)")
+                    "2/4/8 bits; the W8A8 and FP8 methods always write compressed-tensors); gguf: a llama.cpp GGUF "
+                    "file of --type T")
       ->capture_default_str()
-      ->check(CLI::IsMember({"hf", "compressed-tensors"}));
+      ->check(CLI::IsMember({"hf", "compressed-tensors", "gguf"}));
+  c.app->add_option("--type", a->type,
+                    "--format gguf: llama.cpp file type F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L "
+                    "Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL IQ4_XS (llama-quantize's mixtures)");
+  c.app->add_option("--imatrix", a->imatrix,
+                    "--format gguf: importance matrix (llama.cpp's imatrix file, GGUF or legacy .dat, or qforge imatrix's)")
+      ->check(CLI::ExistingFile);
   c.app->add_option("--threshold", a->threshold, "llm.int8: input features with max|x| >= T on calibration stay unquantized")
       ->capture_default_str();
   c.app->add_option("--weight-scale", a->weight_scale, "fp8: one weight scale per output channel or per tensor")

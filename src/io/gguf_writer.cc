@@ -2,6 +2,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <set>
+
+#include "io/mapped_file.h"
 
 namespace qforge::io {
 namespace {
@@ -45,20 +49,96 @@ Status PutValue(std::string& s, GgufValueType t, const GgufValue& v, std::string
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<std::string> SerializeGgufMetadata(const std::vector<std::pair<std::string, GgufValue>>& kv) {
-  std::string s = "GGUF";
+// Header + key/values (the part every GGUF starts with); `n_tensors` infos follow.
+Status PutHeaderAndKv(std::string& s, const std::vector<std::pair<std::string, GgufValue>>& kv, uint64_t n_tensors) {
+  s = "GGUF";
   Put<uint32_t>(s, 3);
-  Put<uint64_t>(s, 0);  // tensors
+  Put<uint64_t>(s, n_tensors);
   Put<uint64_t>(s, kv.size());
   for (const auto& [key, v] : kv) {
     PutStr(s, key);
     Put<uint32_t>(s, static_cast<uint32_t>(v.type));
     QF_TRY(PutValue(s, v.type, v, key, 0));
   }
-  s.append((kGgufDefaultAlignment - s.size() % kGgufDefaultAlignment) % kGgufDefaultAlignment, '\0');
+  return Status::Ok();
+}
+
+uint64_t PadTo(uint64_t n, uint64_t align) { return (align - n % align) % align; }
+
+}  // namespace
+
+Result<std::string> SerializeGgufMetadata(const std::vector<std::pair<std::string, GgufValue>>& kv) {
+  std::string s;
+  QF_TRY(PutHeaderAndKv(s, kv, 0));
+  s.append(PadTo(s.size(), kGgufDefaultAlignment), '\0');
   return s;
+}
+
+std::optional<uint64_t> GgufTensorBytes(const GgufTensorSpec& t) {
+  if (t.n_dims < 1 || t.n_dims > 4) return std::nullopt;
+  uint64_t rows = 1;
+  for (int d = 0; d < 4; ++d) {
+    if (t.ne[d] < 1 || (d >= t.n_dims && t.ne[d] != 1)) return std::nullopt;
+    if (d > 0) {
+      if (rows > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(t.ne[d])) return std::nullopt;
+      rows *= static_cast<uint64_t>(t.ne[d]);
+    }
+  }
+  const std::optional<int64_t> row = formats::GgmlRowBytes(t.type, t.ne[0]);
+  if (!row || (*row > 0 && rows > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(*row))) return std::nullopt;
+  return rows * static_cast<uint64_t>(*row);
+}
+
+Status WriteGgufFile(const std::filesystem::path& path, const std::vector<std::pair<std::string, GgufValue>>& kv,
+                     const std::vector<GgufTensorSpec>& tensors, const GgufTensorWriter& write) {
+  uint64_t align = kGgufDefaultAlignment;
+  for (const auto& [key, v] : kv) {
+    if (key != "general.alignment") continue;
+    if (v.type != GgufValueType::kU32 || v.u == 0 || (v.u & (v.u - 1)) != 0) {
+      return MakeError("GGUF key general.alignment must be a u32 power of two");
+    }
+    align = v.u;
+  }
+  std::string head;
+  QF_TRY(PutHeaderAndKv(head, kv, tensors.size()));
+  std::set<std::string_view> names;
+  std::vector<uint64_t> sizes;
+  uint64_t offset = 0;
+  for (const GgufTensorSpec& t : tensors) {
+    if (!names.insert(t.name).second) return MakeError("GGUF tensor '{}' appears twice", t.name);
+    const std::optional<uint64_t> bytes = GgufTensorBytes(t);
+    if (!bytes) {
+      return MakeError("GGUF tensor '{}': shape [{}, {}, {}, {}] ({} dims) cannot hold type {}", t.name, t.ne[0], t.ne[1],
+                       t.ne[2], t.ne[3], t.n_dims, formats::GgmlInfo(t.type).name);
+    }
+    PutStr(head, t.name);
+    Put<uint32_t>(head, static_cast<uint32_t>(t.n_dims));
+    for (int d = 0; d < t.n_dims; ++d) Put<uint64_t>(head, static_cast<uint64_t>(t.ne[d]));
+    Put<uint32_t>(head, static_cast<uint32_t>(t.type));
+    Put<uint64_t>(head, offset);
+    sizes.push_back(*bytes);
+    offset += *bytes + PadTo(*bytes, align);
+  }
+  head.append(PadTo(head.size(), align), '\0');
+  QF_ASSIGN_OR_RETURN(AtomicFileWriter out, AtomicFileWriter::Create(path));
+  QF_TRY(out.Write(head));
+  const std::string zeros(align, '\0');
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    uint64_t written = 0;
+    auto sink = [&](std::span<const uint8_t> b) -> Status {
+      if (written + b.size() > sizes[i]) {
+        return MakeError("GGUF tensor '{}': more than its {} bytes of data", tensors[i].name, sizes[i]);
+      }
+      written += b.size();
+      return out.Write(b);
+    };
+    QF_TRY(write(i, sink));
+    if (written != sizes[i]) {
+      return MakeError("GGUF tensor '{}': {} bytes of data written, {} expected", tensors[i].name, written, sizes[i]);
+    }
+    QF_TRY(out.Write(std::string_view(zeros.data(), PadTo(sizes[i], align))));
+  }
+  return out.Commit();
 }
 
 Result<std::string> VocabOnlyGguf(const GgufFile& g) {

@@ -1,0 +1,221 @@
+#include "quant/gguf_export.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <system_error>
+
+#include "artifact/build_info.h"
+#include "artifact/digest.h"
+#include "formats/ggml_quantize.h"
+#include "io/gguf.h"
+#include "io/gguf_writer.h"
+#include "io/mapped_file.h"
+#include "quant/gguf_recipe.h"
+
+namespace qforge::quant {
+
+namespace fs = std::filesystem;
+using formats::GgmlType;
+
+namespace {
+
+// A u32/i32/u64 metadata value, or the first element of a per-layer array of them; -1 when absent.
+Result<int64_t> IntKey(const io::GgufFile& g, const std::string& key, bool required) {
+  const io::GgufValue* v = g.Find(key);
+  if (v == nullptr) {
+    if (required) return MakeError("{}: GGUF key {} is missing", g.path(), key);
+    return int64_t{-1};
+  }
+  const io::GgufValue* s = v;
+  if (v->type == io::GgufValueType::kArray) {
+    if (v->array.empty()) return MakeError("{}: GGUF key {} is an empty array", g.path(), key);
+    s = &v->array[0];
+  }
+  switch (s->type) {
+    case io::GgufValueType::kU8: case io::GgufValueType::kU16: case io::GgufValueType::kU32: case io::GgufValueType::kU64:
+      return static_cast<int64_t>(s->u);
+    case io::GgufValueType::kI8: case io::GgufValueType::kI16: case io::GgufValueType::kI32: case io::GgufValueType::kI64:
+      return s->i;
+    default: return MakeError("{}: GGUF key {} is a {}, not an integer", g.path(), key, io::GgufValueTypeName(s->type));
+  }
+}
+
+io::GgufValue U32Value(uint32_t u) {
+  io::GgufValue v;
+  v.type = io::GgufValueType::kU32;
+  v.u = u;
+  return v;
+}
+
+io::GgufValue StringValue(std::string s) {
+  io::GgufValue v;
+  v.type = io::GgufValueType::kString;
+  v.s = std::move(s);
+  return v;
+}
+
+// Rows converted per slab: ~64 MiB of f32 at most (one row at least).
+int64_t SlabRows(int64_t cols) { return std::max<int64_t>(1, (int64_t{16} << 20) / std::max<int64_t>(cols, 1)); }
+
+}  // namespace
+
+Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, const GgufExportOptions& o,
+                                    ThreadPool& pool) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const GgufFileType* ftype = FindGgufFileType(o.type);
+  if (ftype == nullptr) {
+    return MakeError("--type '{}': not a GGUF file type qforge writes (one of {})", o.type, GgufFileTypeNames());
+  }
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) {
+    return MakeError("{}: GGUF export from a Hugging Face directory is not implemented yet (its config and tokenizer "
+                     "must be converted to GGUF metadata); give a GGUF file as the source",
+                     model.string());
+  }
+  if (!o.overwrite && fs::exists(out, ec)) {
+    return MakeError("{} exists (use --overwrite to replace it)", out.string());
+  }
+  QF_ASSIGN_OR_RETURN(io::GgufFile g, io::GgufFile::Open(model));
+  QF_ASSIGN_OR_RETURN(std::string arch, g.GetString("general.architecture"));
+  if (arch != "llama" && arch != "qwen2" && arch != "gemma3") {
+    return MakeError("{}: GGUF export knows the llama, qwen2 and gemma3 architectures, not '{}'", model.string(), arch);
+  }
+  GgufRecipeModel rm;
+  rm.arch = arch;
+  QF_ASSIGN_OR_RETURN(rm.n_layer, IntKey(g, arch + ".block_count", true));
+  QF_ASSIGN_OR_RETURN(rm.n_head, IntKey(g, arch + ".attention.head_count", true));
+  QF_ASSIGN_OR_RETURN(rm.n_head_kv, IntKey(g, arch + ".attention.head_count_kv", false));
+  if (rm.n_head_kv < 0) rm.n_head_kv = rm.n_head;  // llama.cpp's default: no GQA
+  QF_ASSIGN_OR_RETURN(rm.n_expert, IntKey(g, arch + ".expert_count", false));
+
+  // llama.cpp's tensor order.
+  std::vector<size_t> order(g.tensors().size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return LlamaTensorLess(g.tensors()[a].name, g.tensors()[b].name); });
+  std::vector<GgufRecipeTensor> rts;
+  for (size_t i : order) {
+    const io::GgufTensorInfo& t = g.tensors()[i];
+    rts.push_back({t.name, t.type, t.n_dims, t.ne});
+  }
+  const bool has_imatrix = !o.imatrix.empty();
+  QF_ASSIGN_OR_RETURN(std::vector<GgufTensorChoice> choice, ChooseGgufTypes(rm, rts, *ftype, has_imatrix));
+
+  GgufExportReport rep;
+  std::vector<io::GgufTensorSpec> specs;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const io::GgufTensorInfo& t = g.tensors()[order[k]];
+    GgufTensorReport tr{t.name, t.type, choice[k].type, 0, t.n_elements, choice[k].fell_back, false,
+                        t.type == choice[k].type};
+    if (!tr.copied) {
+      if (!formats::GgmlQuantizable(tr.to)) {
+        return MakeError("{}: tensor '{}' would become {}, which qforge cannot write", model.string(), t.name,
+                         formats::GgmlInfo(tr.to).name);
+      }
+      if (formats::FindGgmlDecoder(t.type) == nullptr) {
+        return MakeError("{}: tensor '{}' has type {}, which qforge cannot decode (supported: {})", model.string(), t.name,
+                         formats::GgmlInfo(t.type).name, formats::GgmlDequantizableNames());
+      }
+      const auto it = o.imatrix.find(t.name);
+      if (it != o.imatrix.end()) {
+        if (static_cast<int64_t>(it->second.size()) != t.ne[0] * t.ne[2]) {
+          // llama.cpp: an error, except for the token embedding (whose imatrix is never collected right).
+          if (t.name != "token_embd.weight") {
+            return MakeError("imatrix entry '{}' has {} values, the tensor has {} columns", t.name, it->second.size(),
+                             t.ne[0] * t.ne[2]);
+          }
+        } else if (t.ne[2] != 1) {
+          return MakeError("tensor '{}': 3-D (expert) tensors are not supported", t.name);
+        } else {
+          tr.imatrix = true;
+        }
+      }
+    }
+    specs.push_back({t.name, tr.to, t.n_dims, t.ne});
+    rep.n_fallback += tr.fell_back ? 1 : 0;
+    rep.elements += t.n_elements;
+    rep.source_bytes += t.n_bytes;
+    rep.tensors.push_back(std::move(tr));
+  }
+
+  // Key/values: the source's (minus split.*), then general.quantization_version = 2 (GGML_QNT_VERSION)
+  // and general.file_type moved to the end as llama.cpp's gguf_set_val does, then qforge's provenance.
+  std::vector<std::pair<std::string, io::GgufValue>> kv;
+  for (const auto& [key, v] : g.metadata()) {
+    if (key == "general.quantization_version" || key == "general.file_type" || key.starts_with("split.") ||
+        key.starts_with("qforge.")) {
+      continue;
+    }
+    kv.emplace_back(key, v);
+  }
+  kv.emplace_back("general.quantization_version", U32Value(2));
+  kv.emplace_back("general.file_type", U32Value(ftype->ftype));
+  QF_ASSIGN_OR_RETURN(std::string src_sha, artifact::Sha256File(model));
+  const artifact::BuildInfo& bi = artifact::GetBuildInfo();
+  kv.emplace_back("qforge.version", StringValue(fmt::format("{} ({})", bi.version, bi.git_commit)));
+  kv.emplace_back("qforge.source", StringValue(fmt::format("{} sha256:{}", model.filename().string(), src_sha)));
+  {
+    const io::GgufValue* sft = g.Find("general.file_type");
+    kv.emplace_back("qforge.source.file_type", U32Value(sft != nullptr && sft->type == io::GgufValueType::kU32
+                                                             ? static_cast<uint32_t>(sft->u) : 0xffffffffu));
+  }
+  kv.emplace_back("qforge.method", StringValue(fmt::format("llama.cpp reference quantizers, {}", ftype->name)));
+  if (has_imatrix) kv.emplace_back("qforge.imatrix", StringValue(o.imatrix_provenance));
+  if (!o.command.empty()) kv.emplace_back("qforge.command", StringValue(o.command));
+
+  std::vector<float> f32;
+  std::vector<uint8_t> q;
+  auto write = [&](size_t k, const std::function<Status(std::span<const uint8_t>)>& sink) -> Status {
+    const io::GgufTensorInfo& t = g.tensors()[order[k]];
+    GgufTensorReport& tr = rep.tensors[k];
+    if (tr.copied) {
+      QF_TRY(sink(t.bytes));
+      io::ReleasePages(t.bytes);
+      tr.bytes = t.bytes.size();
+      return Status::Ok();
+    }
+    const int64_t cols = t.ne[0];
+    const int64_t rows = t.n_elements / cols;
+    const int64_t src_row = *formats::GgmlRowBytes(t.type, cols);
+    const int64_t dst_row = *formats::GgmlRowBytes(tr.to, cols);
+    std::span<const float> qw;
+    if (tr.imatrix) qw = o.imatrix.at(t.name);
+    const int64_t slab = SlabRows(cols);
+    for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+      const int64_t n = std::min(slab, rows - r0);
+      f32.resize(static_cast<size_t>(n * cols));
+      q.resize(static_cast<size_t>(n * dst_row));
+      std::vector<Status> errs(static_cast<size_t>(ThreadPool::NumChunks(n, 16)), Status::Ok());
+      pool.ParallelFor(n, 16, [&](int64_t b, int64_t e, int64_t chunk) {
+        for (int64_t r = b; r < e && errs[chunk].ok(); ++r) {
+          errs[chunk] = formats::DequantizeGgmlRow(
+              t.type, t.bytes.subspan(static_cast<size_t>((r0 + r) * src_row), static_cast<size_t>(src_row)),
+              std::span<float>(f32.data() + r * cols, static_cast<size_t>(cols)));
+        }
+        if (!errs[chunk].ok()) return;
+        errs[chunk] = formats::QuantizeGgmlRows(
+            tr.to, std::span<const float>(f32.data() + b * cols, static_cast<size_t>((e - b) * cols)), e - b, cols, qw,
+            std::span<uint8_t>(q.data() + b * dst_row, static_cast<size_t>((e - b) * dst_row)));
+      });
+      for (const Status& s : errs) {
+        if (!s.ok()) return MakeError("tensor '{}': {}", t.name, s.error().message);
+      }
+      QF_TRY(sink(q));
+      io::ReleasePages(t.bytes.subspan(static_cast<size_t>(r0 * src_row), static_cast<size_t>(n * src_row)));
+    }
+    tr.bytes = static_cast<uint64_t>(rows * dst_row);
+    return Status::Ok();
+  };
+  if (o.overwrite && fs::exists(out, ec) && fs::is_directory(out, ec)) {
+    return MakeError("{} is a directory", out.string());
+  }
+  QF_TRY(io::WriteGgufFile(out, kv, specs, write));
+  for (const GgufTensorReport& t : rep.tensors) rep.tensor_bytes += t.bytes;
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace qforge::quant

@@ -1,0 +1,61 @@
+// `qforge quantize MODEL -o OUT.gguf --format gguf --type T [--imatrix FILE]`: a GGUF that llama.cpp
+// loads, with every tensor typed by llama.cpp's own mixture rules (quant/gguf_recipe.h) and its data
+// written by quantizers bit-exact with llama.cpp's (formats/ggml_quantize.h). From a GGUF source the
+// result equals what `llama-quantize [--allow-requantize] [--imatrix FILE] IN OUT T` writes, tensor
+// for tensor, byte for byte (scripts/peer/gguf_quant_check.py proves it against llama.cpp itself);
+// the key/values are the source's, then general.quantization_version and general.file_type as
+// llama.cpp sets them, then qforge's provenance keys (qforge.*; no timestamps, so two runs of the
+// same command give the same file).
+//
+// Memory: the source is mapped; each tensor is converted in slabs of rows, so the resident set is
+// bounded by one slab (f32 + output) plus the pages of the mapping being read.
+// Determinism: rows are independent; the pool splits them, the bytes never depend on the thread count.
+//
+// Not yet: a Hugging Face directory as the source (its config and tokenizer must be converted to
+// GGUF metadata), and the calibrated methods (GPTQ / AWQ inside the k-quant grids): both are refused
+// by name.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "formats/ggml_blocks.h"
+
+namespace qforge::quant {
+
+struct GgufExportOptions {
+  std::string type;  // a llama.cpp file type name: "Q4_K_M", "Q8_0", "F16", ... (GgufFileTypes())
+  // Importance matrix: tensor name -> one weight per input column (ne[0]), as llama-quantize reads
+  // it from an imatrix file; empty: none. Entries for tensors that are not quantized are ignored.
+  std::map<std::string, std::vector<float>> imatrix;
+  std::string imatrix_provenance;  // e.g. "imatrix.gguf sha256:..." (recorded in qforge.imatrix)
+  bool overwrite = false;
+  std::string command;  // the reproducing command, recorded in qforge.command
+};
+
+struct GgufTensorReport {
+  std::string name;
+  formats::GgmlType from, to;
+  uint64_t bytes = 0;  // written
+  int64_t elements = 0;
+  bool fell_back = false;  // llama.cpp's shape fallback applied
+  bool imatrix = false;    // quantized with an importance matrix row
+  bool copied = false;     // same type as the source: bytes copied unchanged
+};
+
+struct GgufExportReport {
+  std::vector<GgufTensorReport> tensors;  // in file order
+  uint64_t source_bytes = 0, tensor_bytes = 0;
+  int64_t elements = 0;
+  int n_fallback = 0;
+  double seconds = 0;
+};
+
+Result<GgufExportReport> ExportGguf(const std::filesystem::path& model, const std::filesystem::path& out,
+                                    const GgufExportOptions& options, ThreadPool& pool);
+
+}  // namespace qforge::quant
