@@ -64,7 +64,7 @@ int Main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddFormatsCommand(app), AddQuantErrorCommand(app), AddInspectCommand(app),
       AddGenerateCommand(app), AddPplCommand(app), AddQuantizeCommand(app), AddCompareCommand(app),
-      AddEvalCommand(app), AddTokenizeCommand(app),
+      AddEvalCommand(app), AddTokenizeCommand(app), AddImatrixCommand(app),
   };
   AddArtifactCommands(app, &commands);
   try {

@@ -31,6 +31,7 @@ Command AddQuantizeCommand(CLI::App& parent);
 Command AddCompareCommand(CLI::App& parent);
 Command AddEvalCommand(CLI::App& parent);
 Command AddTokenizeCommand(CLI::App& parent);
+Command AddImatrixCommand(CLI::App& parent);
 // keygen, sign, verify, reproduce, sbom (cmd_artifact.cc): appends each to `commands`.
 void AddArtifactCommands(CLI::App& parent, std::vector<Command>* commands);
 

@@ -7,7 +7,10 @@
 
 #include "artifact/digest.h"
 #include "io/gguf.h"
+#include "io/gguf_writer.h"
 #include "io/mapped_file.h"
+#include "io/tokenizer.h"
+#include "model/loader.h"
 
 namespace qforge::quant {
 
@@ -142,6 +145,88 @@ Result<Imatrix> ReadImatrix(const std::filesystem::path& path) {
   m.provenance = fmt::format("{} ({}, {} entries, {} chunks) sha256:{}", path.filename().string(),
                              m.legacy ? "legacy imatrix" : "GGUF imatrix", m.entries.size(), m.chunk_count, sha);
   return m;
+}
+
+namespace {
+
+// llama.cpp's GGUF names of the linears reading each input site (model::LinearSite order).
+constexpr std::string_view kSiteTensors[model::kNumSites][3] = {
+    {"attn_q", "attn_k", "attn_v"}, {"attn_output", "", ""}, {"ffn_gate", "ffn_up", ""}, {"ffn_down", "", ""}};
+
+}  // namespace
+
+Result<ImatrixSums> ComputeImatrix(const std::filesystem::path& model_path, const CalibrationOptions& calib,
+                                   ThreadPool& pool) {
+  QF_ASSIGN_OR_RETURN(model::LoadedModel lm, model::LoadModel(model_path));
+  QF_ASSIGN_OR_RETURN(std::unique_ptr<io::Tokenizer> tok, io::LoadTokenizerForModel(model_path));
+  ImatrixSums out;
+  QF_ASSIGN_OR_RETURN(out.calib, BuildCalibrationSet(*tok, calib, lm.source->config().max_position));
+  const int64_t n_layer = lm.model->spec().layers;
+  // Per (layer, site): sums of squares in double, and tokens.
+  std::vector<std::vector<double>> sum2(static_cast<size_t>(n_layer * model::kNumSites));
+  std::vector<int64_t> count(sum2.size(), 0);
+  const model::SiteTap tap = [&](int64_t layer, model::LinearSite site, MatrixF32 x) {
+    const size_t k = static_cast<size_t>(layer * model::kNumSites + static_cast<int>(site));
+    std::vector<double>& s = sum2[k];
+    if (s.empty()) s.assign(static_cast<size_t>(x.cols), 0.0);
+    for (int64_t r = 0; r < x.rows; ++r) {
+      const float* row = x.data + r * x.stride;
+      for (int64_t j = 0; j < x.cols; ++j) s[static_cast<size_t>(j)] += static_cast<double>(row[j]) * row[j];
+    }
+    count[k] += x.rows;
+  };
+  for (const std::vector<int32_t>& seq : out.calib.sequences) {
+    model::Session session(*lm.model, static_cast<int64_t>(seq.size()));
+    session.set_tap(&tap);
+    QF_TRY(session.Forward(seq, false, nullptr, pool));
+  }
+  out.calib.sequences.clear();
+  for (int64_t l = 0; l < n_layer; ++l) {
+    for (int site = 0; site < model::kNumSites; ++site) {
+      const size_t k = static_cast<size_t>(l * model::kNumSites + site);
+      if (sum2[k].empty()) continue;
+      for (std::string_view t : kSiteTensors[site]) {
+        if (t.empty()) continue;
+        out.entries[fmt::format("blk.{}.{}.weight", l, t)] = {sum2[k], count[k]};
+      }
+    }
+  }
+  return out;
+}
+
+Status WriteImatrixGguf(const ImatrixSums& sums, const std::filesystem::path& path) {
+  std::vector<std::pair<std::string, io::GgufValue>> kv;
+  io::GgufValue type;
+  type.type = io::GgufValueType::kString;
+  type.s = "imatrix";
+  kv.emplace_back("general.type", type);
+  io::GgufValue ds;
+  ds.type = io::GgufValueType::kArray;
+  ds.array_type = io::GgufValueType::kString;
+  for (const CalibrationFile& f : sums.calib.files) {
+    io::GgufValue s;
+    s.type = io::GgufValueType::kString;
+    s.s = f.path;
+    ds.array.push_back(s);
+  }
+  kv.emplace_back("imatrix.datasets", ds);
+  io::GgufValue u;
+  u.type = io::GgufValueType::kU32;
+  u.u = static_cast<uint64_t>(sums.calib.samples);
+  kv.emplace_back("imatrix.chunk_count", u);
+  u.u = static_cast<uint64_t>(sums.calib.seqlen);
+  kv.emplace_back("imatrix.chunk_size", u);
+  std::vector<io::GgufTensorSpec> specs;
+  std::vector<std::vector<float>> data;
+  for (const auto& [name, e] : sums.entries) {
+    specs.push_back({name + ".in_sum2", formats::GgmlType::kF32, 2, {static_cast<int64_t>(e.sum2.size()), 1, 1, 1}});
+    data.emplace_back(e.sum2.begin(), e.sum2.end());
+    specs.push_back({name + ".counts", formats::GgmlType::kF32, 2, {1, 1, 1, 1}});
+    data.push_back({static_cast<float>(e.count)});
+  }
+  return io::WriteGgufFile(path, kv, specs, [&](size_t i, const std::function<Status(std::span<const uint8_t>)>& sink) {
+    return sink(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data[i].data()), data[i].size() * 4));
+  });
 }
 
 }  // namespace qforge::quant

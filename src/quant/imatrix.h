@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/thread_pool.h"
+#include "quant/calibration.h"
 
 namespace qforge::quant {
 
@@ -32,5 +34,28 @@ struct Imatrix {
 };
 
 Result<Imatrix> ReadImatrix(const std::filesystem::path& path);
+
+// `qforge imatrix`: the importance matrix of a model on calibration text, as llama-imatrix computes it
+// for every linear of the decoder layers (blk.N.*; not the classifier): for each input column j the
+// sum over calibration tokens of x_j^2 at that linear's input, and the token count. q/k/v read the same
+// input (so their entries are equal), as do gate/up. The calibration segments are qforge's
+// (quant/calibration.h: N random windows of L tokens from the files, seeded) and each runs as its own
+// sequence from position 0. Sums accumulate in double in token order on the calling thread, so the
+// result does not depend on the thread count. Names are llama.cpp's GGUF tensor names whatever the
+// model's format.
+struct ImatrixSums {
+  struct Entry {
+    std::vector<double> sum2;  // per input column
+    int64_t count = 0;         // tokens seen
+  };
+  std::map<std::string, Entry> entries;
+  CalibrationSet calib;  // sequences dropped after use; provenance kept
+};
+Result<ImatrixSums> ComputeImatrix(const std::filesystem::path& model, const CalibrationOptions& calib, ThreadPool& pool);
+
+// Writes llama-imatrix's current GGUF format: general.type "imatrix", imatrix.datasets (the calibration
+// file paths), imatrix.chunk_count (N), imatrix.chunk_size (L); per entry "<name>.in_sum2" f32 [ncols, 1]
+// and "<name>.counts" f32 [1, 1]; atomically. ReadImatrix(WriteImatrixGguf(s)) gives sum2 / count.
+Status WriteImatrixGguf(const ImatrixSums& sums, const std::filesystem::path& path);
 
 }  // namespace qforge::quant
