@@ -12,6 +12,7 @@
 
 #include "formats/float16.h"
 #include "formats/ggml_kquants.h"
+#include "formats/ggml_quantize.h"
 
 namespace qforge::formats {
 
@@ -59,11 +60,6 @@ constexpr std::array kGgmlTypes = {
     GgmlTypeInfo{T::kTQ2_0, "tq2_0", 256, 66, false, std::nullopt},
     GgmlTypeInfo{T::kMXFP4, "mxfp4", 32, 17, false, std::nullopt},
 };
-
-void StoreU16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v & 0xff);
-  p[1] = static_cast<uint8_t>(v >> 8);
-}
 
 // ---- plain types: one element per "block" ----
 
@@ -175,44 +171,14 @@ void DequantizeQ4_0(std::span<const uint8_t> blocks, std::span<float> out) {
 
 void QuantizeQ8_0(std::span<const float> in, std::span<uint8_t> out) {
   assert(in.size() % kGgmlQK == 0);
-  const size_t n_blocks = in.size() / kGgmlQK;
-  assert(out.size() == n_blocks * kQ8_0BlockBytes);
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const float* x = in.data() + b * kGgmlQK;
-    float amax = 0;
-    for (int j = 0; j < kGgmlQK; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f;  // ggml: d = amax / ((1 << 7) - 1)
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    uint8_t* blk = out.data() + b * kQ8_0BlockBytes;
-    StoreU16(blk, FloatToHalf(d));
-    for (int j = 0; j < kGgmlQK; ++j) blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::roundf(x[j] * id)));
-  }
+  assert(out.size() == in.size() / kGgmlQK * kQ8_0BlockBytes);
+  QuantizeRowQ8_0(in.data(), out.data(), static_cast<int64_t>(in.size()), nullptr);
 }
 
 void QuantizeQ4_0(std::span<const float> in, std::span<uint8_t> out) {
   assert(in.size() % kGgmlQK == 0);
-  const size_t n_blocks = in.size() / kGgmlQK;
-  assert(out.size() == n_blocks * kQ4_0BlockBytes);
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const float* x = in.data() + b * kGgmlQK;
-    // ggml quantize_row_q4_0_ref: the signed value of largest magnitude maps to -8.
-    float amax = 0, max = 0;
-    for (int j = 0; j < kGgmlQK; ++j) {
-      if (std::fabs(x[j]) > amax) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    const float d = max / -8.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    uint8_t* blk = out.data() + b * kQ4_0BlockBytes;
-    StoreU16(blk, FloatToHalf(d));
-    for (int j = 0; j < kGgmlQK / 2; ++j) {
-      const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
-      const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kGgmlQK / 2] * id + 8.5f)));
-      blk[2 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
-    }
-  }
+  assert(out.size() == in.size() / kGgmlQK * kQ4_0BlockBytes);
+  QuantizeRowQ4_0(in.data(), out.data(), static_cast<int64_t>(in.size()), nullptr);
 }
 
 GgmlBlockDecoder FindGgmlDecoder(GgmlType type) {

@@ -122,8 +122,9 @@ void DequantizeQ8_0(std::span<const uint8_t> blocks, std::span<float> out);
 // Decode Q4_0 blocks (18 bytes each) into 32 floats each.
 void DequantizeQ4_0(std::span<const uint8_t> blocks, std::span<float> out);
 
-// Reference encoders with ggml's rounding (quantize_row_q8_0_ref / quantize_row_q4_0_ref): used by
-// tests and GGUF export. in.size() must be a multiple of 32; out gets in.size()/32 blocks.
+// Reference encoders with ggml's rounding (quantize_row_q8_0_ref / quantize_row_q4_0_ref), span
+// wrappers over QuantizeRowQ8_0 / QuantizeRowQ4_0 without an imatrix (formats/ggml_quantize.h).
+// in.size() must be a multiple of 32; out gets in.size()/32 blocks (asserted).
 void QuantizeQ8_0(std::span<const float> in, std::span<uint8_t> out);
 void QuantizeQ4_0(std::span<const float> in, std::span<uint8_t> out);
 

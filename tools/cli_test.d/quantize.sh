@@ -48,6 +48,28 @@ expect 2 "quantize missing calib file" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_Q
 expect_err_one_line "quantize missing calib file"
 expect 2 "quantize a quantized input" -- "$Q" quantize "$QF_QZ_TMP/g4" -o "$QF_QZ_TMP/x" --method rtn
 expect_err_one_line "quantize a quantized input"
+# GGUF export (--format gguf): a file llama.cpp loads, the same bytes for any thread count; imatrix.
+QF_QZ_GGUF="$SHARED/models/stories260K/stories260K.gguf"
+expect 0 "quantize gguf Q8_0" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s.gguf" --format gguf --type Q8_0 --threads 2
+expect 0 "quantize gguf Q8_0 again, 1 thread" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s1.gguf" --format gguf --type q8_0 --threads 1
+cmp -s "$QF_QZ_TMP/s.gguf" "$QF_QZ_TMP/s1.gguf" && passes=$((passes+1)) || { echo "FAIL: GGUF export differs with 1 thread"; fails=$((fails+1)); }
+expect 0 "ppl of the exported gguf" -- "$Q" ppl "$QF_QZ_TMP/s.gguf" --text "$QF_QZ_TMP/calib.txt" --ctx 128
+expect 0 "imatrix" -- "$Q" imatrix "$QF_QZ_GGUF" -o "$QF_QZ_TMP/im.gguf" --calib "$QF_QZ_TMP/calib.txt" --calib-samples 4 --calib-seqlen 64
+expect 0 "quantize gguf Q4_0 with imatrix" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s4.gguf" --format gguf --type Q4_0 --imatrix "$QF_QZ_TMP/im.gguf"
+expect 2 "quantize gguf without --type" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf
+expect_err_one_line "quantize gguf without --type"
+expect 2 "quantize gguf unknown type" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K
+expect_err_one_line "quantize gguf unknown type"
+expect 2 "quantize gguf with gptq" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K_M --method gptq
+expect_err_one_line "quantize gguf with gptq"
+expect 2 "quantize gguf with --bits" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K_M --bits 4
+expect_err_one_line "quantize gguf with --bits"
+expect 2 "quantize gguf from a HF directory" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_QZ_TMP/x" --format gguf --type Q8_0
+expect_err_one_line "quantize gguf from a HF directory"
+expect 2 "quantize --type without gguf" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_QZ_TMP/x" --method rtn --type Q8_0
+expect_err_one_line "quantize --type without gguf"
+expect 2 "quantize gguf bad imatrix" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --imatrix "$QF_QZ_TMP/calib.txt"
+expect_err_one_line "quantize gguf bad imatrix"
 [ ! -e "$QF_QZ_TMP/x" ] && passes=$((passes+1)) || { echo "FAIL: a failed quantize left $QF_QZ_TMP/x"; fails=$((fails+1)); }
 ls -a "$QF_QZ_TMP" | grep -q '\.tmp-' && { echo "FAIL: a temporary directory was left behind"; fails=$((fails+1)); } || passes=$((passes+1))
 rm -rf "$QF_QZ_TMP"
