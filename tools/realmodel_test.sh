@@ -56,5 +56,29 @@ gemma3-270m|gemma-3-270m-q4_k_m.gguf|295216|4f665b1df92f896da67893e32b64154ad135
 qwen2.5-coder-0.5b|qwen2.5-coder-0.5b-instruct.gguf|299078|c2787e243473fc0f3db89b1f2113fef63010b29fb9dcfe3a30bb851702910406|30.8843
 EOF_MODELS
 
+# GGUF export (issue 11): llama.cpp's Q4_K_M mixture rules give Gemma 3's shipped Q4_K_M file its own
+# types for every tensor (so every tensor is copied unchanged); a Q8_0 export of Qwen2.5-0.5B (every
+# tensor requantized from its shipped types) runs, with PPL within 1% of the shipped file's over 4 chunks.
+GQ=$(mktemp -d)
+j=$("$Q" quantize "$ROOT/models/gemma-3-270m-q4_k_m.gguf" -o "$GQ/g.gguf" --format gguf --type Q4_K_M --json --threads 2) \
+  || fail "gemma: quantize --format gguf --type Q4_K_M"
+python3 - "$j" <<'PY' && pass || fail "gemma: the Q4_K_M mixture differs from the shipped file's types"
+import json, sys
+t = json.loads(sys.argv[1])["tensors"]
+diff = [(x["name"], x["from"], x["to"]) for x in t if not x["copied"]]
+print(f"gemma Q4_K_M export: {len(t)} tensors, {len(diff)} with another type than shipped {diff[:5]}")
+sys.exit(0 if t and not diff else 1)
+PY
+"$Q" quantize "$ROOT/models/qwen2.5-coder-0.5b-instruct.gguf" -o "$GQ/q8.gguf" --format gguf --type Q8_0 --threads 2 >/dev/null \
+  || fail "qwen2.5-coder-0.5b: quantize --format gguf --type Q8_0"
+a=$("$Q" ppl "$GQ/q8.gguf" --text "$TEXT" --ctx 512 --max-chunks 4 --threads 2 --json) || fail "qwen Q8_0 export: ppl"
+python3 - "$a" 30.8843 <<'PY' && pass || fail "qwen Q8_0 export: ppl not within 1% of the shipped file's llama.cpp figure"
+import json, sys
+got, want = json.loads(sys.argv[1])["ppl"], float(sys.argv[2])
+print(f"qwen Q8_0 export: qforge {got:.4f}, shipped file (llama.cpp) {want:.4f} ({100 * (got / want - 1):+.3f}%)")
+sys.exit(0 if abs(got / want - 1) <= 0.01 else 1)
+PY
+rm -rf "$GQ"
+
 echo "realmodel: $passes passed, $fails failed"
 [ "$fails" = 0 ]

@@ -54,7 +54,7 @@ Result<std::vector<FileEntry>> ListFiles(const ArtifactPaths& paths);
 std::string ContentDigest(const std::vector<FileEntry>& files);
 
 struct ManifestSpec {
-  std::string kind;        // "hf-checkpoint" (GPTQ / AWQ layouts), later "gguf", "compressed-tensors"
+  std::string kind;        // "hf-checkpoint" (GPTQ / AWQ / compressed-tensors layouts), "gguf" (a single file)
   std::string version;     // the user's artifact version ("" = none given)
   nlohmann::json provenance = nlohmann::json::object();  // the run's record (input, method, calibration, command)
 };

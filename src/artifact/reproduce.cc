@@ -87,7 +87,7 @@ Result<ReproduceReport> Reproduce(const fs::path& artifact, const ReproduceOptio
     return MakeError("{}: the recorded command is not a qforge command line qforge can re-run: {}", paths.manifest.string(), r.command);
   }
   const std::string kind = StringField(m.json["artifact"], "kind", "");
-  if (words[1] != "quantize" || kind != "hf-checkpoint") {
+  if (words[1] != "quantize" || (kind != "hf-checkpoint" && kind != "gguf")) {
     return MakeError("{}: reproducing '{}' artifacts made by 'qforge {}' is not implemented", paths.manifest.string(), kind, words[1]);
   }
   for (const std::string& w : words) {
@@ -103,7 +103,8 @@ Result<ReproduceReport> Reproduce(const fs::path& artifact, const ReproduceOptio
   const fs::path scratch = base / fmt::format("qforge-reproduce-{}", ::getpid());
   fs::remove_all(scratch, ec);
   if (!fs::create_directory(scratch, ec)) return MakeError("{}: cannot create: {}", scratch.string(), ec.message());
-  const fs::path out = scratch / (paths.directory ? paths.root.filename() : fs::path("artifact"));
+  // The same name as the artifact: a single file's manifest lists it by name.
+  const fs::path out = scratch / paths.root.filename();
   r.argv = words;
   r.argv[0] = o.qforge.string();
   r.argv.insert(r.argv.end(), {"-o", out.string(), "--threads", std::to_string(o.threads)});

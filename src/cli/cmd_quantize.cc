@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "core/process.h"
 #include "formats/ggml_blocks.h"
 #include "quant/gguf_export.h"
 #include "quant/gguf_recipe.h"
@@ -56,14 +57,16 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
   quant::GgufExportOptions opt;
   opt.type = a.type;
   opt.overwrite = a.overwrite;
-  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", a.model, a.type);
+  opt.artifact_version = a.version;
+  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(a.model), a.type);
   if (!a.imatrix.empty()) {
     auto im = quant::ReadImatrix(a.imatrix);
     if (!im.ok()) return ReportError(app, im.error());
     opt.imatrix = std::move(im->entries);
     opt.imatrix_provenance = im->provenance;
-    opt.command += " --imatrix " + a.imatrix;
+    opt.command += " --imatrix " + ShellQuote(a.imatrix);
   }
+  if (!a.version.empty()) opt.command += " --version " + ShellQuote(a.version);
   ThreadPool pool(a.threads);
   auto r = quant::ExportGguf(a.model, a.out, opt, pool);
   if (!r.ok()) return ReportError(app, r.error());

@@ -9,6 +9,7 @@
 
 #include "artifact/build_info.h"
 #include "artifact/digest.h"
+#include "artifact/manifest.h"
 #include "formats/ggml_quantize.h"
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
@@ -155,7 +156,9 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   kv.emplace_back("general.file_type", U32Value(ftype->ftype));
   QF_ASSIGN_OR_RETURN(std::string src_sha, artifact::Sha256File(model));
   const artifact::BuildInfo& bi = artifact::GetBuildInfo();
-  kv.emplace_back("qforge.version", StringValue(fmt::format("{} ({})", bi.version, bi.git_commit)));
+  // The version only (the commit and build are in the manifest), so that another build of the same
+  // arithmetic writes the same file.
+  kv.emplace_back("qforge.version", StringValue(bi.version));
   kv.emplace_back("qforge.source", StringValue(fmt::format("{} sha256:{}", model.filename().string(), src_sha)));
   {
     const io::GgufValue* sft = g.Find("general.file_type");
@@ -212,8 +215,26 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   if (o.overwrite && fs::exists(out, ec) && fs::is_directory(out, ec)) {
     return MakeError("{} is a directory", out.string());
   }
+  const artifact::ArtifactPaths paths = artifact::PathsFor(out, /*directory=*/false);
+  if (o.overwrite) {
+    fs::remove(paths.signature, ec);  // a signature of the old file would no longer verify
+  }
   QF_TRY(io::WriteGgufFile(out, kv, specs, write));
   for (const GgufTensorReport& t : rep.tensors) rep.tensor_bytes += t.bytes;
+  std::map<std::string, int64_t> types;
+  for (const GgufTensorReport& t : rep.tensors) ++types[std::string(formats::GgmlInfo(t.to).name)];
+  artifact::ManifestSpec spec;
+  spec.kind = "gguf";
+  spec.version = o.artifact_version;
+  spec.provenance = {
+      {"input", {{"path", model.string()}, {"format", "gguf"}, {"files", {{{"file", model.filename().string()}, {"sha256", src_sha}}}}}},
+      {"method", "llama.cpp reference quantizers (ggml_quantize_chunk, bit-exact)"},
+      {"gguf_type", ftype->name},
+      {"tensor_types", types},
+      {"imatrix", has_imatrix ? nlohmann::json(o.imatrix_provenance) : nlohmann::json(nullptr)},
+      {"command", o.command},
+      {"qforge_version", bi.version}};
+  QF_TRY(artifact::WriteManifest(paths, spec));
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

@@ -7,6 +7,10 @@
 // llama.cpp sets them, then qforge's provenance keys (qforge.*; no timestamps, so two runs of the
 // same command give the same file).
 //
+// Beside the file, "<OUT>.qforge-manifest.json" (artifact/manifest.h): the file's size and SHA-256, the
+// source's hash, the type, the imatrix, the command — so `qforge sign / verify / reproduce` work on it.
+// The file is complete before the manifest is written (a kill in between leaves a GGUF without one).
+//
 // Memory: the source is mapped; each tensor is converted in slabs of rows, so the resident set is
 // bounded by one slab (f32 + output) plus the pages of the mapping being read.
 // Determinism: rows are independent; the pool splits them, the bytes never depend on the thread count.
@@ -34,7 +38,8 @@ struct GgufExportOptions {
   std::map<std::string, std::vector<float>> imatrix;
   std::string imatrix_provenance;  // e.g. "imatrix.gguf sha256:..." (recorded in qforge.imatrix)
   bool overwrite = false;
-  std::string command;  // the reproducing command, recorded in qforge.command
+  std::string command;  // the reproducing command, recorded in qforge.command and the manifest
+  std::string artifact_version;  // the user's version of the output, recorded in its manifest
 };
 
 struct GgufTensorReport {

@@ -53,6 +53,10 @@ QF_QZ_GGUF="$SHARED/models/stories260K/stories260K.gguf"
 expect 0 "quantize gguf Q8_0" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s.gguf" --format gguf --type Q8_0 --threads 2
 expect 0 "quantize gguf Q8_0 again, 1 thread" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s1.gguf" --format gguf --type q8_0 --threads 1
 cmp -s "$QF_QZ_TMP/s.gguf" "$QF_QZ_TMP/s1.gguf" && passes=$((passes+1)) || { echo "FAIL: GGUF export differs with 1 thread"; fails=$((fails+1)); }
+[ -f "$QF_QZ_TMP/s.gguf.qforge-manifest.json" ] && passes=$((passes+1)) || { echo "FAIL: no manifest beside the GGUF"; fails=$((fails+1)); }
+cmp -s "$QF_QZ_TMP/s.gguf.qforge-manifest.json" "$QF_QZ_TMP/s1.gguf.qforge-manifest.json" && passes=$((passes+1)) || { echo "FAIL: GGUF manifests differ"; fails=$((fails+1)); }
+expect 0 "reproduce the exported gguf" -- "$Q" reproduce "$QF_QZ_TMP/s.gguf" --threads 1 --work-dir "$QF_QZ_TMP"
+printf '%s' "$LAST_OUT" | grep -q "manifest identical" && passes=$((passes+1)) || { echo "FAIL: reproduce gguf: $LAST_OUT"; fails=$((fails+1)); }
 expect 0 "ppl of the exported gguf" -- "$Q" ppl "$QF_QZ_TMP/s.gguf" --text "$QF_QZ_TMP/calib.txt" --ctx 128
 expect 0 "imatrix" -- "$Q" imatrix "$QF_QZ_GGUF" -o "$QF_QZ_TMP/im.gguf" --calib "$QF_QZ_TMP/calib.txt" --calib-samples 4 --calib-seqlen 64
 expect 0 "quantize gguf Q4_0 with imatrix" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s4.gguf" --format gguf --type Q4_0 --imatrix "$QF_QZ_TMP/im.gguf"
