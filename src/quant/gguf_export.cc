@@ -14,7 +14,9 @@
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "io/mapped_file.h"
+#include "quant/gguf_from_hf.h"
 #include "quant/gguf_recipe.h"
+#include "quant/gguf_source.h"
 
 namespace qforge::quant {
 
@@ -23,16 +25,23 @@ using formats::GgmlType;
 
 namespace {
 
+const io::GgufValue* FindKey(const GgufSource& g, std::string_view key) {
+  for (const auto& [k, v] : g.metadata()) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
 // A u32/i32/u64 metadata value, or the first element of a per-layer array of them; -1 when absent.
-Result<int64_t> IntKey(const io::GgufFile& g, const std::string& key, bool required) {
-  const io::GgufValue* v = g.Find(key);
+Result<int64_t> IntKey(const GgufSource& g, const std::string& key, bool required) {
+  const io::GgufValue* v = FindKey(g, key);
   if (v == nullptr) {
-    if (required) return MakeError("{}: GGUF key {} is missing", g.path(), key);
+    if (required) return MakeError("{}: GGUF key {} is missing", g.path().string(), key);
     return int64_t{-1};
   }
   const io::GgufValue* s = v;
   if (v->type == io::GgufValueType::kArray) {
-    if (v->array.empty()) return MakeError("{}: GGUF key {} is an empty array", g.path(), key);
+    if (v->array.empty()) return MakeError("{}: GGUF key {} is an empty array", g.path().string(), key);
     s = &v->array[0];
   }
   switch (s->type) {
@@ -40,7 +49,8 @@ Result<int64_t> IntKey(const io::GgufFile& g, const std::string& key, bool requi
       return static_cast<int64_t>(s->u);
     case io::GgufValueType::kI8: case io::GgufValueType::kI16: case io::GgufValueType::kI32: case io::GgufValueType::kI64:
       return s->i;
-    default: return MakeError("{}: GGUF key {} is a {}, not an integer", g.path(), key, io::GgufValueTypeName(s->type));
+    default:
+      return MakeError("{}: GGUF key {} is a {}, not an integer", g.path().string(), key, io::GgufValueTypeName(s->type));
   }
 }
 
@@ -71,16 +81,21 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
     return MakeError("--type '{}': not a GGUF file type qforge writes (one of {})", o.type, GgufFileTypeNames());
   }
   std::error_code ec;
-  if (fs::is_directory(model, ec)) {
-    return MakeError("{}: GGUF export from a Hugging Face directory is not implemented yet (its config and tokenizer "
-                     "must be converted to GGUF metadata); give a GGUF file as the source",
-                     model.string());
-  }
   if (!o.overwrite && fs::exists(out, ec)) {
     return MakeError("{} exists (use --overwrite to replace it)", out.string());
   }
-  QF_ASSIGN_OR_RETURN(io::GgufFile g, io::GgufFile::Open(model));
-  QF_ASSIGN_OR_RETURN(std::string arch, g.GetString("general.architecture"));
+  std::unique_ptr<GgufSource> source;
+  if (fs::is_directory(model, ec)) {
+    QF_ASSIGN_OR_RETURN(source, OpenHfGgufSource(model));
+  } else {
+    QF_ASSIGN_OR_RETURN(source, OpenGgufFileSource(model));
+  }
+  const GgufSource& g = *source;
+  const io::GgufValue* arch_v = FindKey(g, "general.architecture");
+  if (arch_v == nullptr || arch_v->type != io::GgufValueType::kString) {
+    return MakeError("{}: GGUF key general.architecture is missing or not a string", model.string());
+  }
+  const std::string arch = arch_v->s;
   if (arch != "llama" && arch != "qwen2" && arch != "gemma3") {
     return MakeError("{}: GGUF export knows the llama, qwen2 and gemma3 architectures, not '{}'", model.string(), arch);
   }
@@ -99,7 +114,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
                    [&](size_t a, size_t b) { return LlamaTensorLess(g.tensors()[a].name, g.tensors()[b].name); });
   std::vector<GgufRecipeTensor> rts;
   for (size_t i : order) {
-    const io::GgufTensorInfo& t = g.tensors()[i];
+    const GgufSourceTensor& t = g.tensors()[i];
     rts.push_back({t.name, t.type, t.n_dims, t.ne});
   }
   const bool has_imatrix = !o.imatrix.empty();
@@ -108,9 +123,9 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   GgufExportReport rep;
   std::vector<io::GgufTensorSpec> specs;
   for (size_t k = 0; k < order.size(); ++k) {
-    const io::GgufTensorInfo& t = g.tensors()[order[k]];
+    const GgufSourceTensor& t = g.tensors()[order[k]];
     GgufTensorReport tr{t.name, t.type, choice[k].type, 0, t.n_elements, choice[k].fell_back, false,
-                        t.type == choice[k].type};
+                        t.type == choice[k].type && !g.RawBytes(order[k]).empty()};
     if (!tr.copied) {
       if (!formats::GgmlQuantizable(tr.to)) {
         return MakeError("{}: tensor '{}' would become {}, which qforge cannot write", model.string(), t.name,
@@ -138,7 +153,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
     specs.push_back({t.name, tr.to, t.n_dims, t.ne});
     rep.n_fallback += tr.fell_back ? 1 : 0;
     rep.elements += t.n_elements;
-    rep.source_bytes += t.n_bytes;
+    rep.source_bytes += formats::GgmlRowBytes(t.type, t.ne[0]).value_or(0) * (t.n_elements / t.ne[0]);
     rep.tensors.push_back(std::move(tr));
   }
 
@@ -154,14 +169,17 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   }
   kv.emplace_back("general.quantization_version", U32Value(2));
   kv.emplace_back("general.file_type", U32Value(ftype->ftype));
-  QF_ASSIGN_OR_RETURN(std::string src_sha, artifact::Sha256File(model));
   const artifact::BuildInfo& bi = artifact::GetBuildInfo();
   // The version only (the commit and build are in the manifest), so that another build of the same
   // arithmetic writes the same file.
   kv.emplace_back("qforge.version", StringValue(bi.version));
-  kv.emplace_back("qforge.source", StringValue(fmt::format("{} sha256:{}", model.filename().string(), src_sha)));
   {
-    const io::GgufValue* sft = g.Find("general.file_type");
+    std::string srcs;
+    for (const auto& [file, sha] : g.file_hashes()) srcs += fmt::format("{}{} sha256:{}", srcs.empty() ? "" : ", ", file, sha);
+    kv.emplace_back("qforge.source", StringValue(srcs));
+  }
+  {
+    const io::GgufValue* sft = FindKey(g, "general.file_type");
     kv.emplace_back("qforge.source.file_type", U32Value(sft != nullptr && sft->type == io::GgufValueType::kU32
                                                              ? static_cast<uint32_t>(sft->u) : 0xffffffffu));
   }
@@ -172,17 +190,17 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   std::vector<float> f32;
   std::vector<uint8_t> q;
   auto write = [&](size_t k, const std::function<Status(std::span<const uint8_t>)>& sink) -> Status {
-    const io::GgufTensorInfo& t = g.tensors()[order[k]];
+    const GgufSourceTensor& t = g.tensors()[order[k]];
     GgufTensorReport& tr = rep.tensors[k];
     if (tr.copied) {
-      QF_TRY(sink(t.bytes));
-      io::ReleasePages(t.bytes);
-      tr.bytes = t.bytes.size();
+      const std::span<const uint8_t> raw = g.RawBytes(order[k]);
+      QF_TRY(sink(raw));
+      g.Release(order[k], 0, t.n_elements / t.ne[0]);
+      tr.bytes = raw.size();
       return Status::Ok();
     }
     const int64_t cols = t.ne[0];
     const int64_t rows = t.n_elements / cols;
-    const int64_t src_row = *formats::GgmlRowBytes(t.type, cols);
     const int64_t dst_row = *formats::GgmlRowBytes(tr.to, cols);
     std::span<const float> qw;
     if (tr.imatrix) qw = o.imatrix.at(t.name);
@@ -193,11 +211,8 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
       q.resize(static_cast<size_t>(n * dst_row));
       std::vector<Status> errs(static_cast<size_t>(ThreadPool::NumChunks(n, 16)), Status::Ok());
       pool.ParallelFor(n, 16, [&](int64_t b, int64_t e, int64_t chunk) {
-        for (int64_t r = b; r < e && errs[chunk].ok(); ++r) {
-          errs[chunk] = formats::DequantizeGgmlRow(
-              t.type, t.bytes.subspan(static_cast<size_t>((r0 + r) * src_row), static_cast<size_t>(src_row)),
-              std::span<float>(f32.data() + r * cols, static_cast<size_t>(cols)));
-        }
+        errs[chunk] = g.ReadRowsF32(order[k], r0 + b, e - b,
+                                    std::span<float>(f32.data() + b * cols, static_cast<size_t>((e - b) * cols)));
         if (!errs[chunk].ok()) return;
         errs[chunk] = formats::QuantizeGgmlRows(
             tr.to, std::span<const float>(f32.data() + b * cols, static_cast<size_t>((e - b) * cols)), e - b, cols, qw,
@@ -207,7 +222,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
         if (!s.ok()) return MakeError("tensor '{}': {}", t.name, s.error().message);
       }
       QF_TRY(sink(q));
-      io::ReleasePages(t.bytes.subspan(static_cast<size_t>(r0 * src_row), static_cast<size_t>(n * src_row)));
+      g.Release(order[k], r0, n);
     }
     tr.bytes = static_cast<uint64_t>(rows * dst_row);
     return Status::Ok();
@@ -223,11 +238,13 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   for (const GgufTensorReport& t : rep.tensors) rep.tensor_bytes += t.bytes;
   std::map<std::string, int64_t> types;
   for (const GgufTensorReport& t : rep.tensors) ++types[std::string(formats::GgmlInfo(t.to).name)];
+  nlohmann::json input_files = nlohmann::json::array();
+  for (const auto& [file, sha] : g.file_hashes()) input_files.push_back({{"file", file}, {"sha256", sha}});
   artifact::ManifestSpec spec;
   spec.kind = "gguf";
   spec.version = o.artifact_version;
   spec.provenance = {
-      {"input", {{"path", model.string()}, {"format", "gguf"}, {"files", {{{"file", model.filename().string()}, {"sha256", src_sha}}}}}},
+      {"input", {{"path", model.string()}, {"format", fs::is_directory(model, ec) ? "hf" : "gguf"}, {"files", input_files}}},
       {"method", "llama.cpp reference quantizers (ggml_quantize_chunk, bit-exact)"},
       {"gguf_type", ftype->name},
       {"tensor_types", types},
@@ -238,5 +255,60 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }
+
+}  // namespace qforge::quant
+
+namespace qforge::quant {
+
+namespace {
+
+class GgufFileSource final : public GgufSource {
+ public:
+  static Result<std::unique_ptr<GgufSource>> Open(const fs::path& path) {
+    QF_ASSIGN_OR_RETURN(io::GgufFile g, io::GgufFile::Open(path));
+    auto s = std::unique_ptr<GgufFileSource>(new GgufFileSource(std::move(g)));
+    s->path_ = path;
+    QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(path));
+    s->hashes_.emplace_back(path.filename().string(), sha);
+    for (const io::GgufTensorInfo& t : s->g_.tensors()) {
+      s->tensors_.push_back({t.name, t.type, t.n_dims, t.ne, t.n_elements});
+    }
+    return std::unique_ptr<GgufSource>(std::move(s));
+  }
+  const fs::path& path() const override { return path_; }
+  const std::vector<std::pair<std::string, std::string>>& file_hashes() const override { return hashes_; }
+  const std::vector<std::pair<std::string, io::GgufValue>>& metadata() const override { return g_.metadata(); }
+  const std::vector<GgufSourceTensor>& tensors() const override { return tensors_; }
+  std::span<const uint8_t> RawBytes(size_t i) const override { return g_.tensors()[i].bytes; }
+  Status ReadRowsF32(size_t i, int64_t r0, int64_t n, std::span<float> out) const override {
+    const io::GgufTensorInfo& t = g_.tensors()[i];
+    const int64_t cols = t.ne[0];
+    const std::optional<int64_t> row = formats::GgmlRowBytes(t.type, cols);
+    if (!row || r0 < 0 || n < 0 || r0 + n > t.n_elements / cols || static_cast<int64_t>(out.size()) != n * cols) {
+      return MakeError("{}: tensor '{}': rows {}..{} out of range", path_.string(), t.name, r0, r0 + n);
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      QF_TRY(formats::DequantizeGgmlRow(t.type, t.bytes.subspan(static_cast<size_t>((r0 + r) * *row), static_cast<size_t>(*row)),
+                                        out.subspan(static_cast<size_t>(r * cols), static_cast<size_t>(cols))));
+    }
+    return Status::Ok();
+  }
+  void Release(size_t i, int64_t r0, int64_t n) const override {
+    const io::GgufTensorInfo& t = g_.tensors()[i];
+    const int64_t row = formats::GgmlRowBytes(t.type, t.ne[0]).value_or(0);
+    io::ReleasePages(t.bytes.subspan(static_cast<size_t>(r0 * row), static_cast<size_t>(n * row)));
+  }
+
+ private:
+  explicit GgufFileSource(io::GgufFile g) : g_(std::move(g)) {}
+  io::GgufFile g_;
+  fs::path path_;
+  std::vector<std::pair<std::string, std::string>> hashes_;
+  std::vector<GgufSourceTensor> tensors_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<GgufSource>> OpenGgufFileSource(const fs::path& path) { return GgufFileSource::Open(path); }
 
 }  // namespace qforge::quant
