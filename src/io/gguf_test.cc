@@ -281,6 +281,17 @@ TEST_F(GgufTest, QuantizedLlamaThroughModelSource) {
   EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.post_ffw_norm.weight"),
             "model.layers.3.post_feedforward_layernorm.weight");
   EXPECT_EQ(CanonicalNameFromGguf("gemma3", "blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
+  // The inverse, for every name above and both architectures' tables.
+  for (const char* arch : {"llama", "qwen2", "gemma3"}) {
+    for (const char* g : {"token_embd.weight", "output_norm.weight", "output.weight", "blk.0.attn_norm.weight",
+                          "blk.11.attn_q.weight", "blk.2.attn_v.bias", "blk.0.ffn_norm.weight", "blk.7.ffn_down.weight"}) {
+      const std::string hf = CanonicalNameFromGguf(arch, g);
+      if (hf == g) continue;
+      EXPECT_EQ(GgufNameFromCanonical(arch, hf), g) << arch << " " << hf;
+    }
+  }
+  EXPECT_EQ(GgufNameFromCanonical("gemma3", "model.layers.3.post_feedforward_layernorm.weight"), "blk.3.post_ffw_norm.weight");
+  EXPECT_EQ(GgufNameFromCanonical("llama", "model.layers.3.mlp.experts.weight"), "");
 }
 
 // One [3, 512] tensor of every dequantizable type: DequantizeTensor decodes each exactly as the
