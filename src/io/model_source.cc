@@ -181,27 +181,26 @@ std::string CanonicalNameFromGguf(std::string_view arch, std::string_view n) {
   return std::string(n);
 }
 
-std::string GgufNameFromCanonical(std::string_view arch, std::string_view n) {
+std::optional<std::string> GgufNameFromCanonical(std::string_view arch, std::string_view n) {
   if (n == "model.embed_tokens.weight") return "token_embd.weight";
   if (n == "model.norm.weight") return "output_norm.weight";
   if (n == "lm_head.weight") return "output.weight";
   constexpr std::string_view kLayers = "model.layers.";
-  if (n.starts_with(kLayers)) {
-    const size_t dot = n.find('.', kLayers.size());
-    if (dot != std::string_view::npos && dot > kLayers.size()) {
-      const std::string_view num = n.substr(kLayers.size(), dot - kLayers.size());
-      if (num.size() < 10 && std::all_of(num.begin(), num.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        const std::string_view rest = n.substr(dot + 1);
-        const std::span<const std::pair<std::string_view, std::string_view>> names =
-            arch == "gemma3" ? std::span<const std::pair<std::string_view, std::string_view>>(kGgufGemma3BlockNames)
-                             : std::span<const std::pair<std::string_view, std::string_view>>(kGgufBlockNames);
-        for (const auto& [g, hf] : names) {
-          if (hf == rest) return fmt::format("blk.{}.{}", num, g);
-        }
-      }
-    }
+  if (!n.starts_with(kLayers)) return std::nullopt;
+  const size_t dot = n.find('.', kLayers.size());
+  if (dot == std::string_view::npos || dot == kLayers.size()) return std::nullopt;
+  const std::string_view num = n.substr(kLayers.size(), dot - kLayers.size());
+  if (num.size() >= 10 || !std::all_of(num.begin(), num.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    return std::nullopt;
   }
-  return "";
+  const std::string_view rest = n.substr(dot + 1);
+  const std::span<const std::pair<std::string_view, std::string_view>> names =
+      arch == "gemma3" ? std::span<const std::pair<std::string_view, std::string_view>>(kGgufGemma3BlockNames)
+                       : std::span<const std::pair<std::string_view, std::string_view>>(kGgufBlockNames);
+  for (const auto& [g, hf] : names) {
+    if (hf == rest) return fmt::format("blk.{}.{}", num, g);
+  }
+  return std::nullopt;
 }
 
 ModelSource::ModelSource(ModelSource&&) noexcept = default;

@@ -115,9 +115,9 @@ class ModelSource {
 // depends on the architecture: ffn_norm is post_attention_layernorm for llama/qwen2 but
 // pre_feedforward_layernorm for gemma3 (whose post_attention_norm is post_attention_layernorm).
 std::string CanonicalNameFromGguf(std::string_view arch, std::string_view gguf_name);
-// The inverse: llama.cpp's GGUF name of a canonical (Hugging Face) tensor name of `arch`
-// ("model.layers.3.mlp.gate_proj.weight" -> "blk.3.ffn_gate.weight"); "" when it has none.
-std::string GgufNameFromCanonical(std::string_view arch, std::string_view canonical_name);
+// The inverse, from the same tables: llama.cpp's GGUF name of a canonical (HF) tensor name for `arch`
+// ("model.layers.3.mlp.gate_proj.weight" -> "blk.3.ffn_gate.weight"); nullopt for names without one.
+std::optional<std::string> GgufNameFromCanonical(std::string_view arch, std::string_view canonical_name);
 
 // The q/k row permutation between the two RoPE styles (HF's convert_llama_weights_to_hf.py `permute`).
 // For a projection with n_heads heads of head_dim rows each (head_dim even, rows = n_heads * head_dim):

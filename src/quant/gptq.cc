@@ -9,6 +9,8 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
+#include "formats/ggml_grid.h"
+#include "formats/ggml_quantize.h"
 #include "quant/rtn.h"
 
 namespace qforge::quant {
@@ -54,13 +56,17 @@ bool UpperInverseCholesky(int64_t n, Fill fill, double lambda, ThreadPool& pool,
   return u->allFinite();
 }
 
-}  // namespace
+// H checked, dead columns fixed, the processing order, and U (with the damping retries): what every
+// GPTQ variant needs before its column loop.
+struct PreparedHessian {
+  std::vector<char> dead;
+  std::vector<int64_t> perm;
+  Eigen::MatrixXd u;
+  double rel = 0.0;
+  int retries = 0;
+};
 
-Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const double> h, const WeightQuantOptions& opt,
-                                               ThreadPool& pool, GptqStats* stats) {
-  QF_TRY(ValidateWeightQuantOptions(opt, w.cols));
-  QF_TRY(CheckFinite(w, "GPTQ weight"));
-  const int64_t n = w.cols, out = w.rows;
+Result<PreparedHessian> PrepareHessian(std::span<const double> h, int64_t n, bool act_order, double damp, ThreadPool& pool) {
   if (static_cast<int64_t>(h.size()) != n * n)
     return MakeError("GPTQ: expected a Hessian of {} x {} = {} values (the weight's in), found {}", n, n, n * n, h.size());
   for (int64_t i = 0; i < n * n; ++i) {
@@ -72,18 +78,20 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
       return MakeError("GPTQ: expected a Hessian with a non-negative diagonal (a Gram matrix), found H[{}, {}] = {}", i, i,
                        h[i * n + i]);
   }
-
+  PreparedHessian p;
   // Dead columns (reference: H[dead, dead] = 1, W[:, dead] = 0).
   std::vector<double> diag(static_cast<size_t>(n));
-  std::vector<char> dead(static_cast<size_t>(n));
+  p.dead.assign(static_cast<size_t>(n), 0);
+  std::vector<char>& dead = p.dead;
   for (int64_t i = 0; i < n; ++i) {
     dead[i] = h[i * n + i] == 0.0;
     diag[i] = dead[i] ? 1.0 : h[i * n + i];
   }
   // Processing order.
-  std::vector<int64_t> perm(static_cast<size_t>(n));
+  p.perm.assign(static_cast<size_t>(n), 0);
+  std::vector<int64_t>& perm = p.perm;
   std::iota(perm.begin(), perm.end(), 0);
-  if (opt.act_order)
+  if (act_order)
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
 
   // A(i, j) = H_d[perm[n-1-i], perm[n-1-j]], lower triangle (column by column, split over the pool).
@@ -102,8 +110,8 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
   for (int64_t i = 0; i < n; ++i) mean_diag += diag[i];
   mean_diag /= static_cast<double>(n);
 
-  Eigen::MatrixXd u;
-  double rel = opt.damp;
+  Eigen::MatrixXd& u = p.u;
+  double rel = damp;
   int retries = 0;
   std::vector<double> tried;
   for (;;) {
@@ -120,6 +128,26 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
     rel = rel > 0.0 ? rel * 10.0 : 0.01;
     ++retries;
   }
+
+  p.rel = rel;
+  p.retries = retries;
+  return p;
+}
+
+}  // namespace
+
+Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const double> h, const WeightQuantOptions& opt,
+                                               ThreadPool& pool, GptqStats* stats) {
+  QF_TRY(ValidateWeightQuantOptions(opt, w.cols));
+  QF_TRY(CheckFinite(w, "GPTQ weight"));
+  const int64_t n = w.cols, out = w.rows;
+
+  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, opt.act_order, opt.damp, pool));
+  const std::vector<char>& dead = prep.dead;
+  const std::vector<int64_t>& perm = prep.perm;
+  const Eigen::MatrixXd& u = prep.u;
+  const double rel = prep.rel;
+  const int retries = prep.retries;
 
   formats::GroupQuantMatrix q = MakeGroupQuantMatrix(out, n, opt);
   const bool per_channel = opt.group_size <= 0;
@@ -207,6 +235,133 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
     for (double l : chunk_loss) stats->proxy_loss += l;
   }
   return q;
+}
+
+}  // namespace qforge::quant
+
+namespace qforge::quant {
+
+Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
+                                        std::span<const float> grid_weights, double damp, ThreadPool& pool,
+                                        GptqStats* stats) {
+  if (!formats::HasGgmlGrid(type)) {
+    return MakeError("GPTQ: ggml type {} has no code grid (GPTQ runs inside q4_0 q4_1 q5_0 q5_1 q8_0 q2_k..q6_k iq4_nl iq4_xs)",
+                     formats::GgmlInfo(type).name);
+  }
+  QF_TRY(CheckFinite(w, "GPTQ weight"));
+  const int64_t n = w.cols, out = w.rows;
+  const int64_t blk = formats::GgmlInfo(type).block_size;
+  const std::optional<int64_t> row_bytes_opt = formats::GgmlRowBytes(type, n);
+  if (!row_bytes_opt) return MakeError("GPTQ: {} columns are not a multiple of {}'s block of {}", n, formats::GgmlInfo(type).name, blk);
+  const int64_t row_bytes = *row_bytes_opt;
+  const int64_t block_bytes = formats::GgmlInfo(type).type_size;
+  if (!grid_weights.empty() && static_cast<int64_t>(grid_weights.size()) != n) {
+    return MakeError("GPTQ: {} grid weights for {} columns", grid_weights.size(), n);
+  }
+  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, /*act_order=*/false, damp, pool));
+  const std::vector<char>& dead = prep.dead;
+  const Eigen::MatrixXd& u = prep.u;
+  constexpr int64_t bs = 128;  // lazy batch: a multiple of 32 and a divisor of 256
+  const formats::GgmlGridInfo grid = formats::GgmlGrid(type);
+
+  GgmlGptqResult res;
+  res.bytes.assign(static_cast<size_t>(out * row_bytes), 0);
+  res.dequantized = TensorF32(Shape{out, n});
+  const int64_t num_chunks = ThreadPool::NumChunks(out, kGptqRowGrain);
+  std::vector<double> chunk_loss(static_cast<size_t>(num_chunks), 0.0);
+  std::vector<Status> chunk_status(static_cast<size_t>(num_chunks), Status::Ok());
+
+  pool.ParallelFor(out, kGptqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+    const int64_t rows = r1 - r0;
+    Eigen::MatrixXd wc(rows, n);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = w.Row(r0 + r);
+      for (int64_t i = 0; i < n; ++i) wc(r, i) = dead[i] ? 0.0 : src[i];
+    }
+    // Per row: the current block's bytes, grid (scale, offset) and the codes chosen so far.
+    std::vector<float> vals(static_cast<size_t>(blk)), scale(static_cast<size_t>(rows * blk)),
+        offset(static_cast<size_t>(rows * blk));
+    std::vector<uint8_t> codes(static_cast<size_t>(rows * blk));
+    Eigen::MatrixXd err(rows, bs);
+    double loss = 0.0;
+    for (int64_t i1 = 0; i1 < n && chunk_status[chunk].ok(); i1 += bs) {
+      const int64_t i2 = std::min(i1 + bs, n), count = i2 - i1;
+      for (int64_t i = i1; i < i2; ++i) {
+        const int64_t b = i / blk, k = i % blk;
+        if (k == 0) {
+          // The block's grid from its current weights (all of [i, i + blk) are up to date here).
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t c = 0; c < blk; ++c) vals[c] = static_cast<float>(wc(r, i + c));
+            std::span<uint8_t> block(res.bytes.data() + (r0 + r) * row_bytes + b * block_bytes, static_cast<size_t>(block_bytes));
+            const std::span<const float> qw = grid_weights.empty() ? std::span<const float>() : grid_weights.subspan(static_cast<size_t>(i), static_cast<size_t>(blk));
+            Status st = formats::QuantizeGgmlRows(type, vals, 1, blk, qw, block);
+            if (st.ok()) {
+              st = formats::GgmlRowGrid(type, block, std::span<float>(scale.data() + r * blk, static_cast<size_t>(blk)),
+                                        std::span<float>(offset.data() + r * blk, static_cast<size_t>(blk)));
+            }
+            if (st.ok()) st = formats::GetGgmlRowCodes(type, block, std::span<uint8_t>(codes.data() + r * blk, static_cast<size_t>(blk)));
+            if (!st.ok()) {
+              chunk_status[chunk] = std::move(st);
+              return;
+            }
+          }
+        }
+        const double d = u(i, i);
+        for (int64_t r = 0; r < rows; ++r) {
+          const double wv = wc(r, i);
+          const float s = scale[r * blk + k], o = offset[r * blk + k];
+          uint8_t& code = codes[r * blk + k];
+          if (s != 0.0f) {
+            if (grid.levels == nullptr) {
+              const double t = std::nearbyint((wv - o) / s) - grid.level_min;
+              code = static_cast<uint8_t>(std::clamp(t, 0.0, static_cast<double>(grid.n_levels - 1)));
+            } else {
+              double best = INFINITY;
+              for (int c = 0; c < grid.n_levels; ++c) {
+                const double e = std::fabs(wv - static_cast<double>(s * grid.Level(c) + o));
+                if (e < best) {
+                  best = e;
+                  code = static_cast<uint8_t>(c);
+                }
+              }
+            }
+          }  // a zero scale: every code gives the offset; keep the reference quantizer's code
+          const double e = (wv - static_cast<double>(s * grid.Level(code) + o)) / d;
+          err(r, i - i1) = e;
+          loss += e * e;
+        }
+        if (i + 1 < i2)
+          wc.middleCols(i + 1, i2 - i - 1).noalias() -= err.col(i - i1) * u.row(i).segment(i + 1, i2 - i - 1);
+        if (k == blk - 1) {
+          for (int64_t r = 0; r < rows; ++r) {
+            std::span<uint8_t> block(res.bytes.data() + (r0 + r) * row_bytes + b * block_bytes, static_cast<size_t>(block_bytes));
+            Status st = formats::SetGgmlRowCodes(type, block, std::span<const uint8_t>(codes.data() + r * blk, static_cast<size_t>(blk)));
+            if (!st.ok()) {
+              chunk_status[chunk] = std::move(st);
+              return;
+            }
+          }
+        }
+      }
+      if (i2 < n) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
+    }
+    for (int64_t r = 0; r < rows && chunk_status[chunk].ok(); ++r) {
+      chunk_status[chunk] = formats::DequantizeGgmlRow(
+          type, std::span<const uint8_t>(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes)),
+          std::span<float>(res.dequantized.values.data() + (r0 + r) * n, static_cast<size_t>(n)));
+    }
+    chunk_loss[chunk] = loss;
+  });
+  for (Status& st : chunk_status) {
+    if (!st.ok()) return std::move(st).error();
+  }
+  if (stats) {
+    stats->damp_used = prep.rel;
+    stats->damp_retries = prep.retries;
+    stats->proxy_loss = 0.0;
+    for (double l : chunk_loss) stats->proxy_loss += l;
+  }
+  return res;
 }
 
 }  // namespace qforge::quant

@@ -54,6 +54,7 @@
 #include "core/result.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
+#include "formats/ggml_blocks.h"
 #include "formats/group_quant.h"
 #include "quant/weight_quant.h"
 
@@ -75,5 +76,26 @@ struct GptqStats {
 // read by the factorisation; the diagonal decides dead columns and act order). stats may be null.
 Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const double> h, const WeightQuantOptions& opt,
                                                ThreadPool& pool, GptqStats* stats);
+
+// GPTQ inside a GGML type's block grids (GGUF export with --method gptq / awq+gptq): the block headers
+// (scales, mins, sub-block scales) of each row's block are chosen by llama.cpp's own quantizer
+// (formats/ggml_quantize.h) on the block's CURRENT weights — with every update from the columns already
+// quantized applied — weighted by `grid_weights` (one per input column: an imatrix row, or diag(H)),
+// when the column loop reaches the block's first column; then each column's codes are the nearest
+// levels of those grids (formats/ggml_grid.h) and the rounding error is spread over the remaining
+// columns through U as in QuantizeGptq (no act order: the blocks are contiguous runs of columns). The
+// result is an ordinary row of the type: any GGML reader runs it. With H = I nothing is propagated: the
+// headers are the reference quantizer's and every element takes the nearest level of its grid, so no
+// element is further from its weight than the reference's own code (tested; the reference's rounding
+// differs only at ties: truncation in Q4_0/Q5_0, roundf in Q8_0). Lazy batches of 128 columns (a multiple of 32, a divisor
+// of 256, so a block's columns are always up to date when its grid is chosen).
+// Returns the rows' bytes ([out] rows of GgmlRowBytes(type, in)) and their decoded values.
+struct GgmlGptqResult {
+  std::vector<uint8_t> bytes;
+  TensorF32 dequantized;  // [out, in]
+};
+Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
+                                        std::span<const float> grid_weights, double damp, ThreadPool& pool,
+                                        GptqStats* stats);
 
 }  // namespace qforge::quant
