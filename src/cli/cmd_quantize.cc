@@ -41,24 +41,51 @@ struct QuantizeArgs {
 // --format gguf: llama.cpp's file types, written by its reference quantizers (quant/gguf_export.h).
 int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
   if (a.type.empty()) return ReportError(app, Error{fmt::format("--format gguf needs --type (one of {})", quant::GgufFileTypeNames())});
-  if (app.count("--method") > 0 && a.method != "rtn") {
-    return ReportError(app, Error{fmt::format("--format gguf --method {}: not implemented yet (GGUF export writes llama.cpp's "
-                                              "reference quantizers, --method rtn; GPTQ / AWQ inside the k-quant grids are planned)",
-                                              a.method)});
+  quant::GgufExportOptions opt;
+  // rtn (the default with --format gguf): llama.cpp's reference quantizers; gptq / awq / awq+gptq:
+  // calibrated, inside the same grids.
+  const std::string method = app.count("--method") > 0 ? a.method : "rtn";
+  const auto m = quant::MethodFromName(method);
+  if (!m || (*m != quant::Method::kRtn && *m != quant::Method::kGptq && *m != quant::Method::kAwq &&
+             *m != quant::Method::kAwqGptq)) {
+    return ReportError(app, Error{fmt::format("--format gguf --method {}: GGUF export takes rtn (llama.cpp's reference "
+                                              "quantizers), gptq, awq or awq+gptq", method)});
   }
-  for (const char* flag : {"--bits", "--group-size", "--sym", "--asym", "--act-order", "--static-groups", "--damp", "--calib",
-                           "--calib-samples", "--calib-seqlen", "--seed", "--activations", "--alpha", "--threshold",
-                           "--weight-scale", "--shard-size"}) {
+  opt.method = *m;
+  std::vector<const char*> refused = {"--bits", "--group-size", "--sym", "--asym", "--act-order", "--static-groups",
+                                      "--activations", "--alpha", "--threshold", "--weight-scale", "--shard-size"};
+  if (opt.method == quant::Method::kRtn) {
+    for (const char* f : {"--damp", "--calib", "--calib-samples", "--calib-seqlen", "--seed"}) refused.push_back(f);
+  } else if (opt.method == quant::Method::kAwq) {
+    refused.push_back("--damp");
+  }
+  for (const char* flag : refused) {
     if (app.count(flag) > 0) {
-      return ReportError(app, Error{fmt::format("{} does not apply to --format gguf (the GGUF file type --type decides the "
-                                                "grids and block sizes)", flag)});
+      return ReportError(app, Error{fmt::format("{} does not apply to --format gguf --method {} (the GGUF file type --type "
+                                                "decides the grids and block sizes)", flag, method)});
     }
   }
-  quant::GgufExportOptions opt;
+  if (opt.method != quant::Method::kRtn) {
+    if (int status = RequireQuantizationCpu(app); status != 0) return status;
+  }
   opt.type = a.type;
   opt.overwrite = a.overwrite;
   opt.artifact_version = a.version;
+  opt.damp = a.damp;
+  for (const auto& f : a.calib) opt.calib.files.emplace_back(f);
+  opt.calib.samples = a.calib_samples;
+  opt.calib.seqlen = a.calib_seqlen;
+  opt.calib.seed = a.seed;
   opt.command = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(a.model), a.type);
+  if (opt.method != quant::Method::kRtn) {
+    opt.command += " --method " + method;
+    if (opt.method != quant::Method::kAwq && a.damp != 0.01) opt.command += fmt::format(" --damp {}", a.damp);
+    opt.command += " --calib";
+    for (const auto& f : a.calib) opt.command += " " + ShellQuote(f);
+    opt.command += fmt::format(" --calib-samples {}", a.calib_samples);
+    if (a.calib_seqlen > 0) opt.command += fmt::format(" --calib-seqlen {}", a.calib_seqlen);
+    opt.command += fmt::format(" --seed {}", a.seed);
+  }
   if (!a.imatrix.empty()) {
     auto im = quant::ReadImatrix(a.imatrix);
     if (!im.ok()) return ReportError(app, im.error());

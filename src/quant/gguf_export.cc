@@ -4,16 +4,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <numeric>
 #include <system_error>
 
 #include "artifact/build_info.h"
 #include "artifact/digest.h"
 #include "artifact/manifest.h"
+#include "formats/ggml_grid.h"
 #include "formats/ggml_quantize.h"
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "io/mapped_file.h"
+#include "io/model_source.h"
+#include "quant/gptq.h"
 #include "quant/gguf_from_hf.h"
 #include "quant/gguf_recipe.h"
 #include "quant/gguf_source.h"
@@ -71,6 +75,117 @@ io::GgufValue StringValue(std::string s) {
 // Rows converted per slab: ~64 MiB of f32 at most (one row at least).
 int64_t SlabRows(int64_t cols) { return std::max<int64_t>(1, (int64_t{16} << 20) / std::max<int64_t>(cols, 1)); }
 
+
+// The AWQ search's stand-in grid for a GGML base type (AwqScaleSearch fake-quantizes with qforge's
+// integer grids): the bits and block of the type's sub-blocks, asymmetric where the type has mins.
+WeightQuantOptions AwqStandIn(formats::GgmlType base) {
+  WeightQuantOptions w;
+  w.symmetric = false;
+  switch (base) {
+    case GgmlType::kQ2_K: w.bits = 2; w.group_size = 16; break;
+    case GgmlType::kQ3_K: w.bits = 3; w.group_size = 16; w.symmetric = true; break;
+    case GgmlType::kQ4_K: case GgmlType::kQ4_1: w.bits = 4; w.group_size = 32; break;
+    case GgmlType::kQ4_0: case GgmlType::kIQ4_NL: case GgmlType::kIQ4_XS: w.bits = 4; w.group_size = 32; w.symmetric = true; break;
+    case GgmlType::kQ5_K: case GgmlType::kQ5_1: w.bits = 5; w.group_size = 32; break;
+    case GgmlType::kQ5_0: w.bits = 5; w.group_size = 32; w.symmetric = true; break;
+    case GgmlType::kQ6_K: w.bits = 6; w.group_size = 16; w.symmetric = true; break;
+    default: w.bits = 8; w.group_size = 32; w.symmetric = true; break;
+  }
+  return w;
+}
+
+// GGUF rows of a llama q/k projection from Hugging Face rows: row h*hd + 2i + j of the GGUF holds row
+// h*hd + j*hd/2 + i (io::PermuteInterleavedToHalf inverted); whole rows of bytes move.
+std::vector<uint8_t> HalfRowsToInterleaved(const std::vector<uint8_t>& b, int64_t rows, int64_t hd) {
+  const size_t rb = b.size() / static_cast<size_t>(rows);
+  std::vector<uint8_t> o(b.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t h = r / hd, k = r % hd, i = k / 2, j = k % 2;
+    const int64_t src = h * hd + j * (hd / 2) + i;
+    std::memcpy(o.data() + r * rb, b.data() + src * rb, rb);
+  }
+  return o;
+}
+
+Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string& arch, const GgufRecipeModel& rm,
+                                        const GgufSource& g, const std::vector<size_t>& order,
+                                        const GgufExportReport& rep, const GgufExportOptions& o, ThreadPool& pool,
+                                        std::map<std::string, std::vector<uint8_t>>* out) {
+  std::map<std::string, GgmlType> target;
+  for (const GgufTensorReport& t : rep.tensors) target[t.name] = t.to;
+  (void)order;
+  (void)g;
+  const GgufFileType* ft = FindGgufFileType(o.type);
+  const bool gptq = o.method == Method::kGptq || o.method == Method::kAwqGptq;
+  const int64_t head_dim = [&]() -> int64_t {
+    for (const auto& [k, v] : g.metadata()) {
+      if (k == arch + ".embedding_length") return static_cast<int64_t>(v.u) / rm.n_head;
+    }
+    return 0;
+  }();
+  LayerSink sink;
+  sink.linear = [&](const std::string& name, int64_t layer, MatrixF32 w, std::span<const double> h) -> Result<TensorF32> {
+    const std::optional<std::string> gname = io::GgufNameFromCanonical(arch, name + ".weight");
+    if (!gname || target.count(*gname) == 0) return MakeError("no GGUF tensor for {}.weight", name);
+    const GgmlType type = target[*gname];
+    const int64_t n = w.cols;
+    std::vector<float> gw(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) gw[i] = static_cast<float>(h.empty() ? 1.0 : h[i * n + i]);
+    std::vector<uint8_t> bytes;
+    TensorF32 deq(Shape{w.rows, n});
+    if (gptq && formats::HasGgmlGrid(type)) {
+      GptqStats st;
+      QF_ASSIGN_OR_RETURN(GgmlGptqResult r, QuantizeGptqGgml(w, h, type, gw, o.damp, pool, &st));
+      bytes = std::move(r.bytes);
+      deq = std::move(r.dequantized);
+    } else {
+      const int64_t rb = *formats::GgmlRowBytes(type, n);
+      bytes.resize(static_cast<size_t>(w.rows * rb));
+      std::vector<float> rows(static_cast<size_t>(w.rows * n));
+      for (int64_t r = 0; r < w.rows; ++r) std::memcpy(rows.data() + r * n, w.Row(r), static_cast<size_t>(n) * 4);
+      const bool weighted = formats::GgmlInfo(type).block_size > 1;
+      QF_TRY(formats::QuantizeGgmlRows(type, rows, w.rows, n, weighted ? std::span<const float>(gw) : std::span<const float>(), bytes));
+      for (int64_t r = 0; r < w.rows; ++r) {
+        QF_TRY(formats::DequantizeGgmlRow(type, std::span<const uint8_t>(bytes.data() + r * rb, static_cast<size_t>(rb)),
+                                          std::span<float>(deq.values.data() + r * n, static_cast<size_t>(n))));
+      }
+    }
+    if (arch == "llama" && (gname->ends_with("attn_q.weight") || gname->ends_with("attn_k.weight"))) {
+      bytes = HalfRowsToInterleaved(bytes, w.rows, head_dim);
+    }
+    (void)layer;
+    (*out)[*gname] = std::move(bytes);
+    return deq;
+  };
+  sink.other = [&](const std::string& name, std::span<const float> values) -> Status {
+    const std::optional<std::string> gname = io::GgufNameFromCanonical(arch, name);
+    if (!gname || target.count(*gname) == 0) return MakeError("no GGUF tensor for {}", name);
+    if (arch == "llama" && (gname->ends_with("attn_q.bias") || gname->ends_with("attn_k.bias"))) {
+      return MakeError("{}: llama q/k biases are not supported in GGUF export", name);
+    }
+    const GgmlType type = target[*gname];
+    const int64_t n = static_cast<int64_t>(values.size());
+    std::vector<uint8_t> bytes(static_cast<size_t>(formats::GgmlRowBytes(type, n).value_or(0)));
+    QF_TRY(formats::QuantizeGgmlRows(type, values, 1, n, {}, bytes));
+    (*out)[*gname] = std::move(bytes);
+    return Status::Ok();
+  };
+  QuantizeOptions q;
+  q.method = o.method;
+  q.sink = &sink;
+  q.calib = o.calib;
+  q.weights = AwqStandIn(ft->base);
+  q.weights.damp = o.damp;
+  QF_ASSIGN_OR_RETURN(QuantizeReport r, QuantizeModel(model, fs::path(), q, pool));
+  nlohmann::json files = nlohmann::json::array();
+  for (const fs::path& f : o.calib.files) {
+    QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(f));
+    files.push_back({{"path", f.string()}, {"sha256", sha}});
+  }
+  return nlohmann::json{{"files", files}, {"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed},
+                        {"total_error", r.total_error}, {"seconds", r.seconds}};
+}
+
 }  // namespace
 
 Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, const GgufExportOptions& o,
@@ -83,6 +198,20 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   std::error_code ec;
   if (!o.overwrite && fs::exists(out, ec)) {
     return MakeError("{} exists (use --overwrite to replace it)", out.string());
+  }
+  if (o.method != Method::kRtn) {
+    if (o.method != Method::kGptq && o.method != Method::kAwq && o.method != Method::kAwqGptq) {
+      return MakeError("--format gguf --method {}: GGUF export takes rtn (llama.cpp's quantizers), gptq, awq or awq+gptq",
+                       MethodName(o.method));
+    }
+    if (!o.imatrix.empty()) {
+      return MakeError("--imatrix with --method {}: the calibrated methods weight the grids by their own calibration "
+                       "(--calib); give one or the other", MethodName(o.method));
+    }
+    if (o.calib.files.empty()) return MakeError("--format gguf --method {} needs calibration text (--calib FILE...)", MethodName(o.method));
+    if (formats::GgmlInfo(ftype->base).block_size == 1) {
+      return MakeError("--type {} is unquantized: there is nothing for --method {} to do", ftype->name, MethodName(o.method));
+    }
   }
   std::unique_ptr<GgufSource> source;
   if (fs::is_directory(model, ec)) {
@@ -183,15 +312,34 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
     kv.emplace_back("qforge.source.file_type", U32Value(sft != nullptr && sft->type == io::GgufValueType::kU32
                                                              ? static_cast<uint32_t>(sft->u) : 0xffffffffu));
   }
-  kv.emplace_back("qforge.method", StringValue(fmt::format("llama.cpp reference quantizers, {}", ftype->name)));
+  kv.emplace_back("qforge.method", StringValue(o.method == Method::kRtn
+                                                   ? fmt::format("llama.cpp reference quantizers, {}", ftype->name)
+                                                   : fmt::format("{} inside llama.cpp's {} grids (calibrated)",
+                                                                 MethodName(o.method), ftype->name)));
   if (has_imatrix) kv.emplace_back("qforge.imatrix", StringValue(o.imatrix_provenance));
   if (!o.command.empty()) kv.emplace_back("qforge.command", StringValue(o.command));
+
+  // Calibrated methods: the pipeline runs the decoder layers and hands each layer tensor over here.
+  std::map<std::string, std::vector<uint8_t>> from_pipeline;  // GGUF name -> the tensor's bytes
+  nlohmann::json calib_record = nullptr;
+  if (o.method != Method::kRtn) {
+    QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, order, rep, o, pool, &from_pipeline));
+    for (GgufTensorReport& t : rep.tensors) {
+      if (from_pipeline.count(t.name) != 0) t.copied = false;
+    }
+  }
 
   std::vector<float> f32;
   std::vector<uint8_t> q;
   auto write = [&](size_t k, const std::function<Status(std::span<const uint8_t>)>& sink) -> Status {
     const GgufSourceTensor& t = g.tensors()[order[k]];
     GgufTensorReport& tr = rep.tensors[k];
+    if (auto it = from_pipeline.find(t.name); it != from_pipeline.end()) {
+      QF_TRY(sink(it->second));
+      tr.bytes = it->second.size();
+      std::vector<uint8_t>().swap(it->second);
+      return Status::Ok();
+    }
     if (tr.copied) {
       const std::span<const uint8_t> raw = g.RawBytes(order[k]);
       QF_TRY(sink(raw));
@@ -245,7 +393,9 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   spec.version = o.artifact_version;
   spec.provenance = {
       {"input", {{"path", model.string()}, {"format", fs::is_directory(model, ec) ? "hf" : "gguf"}, {"files", input_files}}},
-      {"method", "llama.cpp reference quantizers (ggml_quantize_chunk, bit-exact)"},
+      {"method", o.method == Method::kRtn ? std::string("llama.cpp reference quantizers (ggml_quantize_chunk, bit-exact)")
+                                         : std::string(MethodName(o.method)) + " inside llama.cpp's grids"},
+      {"calibration", calib_record},
       {"gguf_type", ftype->name},
       {"tensor_types", types},
       {"imatrix", has_imatrix ? nlohmann::json(o.imatrix_provenance) : nlohmann::json(nullptr)},

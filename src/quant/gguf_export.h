@@ -15,9 +15,8 @@
 // bounded by one slab (f32 + output) plus the pages of the mapping being read.
 // Determinism: rows are independent; the pool splits them, the bytes never depend on the thread count.
 //
-// Not yet: a Hugging Face directory as the source (its config and tokenizer must be converted to
-// GGUF metadata), and the calibrated methods (GPTQ / AWQ inside the k-quant grids): both are refused
-// by name.
+// Not yet: mixture-of-experts models; --imatrix together with a calibrated method (the calibrated
+// methods weight the grids by their own calibration): both refused by name.
 #pragma once
 
 #include <filesystem>
@@ -28,11 +27,23 @@
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "formats/ggml_blocks.h"
+#include "quant/calibration.h"
+#include "quant/pipeline.h"
 
 namespace qforge::quant {
 
 struct GgufExportOptions {
   std::string type;  // a llama.cpp file type name: "Q4_K_M", "Q8_0", "F16", ... (GgufFileTypes())
+  // kRtn: llama.cpp's reference quantizers (byte-identical with llama-quantize). kGptq / kAwq /
+  // kAwqGptq: calibrated on `calib` layer by layer by the quantization pipeline (pipeline.h, LayerSink):
+  // every decoder linear gets the type the mixture gives it, its grid (block headers) chosen by
+  // llama.cpp's quantizer weighted by the calibration's own importance diag(H) (AWQ's scaling applied),
+  // and GPTQ (kGptq, kAwqGptq) rounds its codes inside that grid with error feedback; AWQ folds its
+  // scales into the preceding norm / v_proj / up_proj first. The embeddings, the classifier and the
+  // final norm take the reference path. Still a plain GGUF of the same types.
+  Method method = Method::kRtn;
+  CalibrationOptions calib;
+  double damp = 0.01;
   // Importance matrix: tensor name -> one weight per input column (ne[0]), as llama-quantize reads
   // it from an imatrix file; empty: none. Entries for tensors that are not quantized are ignored.
   std::map<std::string, std::vector<float>> imatrix;

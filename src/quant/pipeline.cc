@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -386,6 +387,9 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
                 kv_dim = spec.kv_heads * spec.head_dim;
   for (int64_t in : {H, q_dim, I}) QF_TRY(ValidateWeightQuantOptions(opt.weights, in));
   const bool w8a8 = IsWeightActivation(opt.method);
+  if (opt.sink != nullptr && w8a8) {
+    return MakeError("--method {}: GGUF export takes the weight-only methods (rtn, gptq, awq, awq+gptq)", MethodName(opt.method));
+  }
   const bool fp8 = opt.method == Method::kFp8;
   const ActScheme act = ResolvedActScheme(opt.method, opt.activations);
   const bool act_static = act == ActScheme::kStatic;
@@ -489,7 +493,13 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     }
   }
 
-  QF_ASSIGN_OR_RETURN(CheckpointWriter writer, CheckpointWriter::Create(out, opt.overwrite, opt.max_shard_bytes));
+  // No checkpoint with a sink (GGUF export): `writer` is then never touched.
+  std::optional<CheckpointWriter> writer_store;
+  if (opt.sink == nullptr) {
+    QF_ASSIGN_OR_RETURN(CheckpointWriter created, CheckpointWriter::Create(out, opt.overwrite, opt.max_shard_bytes));
+    writer_store.emplace(std::move(created));
+  }
+  CheckpointWriter* const writer = writer_store ? &*writer_store : nullptr;
   QF_ASSIGN_OR_RETURN(std::unique_ptr<model::QuantizationConfig> fp_config, model::MakeQuantizationConfig(""));
   model::LayerRunner runner(spec, std::max<int64_t>(L, 1));
   QuantizeReport report;
@@ -648,7 +658,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
           auto it = int8_tensors.find(lr.name + suffix);
           if (it == int8_tensors.end()) continue;
           report.linear_bytes += it->second.second.size();
-          QF_TRY(writer.Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
+          QF_TRY(writer->Add(it->first, it->second.first.first, it->second.first.second, it->second.second));
         }
         return Status::Ok();
       };
@@ -720,6 +730,11 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
             {DType::kF32, opt.fp8_per_tensor ? Shape{1} : Shape{rows, 1}}, as_bytes(scale)};
         QF_TRY(add_input_scale(formats::kE4M3Max));
         QF_TRY(write_tensors());
+      } else if (opt.sink != nullptr) {
+        auto deq = opt.sink->linear(lr.name, layer, lw.w[l].matrix(), hess[s]);
+        if (!deq.ok()) return std::move(deq).error().Context(lr.name);
+        record_error(ref(l), deq->matrix());
+        lw.w[l] = std::move(deq).value();
       } else {
         if (UsesGptq(opt.method)) {
           GptqStats st;
@@ -759,21 +774,29 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
           if (!packed.ok()) return std::move(packed).error().Context(lr.name);
           for (io::PackedTensor& t : *packed) {
             report.linear_bytes += t.bytes.size();
-            QF_TRY(writer.Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
+            QF_TRY(writer->Add(lr.name + "." + t.suffix, t.dtype, t.shape, std::move(t.bytes)));
           }
         }
       }  // not fp8
       if (l <= kV && !lw.bias[l].empty()) {
-        QF_TRY(writer.AddF32(lr.name + ".bias", Shape{static_cast<int64_t>(lw.bias[l].size())}, lw.bias[l]));
+        if (opt.sink != nullptr) {
+          QF_TRY(opt.sink->other(lr.name + ".bias", lw.bias[l]));
+        } else {
+          QF_TRY(writer->AddF32(lr.name + ".bias", Shape{static_cast<int64_t>(lw.bias[l].size())}, lw.bias[l]));
+        }
       }
       report.quantized_params += rows * cols;
       report.linears.push_back(std::move(lr));
     }
     // Norms in the output's (Hugging Face) convention: stored = multiplier - the architecture's offset.
     for (const model::NormSpec& n : arch.norms) {
+      if (opt.sink != nullptr) {
+        QF_TRY(opt.sink->other(prefix + std::string(n.name), lw.norm[static_cast<int>(n.slot)]));
+        continue;
+      }
       std::vector<float> stored = lw.norm[static_cast<int>(n.slot)];
       for (float& x : stored) x -= arch.hf_norm_weight_offset;
-      QF_TRY(writer.AddF32(prefix + std::string(n.name), Shape{static_cast<int64_t>(stored.size())}, stored));
+      QF_TRY(writer->AddF32(prefix + std::string(n.name), Shape{static_cast<int64_t>(stored.size())}, stored));
     }
     report.layer_error.push_back(Rms(layer_errs));
 
@@ -797,6 +820,17 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     if (progress) progress(layer + 1, spec.layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
+  if (opt.sink != nullptr) {
+    for (const io::SourceTensor& t : src.tensors()) report.total_params += t.NumElements();
+    std::vector<double> all;
+    for (const auto& lr : report.linears) {
+      if (lr.rel_error >= 0) all.push_back(lr.rel_error);
+    }
+    report.total_error = Rms(all);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report.peak_rss_bytes = PeakRssBytes();
+    return report;
+  }
   // Unquantized tensors: embeddings, final norm, an untied classifier. A GGUF's block-quantized
   // embedding / classifier is written decoded to f32 (exact: every block value is an f32); the final
   // norm is stored in the output's (HF) convention.
@@ -807,12 +841,12 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     if (norm && src_norm_offset != arch.hf_norm_weight_offset) {
       QF_ASSIGN_OR_RETURN(std::vector<float> v, ReadVector(src, name));
       for (float& x : v) x += src_norm_offset - arch.hf_norm_weight_offset;
-      QF_TRY(writer.AddF32(name, t->shape, v));
+      QF_TRY(writer->AddF32(name, t->shape, v));
     } else if (t->is_plain() && (t->dtype == DType::kF32 || t->dtype == DType::kF16 || t->dtype == DType::kBF16)) {
-      QF_TRY(writer.Add(name, t->dtype, t->shape, RawBytes(*t)));
+      QF_TRY(writer->Add(name, t->dtype, t->shape, RawBytes(*t)));
     } else {
       QF_ASSIGN_OR_RETURN(TensorF32 v, src.ReadF32(name));
-      QF_TRY(writer.AddF32(name, t->shape, v.values));
+      QF_TRY(writer->AddF32(name, t->shape, v.values));
     }
     io::ReleasePages(t->bytes);
   }
@@ -901,15 +935,15 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
   }
   qc["qforge"] = record;
   config["quantization_config"] = qc;
-  QF_TRY(writer.WriteJson("config.json", config));
+  QF_TRY(writer->WriteJson("config.json", config));
   if (gguf) {
     // The GGUF's own vocabulary, as a vocab-only GGUF the tokenizer loader reads beside the checkpoint.
     QF_ASSIGN_OR_RETURN(std::string vocab, io::VocabOnlyGguf(*src.gguf()));
-    QF_TRY(writer.WriteBytes("tokenizer.gguf", vocab));
+    QF_TRY(writer->WriteBytes("tokenizer.gguf", vocab));
   } else {
     for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                           "generation_config.json", "added_tokens.json", "vocab.json", "merges.txt"}) {
-      if (fs::exists(model_path / f)) QF_TRY(writer.CopyFile(model_path / f, f));
+      if (fs::exists(model_path / f)) QF_TRY(writer->CopyFile(model_path / f, f));
     }
   }
   std::vector<double> all;
@@ -929,13 +963,13 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     if (lr.outlier_columns >= 0) j["outlier_columns"] = lr.outlier_columns;
     lin.push_back(j);
   }
-  QF_TRY(writer.WriteJson("quantize_report.json",
+  QF_TRY(writer->WriteJson("quantize_report.json",
                           {{"method", std::string(MethodName(opt.method))},
                            {"layer_error", report.layer_error},
                            {"total_error", report.total_error},
                            {"linears", lin}}));
-  report.tensor_bytes = writer.tensor_bytes();
-  writer.SetManifest({"hf-checkpoint", opt.artifact_version, record});
+  report.tensor_bytes = writer->tensor_bytes();
+  writer->SetManifest({"hf-checkpoint", opt.artifact_version, record});
   {
     artifact::SbomSpec sbom;
     // Named after what it is, not where it was written (the output path is in no hashed file).
@@ -953,9 +987,9 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     if (report.quantized_params > 0) {
       sbom.parameters["linear_bits_per_weight"] = 8.0 * static_cast<double>(report.linear_bytes) / static_cast<double>(report.quantized_params);
     }
-    writer.SetSbom(std::move(sbom));
+    writer->SetSbom(std::move(sbom));
   }
-  QF_TRY(writer.Finish());
+  QF_TRY(writer->Finish());
   report.provenance = record;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report.peak_rss_bytes = PeakRssBytes();

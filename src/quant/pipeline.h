@@ -147,8 +147,22 @@ std::span<const MethodInfo> Methods();
 // and AWQ papers); any width in 2..8 can be named in a matrix file.
 std::span<const int> DefaultMatrixBits();
 
+// GGUF export with a calibrated method (quant/gguf_export.h): with a sink, QuantizeModel writes no
+// checkpoint. It calibrates layer by layer as always (AWQ scales searched and folded, clipping searched,
+// the quantized layer feeding the next) but hands every decoder-layer tensor to the sink instead of
+// packing it: each linear (its canonical name without ".weight", [out, in] in Hugging Face row order
+// — a GGUF llama's q/k un-permuted — and its input Hessian, AWQ's scaling applied) returns the
+// dequantized weights the layer then runs with; norms (as multipliers: the value the runtime multiplies
+// by, whatever the file convention) and biases are handed over as they are. Weight-only methods only;
+// the weight options still drive AWQ's searches (a stand-in grid for the GGML type).
+struct LayerSink {
+  std::function<Result<TensorF32>(const std::string& name, int64_t layer, MatrixF32 w, std::span<const double> h)> linear;
+  std::function<Status(const std::string& name, std::span<const float> values)> other;
+};
+
 struct QuantizeOptions {
   Method method = Method::kGptq;
+  const LayerSink* sink = nullptr;    // see LayerSink
   WeightQuantOptions weights;
   CalibrationOptions calib;           // files may be empty for rtn (no error report then)
   int64_t awq_max_rows = 4096;        // calibration rows (tokens) kept per site for AWQ's searches
