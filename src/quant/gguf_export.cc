@@ -107,14 +107,15 @@ std::vector<uint8_t> HalfRowsToInterleaved(const std::vector<uint8_t>& b, int64_
   return o;
 }
 
+// Runs the quantization pipeline with a sink that quantizes each decoder linear into its mixture type
+// (GPTQ inside the grid for gptq / awq+gptq, the reference quantizer weighted by diag(H) for awq) and
+// keeps every layer tensor's GGUF bytes in *out (the output's size in memory). Returns the calibration
+// record for the manifest.
 Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string& arch, const GgufRecipeModel& rm,
-                                        const GgufSource& g, const std::vector<size_t>& order,
-                                        const GgufExportReport& rep, const GgufExportOptions& o, ThreadPool& pool,
-                                        std::map<std::string, std::vector<uint8_t>>* out) {
+                                        const GgufSource& g, const GgufExportReport& rep, const GgufExportOptions& o,
+                                        ThreadPool& pool, std::map<std::string, std::vector<uint8_t>>* out) {
   std::map<std::string, GgmlType> target;
   for (const GgufTensorReport& t : rep.tensors) target[t.name] = t.to;
-  (void)order;
-  (void)g;
   const GgufFileType* ft = FindGgufFileType(o.type);
   const bool gptq = o.method == Method::kGptq || o.method == Method::kAwqGptq;
   const int64_t head_dim = [&]() -> int64_t {
@@ -124,7 +125,7 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     return 0;
   }();
   LayerSink sink;
-  sink.linear = [&](const std::string& name, int64_t layer, MatrixF32 w, std::span<const double> h) -> Result<TensorF32> {
+  sink.linear = [&](const std::string& name, int64_t, MatrixF32 w, std::span<const double> h) -> Result<TensorF32> {
     const std::optional<std::string> gname = io::GgufNameFromCanonical(arch, name + ".weight");
     if (!gname || target.count(*gname) == 0) return MakeError("no GGUF tensor for {}.weight", name);
     const GgmlType type = target[*gname];
@@ -153,7 +154,6 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     if (arch == "llama" && (gname->ends_with("attn_q.weight") || gname->ends_with("attn_k.weight"))) {
       bytes = HalfRowsToInterleaved(bytes, w.rows, head_dim);
     }
-    (void)layer;
     (*out)[*gname] = std::move(bytes);
     return deq;
   };
@@ -323,7 +323,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   std::map<std::string, std::vector<uint8_t>> from_pipeline;  // GGUF name -> the tensor's bytes
   nlohmann::json calib_record = nullptr;
   if (o.method != Method::kRtn) {
-    QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, order, rep, o, pool, &from_pipeline));
+    QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, rep, o, pool, &from_pipeline));
     for (GgufTensorReport& t : rep.tensors) {
       if (from_pipeline.count(t.name) != 0) t.copied = false;
     }
