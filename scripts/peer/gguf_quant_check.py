@@ -71,7 +71,7 @@ def llama_quantize(src, dst, ftype, imatrix):
             arr[i].size = buf.size
         arr[len(imatrix)].name = None
         keep.append(arr)
-        p.imatrix = ctypes.cast(arr, ctypes.c_void_p)
+        p.imatrix = ctypes.cast(arr, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
     rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p))
     if rc != 0:
         sys.exit(f"llama_model_quantize {ftype} failed ({rc})")

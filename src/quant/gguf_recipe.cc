@@ -170,7 +170,10 @@ const GgufFileType* FindGgufFileType(std::string_view name) {
 
 std::string GgufFileTypeNames() {
   std::string s;
-  for (const GgufFileType& t : kGgufFileTypes) s += (s.empty() ? "" : " ") + std::string(t.name);
+  for (const GgufFileType& t : kGgufFileTypes) {
+    if (!s.empty()) s += ' ';
+    s += t.name;
+  }
   return s;
 }
 
