@@ -116,6 +116,8 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
                                         ThreadPool& pool, std::map<std::string, std::vector<uint8_t>>* out) {
   std::map<std::string, GgmlType> target;
   for (const GgufTensorReport& t : rep.tensors) target[t.name] = t.to;
+  std::map<std::string, size_t> source_index;
+  for (size_t i = 0; i < g.tensors().size(); ++i) source_index[g.tensors()[i].name] = i;
   const GgufFileType* ft = FindGgufFileType(o.type);
   const bool gptq = o.method == Method::kGptq || o.method == Method::kAwqGptq;
   const int64_t head_dim = [&]() -> int64_t {
@@ -130,6 +132,15 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     if (!gname || target.count(*gname) == 0) return MakeError("no GGUF tensor for {}.weight", name);
     const GgmlType type = target[*gname];
     const int64_t n = w.cols;
+    // A tensor the source already holds in its target type is copied, as llama-quantize does: its values
+    // are the grid points themselves, so re-rounding could only lose; the layer runs on them as decoded.
+    if (const size_t si = source_index.at(*gname); g.tensors()[si].type == type && !g.RawBytes(si).empty()) {
+      const std::span<const uint8_t> raw = g.RawBytes(si);
+      (*out)[*gname] = std::vector<uint8_t>(raw.begin(), raw.end());
+      TensorF32 same(Shape{w.rows, n});
+      for (int64_t r = 0; r < w.rows; ++r) std::memcpy(same.values.data() + r * n, w.Row(r), static_cast<size_t>(n) * 4);
+      return same;
+    }
     std::vector<float> gw(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) gw[i] = static_cast<float>(h.empty() ? 1.0 : h[i * n + i]);
     std::vector<uint8_t> bytes;
@@ -325,7 +336,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   if (o.method != Method::kRtn) {
     QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, rep, o, pool, &from_pipeline));
     for (GgufTensorReport& t : rep.tensors) {
-      if (from_pipeline.count(t.name) != 0) t.copied = false;
+      if (from_pipeline.count(t.name) != 0 && t.from != t.to) t.copied = false;
     }
   }
 

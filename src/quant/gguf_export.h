@@ -40,7 +40,8 @@ struct GgufExportOptions {
   // llama.cpp's quantizer weighted by the calibration's own importance diag(H) (AWQ's scaling applied),
   // and GPTQ (kGptq, kAwqGptq) rounds its codes inside that grid with error feedback; AWQ folds its
   // scales into the preceding norm / v_proj / up_proj first. The embeddings, the classifier and the
-  // final norm take the reference path. Still a plain GGUF of the same types.
+  // final norm take the reference path. Still a plain GGUF of the same types. As with llama-quantize, a
+  // tensor the source already holds in its target type is copied (re-rounding grid points only loses).
   Method method = Method::kRtn;
   CalibrationOptions calib;
   double damp = 0.01;
