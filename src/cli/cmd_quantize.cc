@@ -76,7 +76,9 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
   opt.calib.samples = a.calib_samples;
   opt.calib.seqlen = a.calib_seqlen;
   opt.calib.seed = a.seed;
-  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(a.model), a.type);
+  // The type as llama.cpp spells it (the lookup is case-insensitive), so `q8_0` and `Q8_0` give one file.
+  const quant::GgufFileType* ft = quant::FindGgufFileType(a.type);
+  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(a.model), ft ? ft->name : a.type);
   if (opt.method != quant::Method::kRtn) {
     opt.command += " --method " + method;
     if (opt.method != quant::Method::kAwq && a.damp != 0.01) opt.command += fmt::format(" --damp {}", a.damp);

@@ -146,7 +146,7 @@ bool SameScaling(const RopeScaling& a, const RopeScaling& b) {
 // nor parsed for the architecture is refused by name.
 constexpr std::string_view kInertKeys[] = {
     "_name_or_path", "_model_name_or_path", "transformers_version", "_commit_hash", "use_cache", "initializer_range", "attention_dropout",
-    "pad_token_id", "sep_token_id", "decoder_start_token_id", "output_attentions", "output_hidden_states",
+    "pad_token_id", "sep_token_id", "unk_token_id", "decoder_start_token_id", "output_attentions", "output_hidden_states",
     "return_dict", "use_return_dict", "torchscript", "use_bfloat16", "tf_legacy_loss", "chunk_size_feed_forward",
     "pruned_heads", "id2label", "label2id", "num_labels", "problem_type", "finetuning_task", "tokenizer_class",
     "prefix", "task_specific_params", "is_decoder", "add_cross_attention", "tie_encoder_decoder",

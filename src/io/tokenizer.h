@@ -107,6 +107,17 @@ class Tokenizer {
 // HF LlamaTokenizer and llama.cpp default); LoadTokenizerForModel overrides it from tokenizer_config.json.
 Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::filesystem::path& path);
 
+// The vocabulary of a SentencePiece tokenizer.model as libsentencepiece reports it, id by id:
+// IdToPiece, GetScore, and the type from IsUnknown / IsControl / IsUnused / IsByte, in that order of
+// precedence, else kNormal (user-defined pieces read as kNormal: the public API does not expose them).
+// This is exactly what llama.cpp's convert_hf_to_gguf.py (_create_vocab_sentencepiece) reads.
+struct SentencePieceVocab {
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<TokenType> types;
+};
+Result<SentencePieceVocab> ReadSentencePieceVocab(const std::filesystem::path& path);
+
 // The vocabulary embedded in a GGUF file: tokenizer.ggml.model "llama" (score BPE) or "gpt2" (byte-level
 // BPE with tokenizer.ggml.pre choosing the regex). Other models are rejected by name.
 Result<std::unique_ptr<Tokenizer>> LoadGgufTokenizer(const GgufFile& gguf);

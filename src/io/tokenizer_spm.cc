@@ -93,4 +93,25 @@ Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::filesystem::path
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 
+Result<SentencePieceVocab> ReadSentencePieceVocab(const std::filesystem::path& path) {
+  sentencepiece::SentencePieceProcessor sp;
+  auto st = sp.Load(path.string());
+  if (!st.ok()) return MakeError("{}: not a SentencePiece model: {}", path.string(), st.ToString());
+  SentencePieceVocab v;
+  const int n = sp.GetPieceSize();
+  v.pieces.reserve(n);
+  v.scores.reserve(n);
+  v.types.reserve(n);
+  for (int id = 0; id < n; ++id) {
+    v.pieces.push_back(sp.IdToPiece(id));
+    v.scores.push_back(sp.GetScore(id));
+    v.types.push_back(sp.IsUnknown(id)   ? TokenType::kUnknown
+                      : sp.IsControl(id) ? TokenType::kControl
+                      : sp.IsUnused(id)  ? TokenType::kUnused
+                      : sp.IsByte(id)    ? TokenType::kByte
+                                         : TokenType::kNormal);
+  }
+  return v;
+}
+
 }  // namespace qforge::io

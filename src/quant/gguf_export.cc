@@ -194,7 +194,7 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     files.push_back({{"path", f.string()}, {"sha256", sha}});
   }
   return nlohmann::json{{"files", files}, {"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed},
-                        {"total_error", r.total_error}, {"seconds", r.seconds}};
+                        {"total_error", r.total_error}};  // no timing: the manifest is reproducible
 }
 
 }  // namespace

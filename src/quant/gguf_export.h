@@ -1,5 +1,6 @@
 // `qforge quantize MODEL -o OUT.gguf --format gguf --type T [--imatrix FILE]`: a GGUF that llama.cpp
-// loads, with every tensor typed by llama.cpp's own mixture rules (quant/gguf_recipe.h) and its data
+// loads, from a GGUF file or a Hugging Face directory (read as convert_hf_to_gguf.py would convert it,
+// quant/gguf_from_hf.h), with every tensor typed by llama.cpp's own mixture rules (quant/gguf_recipe.h) and its data
 // written by quantizers bit-exact with llama.cpp's (formats/ggml_quantize.h). From a GGUF source the
 // result equals what `llama-quantize [--allow-requantize] [--imatrix FILE] IN OUT T` writes, tensor
 // for tensor, byte for byte (scripts/peer/gguf_quant_check.py proves it against llama.cpp itself);

@@ -51,10 +51,11 @@ expect_err_one_line "quantize a quantized input"
 # GGUF export (--format gguf): a file llama.cpp loads, the same bytes for any thread count; imatrix.
 QF_QZ_GGUF="$SHARED/models/stories260K/stories260K.gguf"
 expect 0 "quantize gguf Q8_0" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s.gguf" --format gguf --type Q8_0 --threads 2
-expect 0 "quantize gguf Q8_0 again, 1 thread" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/s1.gguf" --format gguf --type q8_0 --threads 1
-cmp -s "$QF_QZ_TMP/s.gguf" "$QF_QZ_TMP/s1.gguf" && passes=$((passes+1)) || { echo "FAIL: GGUF export differs with 1 thread"; fails=$((fails+1)); }
+mkdir -p "$QF_QZ_TMP/one"
+expect 0 "quantize gguf Q8_0 again, 1 thread" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/one/s.gguf" --format gguf --type q8_0 --threads 1
+cmp -s "$QF_QZ_TMP/s.gguf" "$QF_QZ_TMP/one/s.gguf" && passes=$((passes+1)) || { echo "FAIL: GGUF export differs with 1 thread"; fails=$((fails+1)); }
 [ -f "$QF_QZ_TMP/s.gguf.qforge-manifest.json" ] && passes=$((passes+1)) || { echo "FAIL: no manifest beside the GGUF"; fails=$((fails+1)); }
-cmp -s "$QF_QZ_TMP/s.gguf.qforge-manifest.json" "$QF_QZ_TMP/s1.gguf.qforge-manifest.json" && passes=$((passes+1)) || { echo "FAIL: GGUF manifests differ"; fails=$((fails+1)); }
+cmp -s "$QF_QZ_TMP/s.gguf.qforge-manifest.json" "$QF_QZ_TMP/one/s.gguf.qforge-manifest.json" && passes=$((passes+1)) || { echo "FAIL: GGUF manifests differ"; fails=$((fails+1)); }
 expect 0 "reproduce the exported gguf" -- "$Q" reproduce "$QF_QZ_TMP/s.gguf" --threads 1 --work-dir "$QF_QZ_TMP"
 printf '%s' "$LAST_OUT" | grep -q "manifest identical" && passes=$((passes+1)) || { echo "FAIL: reproduce gguf: $LAST_OUT"; fails=$((fails+1)); }
 expect 0 "ppl of the exported gguf" -- "$Q" ppl "$QF_QZ_TMP/s.gguf" --text "$QF_QZ_TMP/calib.txt" --ctx 128
@@ -64,12 +65,18 @@ expect 2 "quantize gguf without --type" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_Q
 expect_err_one_line "quantize gguf without --type"
 expect 2 "quantize gguf unknown type" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K
 expect_err_one_line "quantize gguf unknown type"
-expect 2 "quantize gguf with gptq" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K_M --method gptq
-expect_err_one_line "quantize gguf with gptq"
 expect 2 "quantize gguf with --bits" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_K_M --bits 4
 expect_err_one_line "quantize gguf with --bits"
-expect 2 "quantize gguf from a HF directory" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_QZ_TMP/x" --format gguf --type Q8_0
-expect_err_one_line "quantize gguf from a HF directory"
+expect 0 "quantize gguf from a HF directory" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_QZ_TMP/h.gguf" --format gguf --type Q4_K_M
+expect 0 "ppl of the gguf converted from HF" -- "$Q" ppl "$QF_QZ_TMP/h.gguf" --text "$QF_QZ_TMP/calib.txt" --ctx 128
+expect 0 "quantize gguf with gptq" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/g.gguf" --format gguf --type Q4_0 --method gptq \
+  --calib "$QF_QZ_TMP/calib.txt" --calib-samples 8 --calib-seqlen 64
+expect 2 "quantize gguf from a directory that is no model" -- "$Q" quantize "$QF_QZ_TMP" -o "$QF_QZ_TMP/x" --format gguf --type Q8_0
+expect_err_one_line "quantize gguf from a directory that is no model"
+expect 2 "quantize gguf gptq without calibration" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --method gptq
+expect_err_one_line "quantize gguf gptq without calibration"
+expect 2 "quantize gguf with w8a8" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --method w8a8
+expect_err_one_line "quantize gguf with w8a8"
 expect 2 "quantize --type without gguf" -- "$Q" quantize "$QF_QZ_MODEL" -o "$QF_QZ_TMP/x" --method rtn --type Q8_0
 expect_err_one_line "quantize --type without gguf"
 expect 2 "quantize gguf bad imatrix" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --imatrix "$QF_QZ_TMP/calib.txt"
