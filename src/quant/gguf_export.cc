@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <system_error>
@@ -120,12 +121,7 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
   for (size_t i = 0; i < g.tensors().size(); ++i) source_index[g.tensors()[i].name] = i;
   const GgufFileType* ft = FindGgufFileType(o.type);
   const bool gptq = o.method == Method::kGptq || o.method == Method::kAwqGptq;
-  const int64_t head_dim = [&]() -> int64_t {
-    for (const auto& [k, v] : g.metadata()) {
-      if (k == arch + ".embedding_length") return static_cast<int64_t>(v.u) / rm.n_head;
-    }
-    return 0;
-  }();
+  const bool awq = o.method == Method::kAwq || o.method == Method::kAwqGptq;
   LayerSink sink;
   sink.linear = [&](const std::string& name, int64_t, MatrixF32 w, std::span<const double> h) -> Result<TensorF32> {
     const std::optional<std::string> gname = io::GgufNameFromCanonical(arch, name + ".weight");
@@ -134,7 +130,8 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     const int64_t n = w.cols;
     // A tensor the source already holds in its target type is copied, as llama-quantize does: its values
     // are the grid points themselves, so re-rounding could only lose; the layer runs on them as decoded.
-    if (const size_t si = source_index.at(*gname); g.tensors()[si].type == type && !g.RawBytes(si).empty()) {
+    // Not with AWQ: its scales are folded into w (and the preceding norm), so the source's bytes are stale.
+    if (const size_t si = source_index.at(*gname); !awq && g.tensors()[si].type == type && !g.RawBytes(si).empty()) {
       const std::span<const uint8_t> raw = g.RawBytes(si);
       (*out)[*gname] = std::vector<uint8_t>(raw.begin(), raw.end());
       TensorF32 same(Shape{w.rows, n});
@@ -163,12 +160,20 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
       }
     }
     if (arch == "llama" && (gname->ends_with("attn_q.weight") || gname->ends_with("attn_k.weight"))) {
-      bytes = HalfRowsToInterleaved(bytes, w.rows, head_dim);
+      // The pipeline un-permuted these rows per head; heads = n_head for q, n_head_kv for k.
+      const int64_t heads = gname->ends_with("attn_q.weight") ? rm.n_head : rm.n_head_kv;
+      if (heads <= 0 || w.rows % heads != 0 || (w.rows / heads) % 2 != 0) {
+        return MakeError("{}: {} rows do not split into {} heads of an even size", *gname, w.rows, heads);
+      }
+      bytes = HalfRowsToInterleaved(bytes, w.rows, w.rows / heads);
     }
     (*out)[*gname] = std::move(bytes);
     return deq;
   };
   sink.other = [&](const std::string& name, std::span<const float> values) -> Status {
+    // Without AWQ the norms and biases are the source's: they take the reference path (the source's own
+    // bytes, e.g. an f16 checkpoint's f16(1 + w) for Gemma), not the pipeline's f32 multipliers.
+    if (!awq) return Status::Ok();
     const std::optional<std::string> gname = io::GgufNameFromCanonical(arch, name);
     if (!gname || target.count(*gname) == 0) return MakeError("no GGUF tensor for {}", name);
     if (arch == "llama" && (gname->ends_with("attn_q.bias") || gname->ends_with("attn_k.bias"))) {
@@ -177,7 +182,7 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     const GgmlType type = target[*gname];
     const int64_t n = static_cast<int64_t>(values.size());
     std::vector<uint8_t> bytes(static_cast<size_t>(formats::GgmlRowBytes(type, n).value_or(0)));
-    QF_TRY(formats::QuantizeGgmlRows(type, values, 1, n, {}, bytes));
+    if (Status st = formats::QuantizeGgmlRows(type, values, 1, n, {}, bytes); !st.ok()) return std::move(st).error().Context(*gname);
     (*out)[*gname] = std::move(bytes);
     return Status::Ok();
   };
@@ -335,8 +340,12 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   nlohmann::json calib_record = nullptr;
   if (o.method != Method::kRtn) {
     QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, rep, o, pool, &from_pipeline));
-    for (GgufTensorReport& t : rep.tensors) {
-      if (from_pipeline.count(t.name) != 0 && t.from != t.to) t.copied = false;
+    for (size_t k = 0; k < rep.tensors.size(); ++k) {
+      GgufTensorReport& t = rep.tensors[k];
+      const auto it = from_pipeline.find(t.name);
+      if (it == from_pipeline.end()) continue;
+      const std::span<const uint8_t> raw = g.RawBytes(order[k]);
+      t.copied = t.from == t.to && std::equal(raw.begin(), raw.end(), it->second.begin(), it->second.end());
     }
   }
 
@@ -373,6 +382,13 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
         errs[chunk] = g.ReadRowsF32(order[k], r0 + b, e - b,
                                     std::span<float>(f32.data() + b * cols, static_cast<size_t>((e - b) * cols)));
         if (!errs[chunk].ok()) return;
+        // llama-quantize refuses non-finite data (ggml_validate_row_data); so do we, naming the row.
+        for (int64_t i = b * cols; i < e * cols; ++i) {
+          if (!std::isfinite(f32[static_cast<size_t>(i)])) {
+            errs[chunk] = MakeError("row {} holds a non-finite value ({})", r0 + i / cols, f32[static_cast<size_t>(i)]);
+            return;
+          }
+        }
         errs[chunk] = formats::QuantizeGgmlRows(
             tr.to, std::span<const float>(f32.data() + b * cols, static_cast<size_t>((e - b) * cols)), e - b, cols, qw,
             std::span<uint8_t>(q.data() + b * dst_row, static_cast<size_t>((e - b) * dst_row)));
@@ -432,6 +448,9 @@ class GgufFileSource final : public GgufSource {
     QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(path));
     s->hashes_.emplace_back(path.filename().string(), sha);
     for (const io::GgufTensorInfo& t : s->g_.tensors()) {
+      if (t.ne[0] < 1 || t.n_dims < 1) {
+        return MakeError("{}: tensor '{}' has an empty row (ne[0] = {}, {} dims)", path.string(), t.name, t.ne[0], t.n_dims);
+      }
       s->tensors_.push_back({t.name, t.type, t.n_dims, t.ne, t.n_elements});
     }
     return std::unique_ptr<GgufSource>(std::move(s));

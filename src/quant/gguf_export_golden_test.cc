@@ -92,6 +92,56 @@ TEST(GgufExportGolden, GptqInsideQ4_0GridsBeatsTheReferenceQuantizer) {
   // The reference Q4_0 loses ~9% on this model; GPTQ must keep less than half of that loss.
   EXPECT_GT(p_ref, p_fp);
   EXPECT_LT(p_gptq - p_fp, 0.5 * (p_ref - p_fp)) << "fp " << p_fp << " reference " << p_ref << " gptq " << p_gptq;
+
+  // From a source that already holds the target types (the Q4_0 file): GPTQ copies those tensors as
+  // llama-quantize does; AWQ must not (its scales are folded into the weights and the norms), and the
+  // result must still be the model: re-rounding already-quantized weights costs a few percent (+7% for
+  // AWQ here), while stale copied weights under rescaled norms would multiply the perplexity.
+  auto run_from = [&](const fs::path& src, Method m, const fs::path& out) {
+    GgufExportOptions o;
+    o.type = "Q4_0";
+    o.method = m;
+    o.calib.files = {dir / "calib.txt"};
+    o.calib.samples = 16;
+    o.calib.seqlen = 128;
+    ThreadPool pool(2);
+    return ExportGguf(src, out, o, pool);
+  };
+  auto again = run_from(dir / "rtn.gguf", Method::kGptq, dir / "again.gguf");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  for (const auto& t : again->tensors) EXPECT_TRUE(t.copied) << t.name;
+  for (Method m : {Method::kAwq, Method::kAwqGptq}) {
+    auto awq = run_from(dir / "rtn.gguf", m, dir / "awq.gguf");
+    ASSERT_TRUE(awq.ok()) << awq.error().message;
+    // Where AWQ folded a scale into a layer's norm, the linears that read it must carry the scale too,
+    // i.e. differ from the source's bytes (a stale copy would not).
+    auto src_g = io::GgufFile::Open(dir / "rtn.gguf");
+    auto out_g = io::GgufFile::Open(dir / "awq.gguf");
+    ASSERT_TRUE(src_g.ok() && out_g.ok());
+    auto same = [&](const std::string& name) {
+      const io::GgufTensorInfo* a = src_g->FindTensor(name);
+      const io::GgufTensorInfo* b = out_g->FindTensor(name);
+      return a != nullptr && b != nullptr && a->type == b->type &&
+             std::equal(a->bytes.begin(), a->bytes.end(), b->bytes.begin(), b->bytes.end());
+    };
+    int scaled_norms = 0;
+    for (int l = 0; l < 5; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      if (!same(p + "attn_norm.weight")) {
+        ++scaled_norms;
+        for (const char* t : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) EXPECT_FALSE(same(p + t)) << MethodName(m) << " " << p << t;
+      }
+      if (!same(p + "ffn_norm.weight")) {
+        ++scaled_norms;
+        for (const char* t : {"ffn_gate.weight", "ffn_up.weight"}) EXPECT_FALSE(same(p + t)) << MethodName(m) << " " << p << t;
+      }
+    }
+    EXPECT_GT(scaled_norms, 0) << MethodName(m) << ": AWQ scaled no norm, so this check proves nothing";
+    const double p_awq = ppl(dir / "awq.gguf");
+    EXPECT_LT(std::fabs(p_awq / p_ref - 1.0), 0.15) << MethodName(m) << " from the Q4_0 file " << p_awq << ", the file " << p_ref;
+    fs::remove(dir / "awq.gguf");
+    fs::remove(dir / "awq.gguf.qforge-manifest.json");
+  }
   fs::remove_all(dir);
 }
 

@@ -77,7 +77,8 @@ GgmlType MixtureType(const GgufRecipeModel& m, const GgufRecipeTensor& t, Catego
   GgmlType type = ft.base;
   const std::string_view f = ft.name;
   const int64_t n_gqa = m.n_head_kv > 0 ? m.n_head / m.n_head_kv : 0;
-  const bool is_70b = m.arch == "llama" && m.n_layer == 80 && m.n_head != m.n_head_kv;
+  // LLM_TYPE_70B (src/models/llama.cpp, qwen2.cpp load_arch_hparams): 80 layers; llama only with GQA.
+  const bool is_70b = m.n_layer == 80 && ((m.arch == "llama" && m.n_head != m.n_head_kv) || m.arch == "qwen2");
   if (cat == Category::kOutput || (c.tied && cat == Category::kTokenEmbd)) {
     if (t.ne[0] % BlockOf(type) != 0) {
       type = GgmlType::kQ8_0;

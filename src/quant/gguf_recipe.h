@@ -12,7 +12,8 @@
 //    type is Q8_0.
 //  - attn_v (and fused attn_qkv): Q2_K -> Q4_K if n_head / n_head_kv >= 4 else Q3_K; Q3_K_M -> Q5_K for
 //    the first two, Q4_K after; Q3_K_L -> Q5_K; IQ4_NL / IQ4_XS -> Q5_K if n_gqa >= 4; Q4_K_M / Q5_K_M ->
-//    Q6_K where use_more_bits(i, n); Q4_K_S -> Q5_K for the first four; Llama-70B: Q3_K/Q4_K -> Q5_K.
+//    Q6_K where use_more_bits(i, n); Q4_K_S -> Q5_K for the first four; 70B models (80 layers: llama
+//    with GQA, qwen2): Q3_K/Q4_K -> Q5_K.
 //  - ffn_down of layer i of n: Q2_K -> Q3_K; Q3_K_M -> Q5_K if i < n/16 else Q4_K; Q3_K_L -> Q5_K;
 //    Q4_K_M / Q5_K_M -> Q6_K where use_more_bits(i, n); IQ4_NL / IQ4_XS without an imatrix -> Q5_K if
 //    i < n/8; Q4_K_S -> Q5_K if i < n/8; Q4_0 / Q5_0 with an imatrix -> Q4_1 / Q5_1 if i < n/8.

@@ -79,7 +79,8 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
 
 // GPTQ inside a GGML type's block grids (GGUF export with --method gptq / awq+gptq): the block headers
 // (scales, mins, sub-block scales) of each row's block are chosen by llama.cpp's own quantizer
-// (formats/ggml_quantize.h) on the block's CURRENT weights — with every update from the columns already
+// (formats/ggml_quantize.h) run on that block alone (for the weighted 32-element types llama.cpp's sigma2
+// is then the block's mean square, not the row's) on the block's CURRENT weights — with every update from the columns already
 // quantized applied — weighted by `grid_weights` (one per input column: an imatrix row, or diag(H)),
 // when the column loop reaches the block's first column; then each column's codes are the nearest
 // levels of those grids (formats/ggml_grid.h) and the rounding error is spread over the remaining

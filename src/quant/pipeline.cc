@@ -780,7 +780,7 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
       }  // not fp8
       if (l <= kV && !lw.bias[l].empty()) {
         if (opt.sink != nullptr) {
-          QF_TRY(opt.sink->other(lr.name + ".bias", lw.bias[l]));
+          if (Status st = opt.sink->other(lr.name + ".bias", lw.bias[l]); !st.ok()) return std::move(st).error().Context(lr.name + ".bias");
         } else {
           QF_TRY(writer->AddF32(lr.name + ".bias", Shape{static_cast<int64_t>(lw.bias[l].size())}, lw.bias[l]));
         }
@@ -791,7 +791,9 @@ Result<QuantizeReport> QuantizeModel(const fs::path& model_path, const fs::path&
     // Norms in the output's (Hugging Face) convention: stored = multiplier - the architecture's offset.
     for (const model::NormSpec& n : arch.norms) {
       if (opt.sink != nullptr) {
-        QF_TRY(opt.sink->other(prefix + std::string(n.name), lw.norm[static_cast<int>(n.slot)]));
+        if (Status st = opt.sink->other(prefix + std::string(n.name), lw.norm[static_cast<int>(n.slot)]); !st.ok()) {
+          return std::move(st).error().Context(prefix + std::string(n.name));
+        }
         continue;
       }
       std::vector<float> stored = lw.norm[static_cast<int>(n.slot)];
