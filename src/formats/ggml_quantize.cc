@@ -73,16 +73,6 @@ void ImatrixBlockWeights(const float* xb, const float* qw, float sigma2, int n, 
 
 // The signed value of largest magnitude of a block (the first one on ties; 0 for an all-zero block),
 // as quantize_row_q4_0_ref / _q5_0_ref find it.
-float SignedAbsMax(const float* xb, int n) {
-  float amax = 0.0f, max = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(xb[j])) {
-      amax = std::fabs(xb[j]);
-      max = xb[j];
-    }
-  }
-  return max;
-}
 
 // Packs 32 5-bit codes (q4 low nibbles as Q4_0, bit 4 of code j into bit j of qh).
 void PackQ5Codes(const uint8_t* codes, uint8_t* qs, uint8_t* qh_bytes) {
@@ -302,7 +292,8 @@ void QuantizeRowQ4_0(const float* x, uint8_t* y, int64_t n, const float* qw) {
   if (qw == nullptr) {  // quantize_row_q4_0_ref: the extreme value maps to code 0 (-8 * d)
     for (int64_t i = 0; i < nb; ++i) {
       const float* xb = x + i * kGgmlQK;
-      const float max = SignedAbsMax(xb, kGgmlQK);
+      float amax_unused = 0;
+      const float max = gi::SignedAbsMax(xb, kGgmlQK, &amax_unused);
       const float d = max / -8;
       const float id = d != 0 ? 1.0f / d : 0.0f;
       BlockQ4_0 b;
@@ -380,7 +371,8 @@ void QuantizeRowQ5_0(const float* x, uint8_t* y, int64_t n, const float* qw) {
   if (qw == nullptr) {  // quantize_row_q5_0_ref: the extreme value maps to code 0 (-16 * d)
     for (int64_t i = 0; i < nb; ++i) {
       const float* xb = x + i * kGgmlQK;
-      const float max = SignedAbsMax(xb, kGgmlQK);
+      float amax_unused = 0;
+      const float max = gi::SignedAbsMax(xb, kGgmlQK, &amax_unused);
       const float d = max / -16;
       const float id = d != 0 ? 1.0f / d : 0.0f;
       BlockQ5_0 b;

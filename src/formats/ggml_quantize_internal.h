@@ -24,6 +24,23 @@ namespace qforge::formats::ggml_internal {
 // GROUP_MAX_EPS (ggml-quants.c): a group whose largest |x| (or max x) is below this is "all zero".
 inline constexpr float kGroupMaxEps = 1e-15f;
 
+// The element of largest magnitude (the first one on ties), and that magnitude in *amax: the scan that
+// opens ggml's make_qx_quants, make_q3_quants and the Q4_0 / Q5_0 reference quantizers (0 for an
+// all-zero or all-NaN block, as their `>` comparisons give).
+inline float SignedAbsMax(const float* x, int n, float* amax) {
+  float max = 0;
+  *amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > *amax) {
+      *amax = ax;
+      max = x[i];
+    }
+  }
+  return max;
+}
+
+
 // nearest_int (ggml-quants.c): adding 1.5 * 2^23 = 12582912 puts the rounded integer in the low
 // mantissa bits (the FPU's round-to-nearest-even does the rounding); valid for |x| <= 2^22 - 1.
 // Outside that range (ggml only asserts, and its builds have NDEBUG) the same bit arithmetic is
@@ -46,15 +63,8 @@ inline int NearestInt(float fval) {
 // Used by Q6_K (nmax 32, rmse 1), Q3_K with imatrix (nmax 4 per 16 values; nmax 32 for the 16
 // sub-block scales), Q4_0 / Q5_0 with imatrix.
 inline float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
-  float max = 0;
   float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  const float max = SignedAbsMax(x, n, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.f;
@@ -127,15 +137,8 @@ inline float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_t
 // sumlx^2 / suml2; stops after a pass that changes nothing. L in 0..2nmax-1 (offset nmax); all
 // |x| < kGroupMaxEps: L = 0, returns 0. Used by Q3_K without imatrix (n 16, nmax 4, do_rmse).
 inline float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
-  float max = 0;
   float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
+  const float max = SignedAbsMax(x, n, &amax);
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.f;
