@@ -287,6 +287,30 @@ Status QuantizeGgmlRows(GgmlType type, std::span<const float> src, int64_t rows,
 
 // ---- 32-element types ----
 
+namespace {
+
+// The imatrix path of quantize_row_q4_0_impl / q5_0_impl for one block of 32: ggml's weights
+// qw * sqrt(sigma2 + x^2), make_qx_quants with nmax (8 / 16, rmse type 1); codes 0 .. 2 nmax - 1 into L.
+float WeightedSymmetricBlock(const float* xb, const float* qwb, float sigma2, int nmax, uint8_t* L) {
+  float weight[kGgmlQK];
+  int8_t l[kGgmlQK];
+  ImatrixBlockWeights(xb, qwb, sigma2, kGgmlQK, weight);
+  const float d = gi::MakeQxQuants(kGgmlQK, nmax, xb, l, 1, weight);
+  for (int j = 0; j < kGgmlQK; ++j) L[j] = static_cast<uint8_t>(l[j]);
+  return d;
+}
+
+// The imatrix path of quantize_row_q4_1_impl / q5_1_impl for one block of 32: the same weights,
+// make_qkx3_quants with nmax (15 / 31) and ggml's search (-0.9, 0.05, 36 steps); *min as ggml returns it.
+float WeightedAffineBlock(const float* xb, const float* qwb, float sigma2, int nmax, uint8_t* L, float* min) {
+  float weight[kGgmlQK];
+  uint8_t laux[kGgmlQK];
+  ImatrixBlockWeights(xb, qwb, sigma2, kGgmlQK, weight);
+  return gi::MakeQkxQuants(kGgmlQK, nmax, xb, weight, L, min, laux, -0.9f, 0.05f, 36, false);
+}
+
+}  // namespace
+
 void QuantizeRowQ4_0(const float* x, uint8_t* y, int64_t n, const float* qw) {
   const int64_t nb = n / kGgmlQK;
   if (qw == nullptr) {  // quantize_row_q4_0_ref: the extreme value maps to code 0 (-8 * d)
@@ -311,13 +335,9 @@ void QuantizeRowQ4_0(const float* x, uint8_t* y, int64_t n, const float* qw) {
   }
   const float sigma2 = RowMeanSquare(x, n);
   for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + kGgmlQK * ib;
-    float weight[kGgmlQK];
-    int8_t L[kGgmlQK];
-    ImatrixBlockWeights(xb, qw + kGgmlQK * ib, sigma2, kGgmlQK, weight);
-    const float d = gi::MakeQxQuants(kGgmlQK, 8, xb, L, 1, weight);
+    uint8_t L[kGgmlQK];
     BlockQ4_0 b;
-    b.d = FloatToHalf(d);
+    b.d = FloatToHalf(WeightedSymmetricBlock(x + kGgmlQK * ib, qw + kGgmlQK * ib, sigma2, 8, L));
     for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
     PutQuantBlock(y, ib, b);
   }
@@ -351,12 +371,9 @@ void QuantizeRowQ4_1(const float* x, uint8_t* y, int64_t n, const float* qw) {
   }
   const float sigma2 = RowMeanSquare(x, n);
   for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + kGgmlQK * ib;
-    float weight[kGgmlQK];
-    uint8_t L[kGgmlQK], Laux[kGgmlQK];
-    ImatrixBlockWeights(xb, qw + kGgmlQK * ib, sigma2, kGgmlQK, weight);
+    uint8_t L[kGgmlQK];
     float min = 0;
-    const float d = gi::MakeQkxQuants(kGgmlQK, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    const float d = WeightedAffineBlock(x + kGgmlQK * ib, qw + kGgmlQK * ib, sigma2, 15, L, &min);
     BlockQ4_1 b;
     b.d = FloatToHalf(d);
     b.m = FloatToHalf(-min);
@@ -387,14 +404,8 @@ void QuantizeRowQ5_0(const float* x, uint8_t* y, int64_t n, const float* qw) {
   }
   const float sigma2 = RowMeanSquare(x, n);
   for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + kGgmlQK * ib;
-    float weight[kGgmlQK];
-    int8_t L[kGgmlQK];
-    ImatrixBlockWeights(xb, qw + kGgmlQK * ib, sigma2, kGgmlQK, weight);
-    const float d = gi::MakeQxQuants(kGgmlQK, 16, xb, L, 1, weight);
     BlockQ5_0 b;
-    b.d = FloatToHalf(d);
-    for (int j = 0; j < kGgmlQK; ++j) codes[j] = static_cast<uint8_t>(L[j]);
+    b.d = FloatToHalf(WeightedSymmetricBlock(x + kGgmlQK * ib, qw + kGgmlQK * ib, sigma2, 16, codes));
     PackQ5Codes(codes, b.qs, b.qh);
     PutQuantBlock(y, ib, b);
   }
@@ -424,12 +435,8 @@ void QuantizeRowQ5_1(const float* x, uint8_t* y, int64_t n, const float* qw) {
   }
   const float sigma2 = RowMeanSquare(x, n);
   for (int64_t ib = 0; ib < nb; ++ib) {
-    const float* xb = x + kGgmlQK * ib;
-    float weight[kGgmlQK];
-    uint8_t Laux[kGgmlQK];
-    ImatrixBlockWeights(xb, qw + kGgmlQK * ib, sigma2, kGgmlQK, weight);
     float min = 0;
-    const float d = gi::MakeQkxQuants(kGgmlQK, 31, xb, weight, codes, &min, Laux, -0.9f, 0.05f, 36, false);
+    const float d = WeightedAffineBlock(x + kGgmlQK * ib, qw + kGgmlQK * ib, sigma2, 31, codes, &min);
     BlockQ5_1 b;
     b.d = FloatToHalf(d);
     b.m = FloatToHalf(-min);
