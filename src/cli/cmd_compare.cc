@@ -84,7 +84,7 @@ Command AddCompareCommand(CLI::App& parent) {
   c.app->add_option("-o,--output", a->out, "Output directory (rows are cached there: a rerun resumes)")->required();
   c.app->add_option("--calib", a->calib, "Calibration text files (plain text or JSONL)")->expected(1, -1)->check(CLI::ExistingFile);
   c.app->add_option("--text", a->texts, "Evaluation text files")->required()->expected(1, -1)->check(CLI::ExistingFile);
-  c.app->add_option("--matrix", a->matrix, "Matrix file (JSON: configs, baseline, metrics)")->check(CLI::ExistingFile);
+  c.app->add_option("--matrix", a->matrix, "Matrix file (JSON: configs, baseline, metrics; GGUF rows: {\"format\": \"gguf\", \"type\": ...})")->check(CLI::ExistingFile);
   c.app->add_option("--task", a->tasks, "Multiple-choice task files (JSONL)")->check(CLI::ExistingFile);
   c.app->add_option("--ctx", a->ctx, "Perplexity context")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   c.app->add_option("--max-chunks", a->max_chunks, "Perplexity chunks per text (-1 = all)")->capture_default_str();

@@ -76,26 +76,14 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
   opt.calib.samples = a.calib_samples;
   opt.calib.seqlen = a.calib_seqlen;
   opt.calib.seed = a.seed;
-  // The type as llama.cpp spells it (the lookup is case-insensitive), so `q8_0` and `Q8_0` give one file.
-  const quant::GgufFileType* ft = quant::FindGgufFileType(a.type);
-  opt.command = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(a.model), ft ? ft->name : a.type);
-  if (opt.method != quant::Method::kRtn) {
-    opt.command += " --method " + method;
-    if (opt.method != quant::Method::kAwq && a.damp != 0.01) opt.command += fmt::format(" --damp {}", a.damp);
-    opt.command += " --calib";
-    for (const auto& f : a.calib) opt.command += " " + ShellQuote(f);
-    opt.command += fmt::format(" --calib-samples {}", a.calib_samples);
-    if (a.calib_seqlen > 0) opt.command += fmt::format(" --calib-seqlen {}", a.calib_seqlen);
-    opt.command += fmt::format(" --seed {}", a.seed);
-  }
   if (!a.imatrix.empty()) {
     auto im = quant::ReadImatrix(a.imatrix);
     if (!im.ok()) return ReportError(app, im.error());
     opt.imatrix = std::move(im->entries);
     opt.imatrix_provenance = im->provenance;
-    opt.command += " --imatrix " + ShellQuote(a.imatrix);
   }
-  if (!a.version.empty()) opt.command += " --version " + ShellQuote(a.version);
+  // The type as llama.cpp spells it (the lookup is case-insensitive), so `q8_0` and `Q8_0` give one file.
+  opt.command = quant::GgufExportCommand(a.model, opt, a.imatrix);
   ThreadPool pool(a.threads);
   auto r = quant::ExportGguf(a.model, a.out, opt, pool);
   if (!r.ok()) return ReportError(app, r.error());

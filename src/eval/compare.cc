@@ -19,6 +19,9 @@
 #include "io/model_source.h"
 #include "model/loader.h"
 #include "quant/calibration.h"
+#include "quant/gguf_export.h"
+#include "quant/gguf_recipe.h"
+#include "quant/imatrix.h"
 
 namespace qforge::eval {
 
@@ -47,6 +50,69 @@ Result<int64_t> MinLinearInput(const fs::path& model) {
   return std::min({c.hidden_size, c.num_heads * c.head_dim, c.intermediate_size});
 }
 
+bool GgufGptq(quant::Method m) { return m == quant::Method::kGptq || m == quant::Method::kAwqGptq; }
+
+Status CheckId(const std::string& id, const std::string& where) {
+  for (char ch : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '+' || ch == '.')) {
+      return MakeError("{}: id '{}' may only hold letters, digits and - _ + .", where, id);
+    }
+  }
+  return Status::Ok();
+}
+
+// The rest of a {"format": "gguf"} configuration (compare.h): the method, type, imatrix and damp;
+// the checkpoint keys are refused (the file type decides the grids).
+Status GgufRowFromJson(const json& j, const std::string& where, MatrixConfig* c) {
+  if (c->baseline) return MakeError("{}: \"format\" does not apply to the baseline", where);
+  const quant::Method m = c->quantize.method;
+  if (m != quant::Method::kRtn && m != quant::Method::kGptq && m != quant::Method::kAwq && m != quant::Method::kAwqGptq) {
+    return MakeError("{}: a GGUF row takes method rtn (llama.cpp's quantizers), gptq, awq or awq+gptq, not {}", where,
+                     quant::MethodName(m));
+  }
+  for (const char* key : {"bits", "group_size", "sym", "act_order", "static_groups", "activations", "alpha", "weight_scale",
+                          "threshold"}) {
+    if (j.contains(key)) return MakeError("{}: \"{}\" does not apply to a GGUF row (its \"type\" decides the grids)", where, key);
+  }
+  if (!j.contains("type") || !j["type"].is_string()) {
+    return MakeError("{}: a GGUF row needs \"type\" (one of {})", where, quant::GgufFileTypeNames());
+  }
+  const quant::GgufFileType* ft = quant::FindGgufFileType(j["type"].get<std::string>());
+  if (ft == nullptr) {
+    return MakeError("{}: \"type\" {} is not a GGUF file type qforge writes (one of {})", where, j["type"].dump(),
+                     quant::GgufFileTypeNames());
+  }
+  c->gguf_type = std::string(ft->name);
+  if (j.contains("damp")) {
+    if (!GgufGptq(m) || !j["damp"].is_number()) return MakeError("{}: \"damp\" (a number) is for gptq and awq+gptq", where);
+    c->quantize.weights.damp = j["damp"].get<double>();
+  }
+  if (j.contains("imatrix")) {
+    if (!j["imatrix"].is_string() || j["imatrix"].get<std::string>().empty()) {
+      return MakeError("{}: \"imatrix\" is \"calib\" or an imatrix file's path", where);
+    }
+    if (m != quant::Method::kRtn) {
+      return MakeError("{}: \"imatrix\" is for method rtn (the calibrated methods weight the grids by their own calibration)",
+                       where);
+    }
+    c->imatrix = j["imatrix"].get<std::string>();
+    if (c->imatrix != "calib") {
+      auto sha = artifact::Sha256File(c->imatrix);
+      if (!sha.ok()) return MakeError("{}: \"imatrix\": {}", where, sha.error().message);
+      c->imatrix_sha256 = *sha;
+    }
+  }
+  if (j.contains("id")) {
+    if (!j["id"].is_string() || j["id"].get<std::string>().empty()) return MakeError("{}: \"id\" must be a non-empty string", where);
+    c->id = j["id"].get<std::string>();
+  } else {
+    std::string t = c->gguf_type;
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    c->id = fmt::format("gguf-{}-{}{}", t, quant::MethodName(m), c->imatrix.empty() ? "" : "-imatrix");
+  }
+  return CheckId(c->id, where);
+}
+
 Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path& file) {
   const std::string where = fmt::format("{}: configs[{}]", file.string(), index);
   if (!j.is_object()) return MakeError("{}: expected an object", where);
@@ -54,7 +120,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
     const std::string& key = it.key();
     static const char* kKnown[] = {"id",        "method", "bits",        "group_size", "sym", "act_order",
                                    "static_groups", "damp", "activations", "alpha", "weight_scale", "kv_cache",
-                                   "threshold"};
+                                   "threshold", "format", "type", "imatrix"};
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; }) == std::end(kKnown)) {
       return MakeError("{}: unknown key '{}'", where, key);
     }
@@ -87,6 +153,13 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
     c.kv_cache = *t;
     if (c.baseline && *t != model::KvCacheType::kF32) c.id = "baseline-kv-" + k;
   }
+  const std::string format = !j.contains("format") ? "hf" : j["format"].is_string() ? j["format"].get<std::string>() : "?";
+  if (format != "hf" && format != "gguf") return MakeError("{}: \"format\" is \"hf\" or \"gguf\"", where);
+  if (format == "gguf") {
+    QF_TRY(GgufRowFromJson(j, where, &c));
+    return c;
+  }
+  if (j.contains("type") || j.contains("imatrix")) return MakeError("{}: \"type\" and \"imatrix\" are for \"format\": \"gguf\" rows", where);
   const bool wa = !c.baseline && quant::IsWeightActivation(c.quantize.method);
   if (j.contains("activations")) {
     const std::string a = j["activations"].is_string() ? j["activations"].get<std::string>() : "";
@@ -147,11 +220,7 @@ Result<MatrixConfig> ConfigFromJson(const json& j, size_t index, const fs::path&
   } else if (!c.baseline) {
     c.id = DefaultId(c.quantize);
   }
-  for (char ch : c.id) {
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '+' || ch == '.')) {
-      return MakeError("{}: id '{}' may only hold letters, digits and - _ + .", where, c.id);
-    }
-  }
+  QF_TRY(CheckId(c.id, where));
   return c;
 }
 
@@ -190,6 +259,15 @@ json ConfigJson(const MatrixConfig& c) {
     json b = {{"id", c.id}, {"method", "baseline"}};
     if (c.kv_cache) b["kv_cache"] = std::string(model::KvCacheTypeName(*c.kv_cache));
     return b;
+  }
+  if (!c.gguf_type.empty()) {
+    json g = {{"id", c.id}, {"method", std::string(quant::MethodName(c.quantize.method))}, {"format", "gguf"}, {"type", c.gguf_type}};
+    if (GgufGptq(c.quantize.method)) g["damp"] = c.quantize.weights.damp;
+    g["imatrix"] = c.imatrix.empty()      ? json(nullptr)
+                   : c.imatrix == "calib" ? json("calib")
+                                          : json{{"path", c.imatrix}, {"sha256", c.imatrix_sha256}};
+    if (c.kv_cache) g["kv_cache"] = std::string(model::KvCacheTypeName(*c.kv_cache));
+    return g;
   }
   const auto& w = c.quantize.weights;
   json j = {{"id", c.id},       {"method", std::string(quant::MethodName(c.quantize.method))},
@@ -236,6 +314,29 @@ std::string EvalCommand(const fs::path& model, const CompareOptions& o, bool wit
   return cmd;
 }
 
+MatrixConfig BaselineConfig() {
+  MatrixConfig c;
+  c.id = "baseline";
+  c.baseline = true;
+  return c;
+}
+
+// Where a configuration's model is: the input for the baseline, else DIR/models/<id> (a checkpoint
+// directory) or DIR/models/<id>.gguf.
+fs::path ModelPathOf(const CompareOptions& o, const MatrixConfig& c) {
+  if (c.baseline) return o.model;
+  return o.out / "models" / (c.gguf_type.empty() ? c.id : c.id + ".gguf");
+}
+
+std::string ImatrixCommand(const CompareOptions& o, const std::string& out) {
+  std::string cmd = fmt::format("qforge imatrix {} --calib", ShellQuote(o.model.string()));
+  for (const auto& f : o.calib.files) cmd += fmt::format(" {}", ShellQuote(f.string()));
+  cmd += fmt::format(" --calib-samples {}", o.calib.samples);
+  if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
+  cmd += fmt::format(" --seed {} --overwrite -o {}", o.calib.seed, ShellQuote(out));
+  return cmd;
+}
+
 }  // namespace
 
 Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
@@ -246,7 +347,7 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
       return MakeError("{}: expected {{\"configs\": [ ... ]}} with at least one configuration", o.matrix_file.string());
     }
     const bool baseline = !m.contains("baseline") || (m["baseline"].is_boolean() && m["baseline"].get<bool>());
-    if (baseline) configs.push_back({"baseline", true, {}});
+    if (baseline) configs.push_back(BaselineConfig());
     for (size_t i = 0; i < m["configs"].size(); ++i) {
       QF_ASSIGN_OR_RETURN(MatrixConfig c, ConfigFromJson(m["configs"][i], i, o.matrix_file));
       if (c.baseline && baseline && (!c.kv_cache || *c.kv_cache == model::KvCacheType::kF32)) continue;
@@ -260,7 +361,7 @@ Result<std::vector<MatrixConfig>> MatrixConfigs(const CompareOptions& o) {
     }
     if (groups.size() > 2) groups.erase(groups.begin(), groups.end() - 2);
     if (groups.empty()) groups.push_back(-1);  // tiny model: per channel
-    configs.push_back({"baseline", true, {}, std::nullopt});
+    configs.push_back(BaselineConfig());
     for (const quant::MethodInfo& mi : quant::Methods()) {
       if (!mi.in_default_matrix) continue;
       if (quant::IsWeightActivation(mi.method)) {  // one row: int8 per channel, the method's activations
@@ -328,7 +429,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
   }
   QF_ASSIGN_OR_RETURN(std::vector<MatrixConfig> configs, MatrixConfigs(o));
   const bool need_calib = std::any_of(configs.begin(), configs.end(), [](const MatrixConfig& c) {
-    return !c.baseline && c.quantize.method != quant::Method::kRtn;
+    return !c.baseline && (c.quantize.method != quant::Method::kRtn || c.imatrix == "calib");
   });
   if (need_calib && o.calib.files.empty()) return MakeError("the matrix has calibrated methods: give --calib FILE...");
   std::error_code ec;
@@ -384,6 +485,21 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
     if (progress) progress(prog);
   };
 
+  // The importance matrix of the "imatrix": "calib" rows: computed once per run, on the first pool that asks.
+  std::mutex imatrix_mu;
+  std::optional<Status> imatrix_status;
+  const fs::path calib_imatrix_path = o.out / "imatrix.gguf";
+  auto calib_imatrix = [&](ThreadPool& pool) -> Status {
+    std::lock_guard<std::mutex> lock(imatrix_mu);
+    if (!imatrix_status) {
+      imatrix_status = [&]() -> Status {
+        QF_ASSIGN_OR_RETURN(quant::ImatrixSums sums, quant::ComputeImatrix(o.model, o.calib, pool));
+        return quant::WriteImatrixGguf(sums, calib_imatrix_path);
+      }();
+    }
+    return *imatrix_status;
+  };
+
   // One configuration: quantize (unless baseline), evaluate quality (+ speed when run alone).
   auto run_one = [&](size_t i, ThreadPool& pool, bool with_speed) -> json {
     const MatrixConfig& c = configs[i];
@@ -393,11 +509,49 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
     fs::path model = o.model;
     std::string command;
     row["quantize"] = nullptr;
-    if (!c.baseline) {
+    if (!c.gguf_type.empty()) {
+      auto fail = [&](const Error& e) {
+        row["status"] = "failed: " + e.message;
+        return row;
+      };
+      quant::GgufExportOptions g;
+      g.type = c.gguf_type;
+      g.method = c.quantize.method;
+      g.damp = c.quantize.weights.damp;
+      g.overwrite = true;
+      if (g.method != quant::Method::kRtn) g.calib = o.calib;
+      std::string imatrix_path, prefix;
+      if (!c.imatrix.empty()) {
+        if (c.imatrix == "calib") {
+          if (Status st = calib_imatrix(pool); !st.ok()) return fail(st.error());
+          imatrix_path = calib_imatrix_path.string();
+          prefix = ImatrixCommand(o, imatrix_path) + " && ";
+        } else {
+          imatrix_path = c.imatrix;
+        }
+        auto im = quant::ReadImatrix(imatrix_path);
+        if (!im.ok()) return fail(im.error());
+        g.imatrix = std::move(im->entries);
+        g.imatrix_provenance = im->provenance;
+      }
+      model = ModelPathOf(o, c);
+      g.command = quant::GgufExportCommand(o.model, g, imatrix_path);
+      auto r = quant::ExportGguf(o.model, model, g, pool);
+      if (!r.ok()) return fail(r.error());
+      json q = r->calibrated ? QuantizeJson(*r->calibrated) : json::object();
+      q["seconds"] = r->seconds;
+      q["tensor_bytes"] = r->tensor_bytes;
+      q["source_bytes"] = r->source_bytes;
+      q["bits_per_weight"] = r->elements > 0 ? 8.0 * static_cast<double>(r->tensor_bytes) / static_cast<double>(r->elements) : 0.0;
+      q["fallbacks"] = r->n_fallback;
+      row["quantize"] = q;
+      row["provenance"] = r->provenance;
+      command = prefix + g.command + " -o " + ShellQuote(model.string()) + " && ";
+    } else if (!c.baseline) {
       quant::QuantizeOptions q = c.quantize;
       q.calib = o.calib;
       q.overwrite = true;
-      model = o.out / "models" / c.id;
+      model = ModelPathOf(o, c);
       auto r = quant::QuantizeModel(o.model, model, q, pool);
       if (!r.ok()) {
         row["status"] = "failed: " + r.error().message;
@@ -417,7 +571,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       return row;
     }
     row["eval"] = ev->ToJson();
-    if (!c.baseline) {
+    if (!c.baseline && c.gguf_type.empty()) {
       // The quantized checkpoint's SBOM with the figures just measured, beside it (the checkpoint
       // itself stays as written: its manifest and any signature remain valid).
       const fs::path sbom_path = o.out / "models" / (c.id + ".cdx.json");
@@ -482,7 +636,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       ThreadPool pool(total_threads);
       for (size_t i : todo) {
         if (rows[i].is_null() || rows[i].value("status", "") != "ok") continue;
-        const fs::path model = configs[i].baseline ? o.model : o.out / "models" / configs[i].id;
+        const fs::path model = ModelPathOf(o, configs[i]);
         auto loaded = model::LoadModel(model);
         auto tok = io::LoadTokenizerForModel(model, o.eval.tokenizer);
         auto text = ReadTextLikeLlamaCpp(o.eval.texts.front().string());

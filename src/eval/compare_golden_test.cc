@@ -6,6 +6,9 @@
 
 #include <fstream>
 
+#include "core/thread_pool.h"
+#include "quant/gguf_export.h"
+#include "quant/imatrix.h"
 #include "testing/shared_data.h"
 
 namespace qforge::eval {
@@ -199,6 +202,94 @@ TEST_F(CompareTest, ParallelJobsGiveTheSameRows) {
     EXPECT_EQ(quality(a[i]["eval"]["quality"]), quality(b[i]["eval"]["quality"])) << a[i]["id"];
     EXPECT_EQ(a[i]["eval"]["size"]["weight_bytes"], b[i]["eval"]["size"]["weight_bytes"]);
     EXPECT_FALSE(b[i]["eval"]["speed"].is_null()) << b[i]["id"];
+  }
+}
+
+// GGUF rows: llama.cpp's Q4_0 quantizer (the bytes of `quantize --format gguf`), the same with the
+// importance matrix of this run's calibration set, and GPTQ inside the Q4_0 grids; each row's command
+// reproduces its file, GPTQ beats the plain quantizer, and a second run reuses every row.
+TEST_F(CompareTest, GgufRowsAreLlamaCppFilesThatReproduce) {
+  CompareOptions o = Options();
+  o.model = testing::SharedPath("models/stories260K/stories260K.gguf");
+  o.eval.max_chunks = 4;
+  o.calib.samples = 8;
+  o.matrix_file = WriteMatrix(R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "rtn"},
+                                              {"format": "gguf", "type": "q4_0", "method": "rtn", "imatrix": "calib"},
+                                              {"format": "gguf", "type": "Q4_0", "method": "gptq", "damp": 0.01}],
+                                  "metrics": ["ppl", "kld", "size"]})");
+  auto r = Compare(o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& rows = r->matrix["rows"];
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1]["id"], "gguf-q4_0-rtn");
+  EXPECT_EQ(rows[2]["id"], "gguf-q4_0-rtn-imatrix");
+  EXPECT_EQ(rows[3]["id"], "gguf-q4_0-gptq");
+  for (const auto& row : rows) ASSERT_EQ(row.value("status", ""), "ok") << row.dump();
+  for (size_t i = 1; i < 4; ++i) {
+    const std::string id = rows[i]["id"];
+    EXPECT_EQ(rows[i]["format"], "gguf") << id;
+    EXPECT_EQ(rows[i]["type"], "Q4_0") << id;
+    EXPECT_TRUE(fs::exists(o.out / "models" / (id + ".gguf"))) << id;
+    EXPECT_FALSE(fs::exists(o.out / "models" / (id + ".cdx.json"))) << id;
+    EXPECT_GT(rows[i]["quantize"]["tensor_bytes"].get<int64_t>(), 0) << id;
+    EXPECT_EQ(rows[i]["eval"]["size"]["weight_bytes"].get<int64_t>(), rows[1]["eval"]["size"]["weight_bytes"].get<int64_t>()) << id;
+    EXPECT_GT(rows[i]["eval"]["quality"]["kld"]["mean"].get<double>(), 0.0) << id;
+  }
+  // The calibrated row records its per-layer errors; the imatrix row's command first makes the imatrix.
+  EXPECT_TRUE(rows[3]["quantize"]["linears"].is_array()) << rows[3]["quantize"].dump();
+  const std::string cmd2 = rows[2]["command"];
+  EXPECT_EQ(cmd2.rfind("qforge imatrix ", 0), 0u) << cmd2;
+  EXPECT_NE(cmd2.find("--imatrix"), std::string::npos) << cmd2;
+  EXPECT_TRUE(fs::exists(o.out / "imatrix.gguf"));
+  // GPTQ inside the grids loses less than llama.cpp's quantizer (KLD against the same baseline).
+  EXPECT_LT(rows[3]["eval"]["quality"]["kld"]["mean"].get<double>(), rows[1]["eval"]["quality"]["kld"]["mean"].get<double>());
+
+  // Each row's file is the one its recorded quantize command writes.
+  auto bytes = [](const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  for (size_t i = 1; i < 4; ++i) {
+    const std::string id = rows[i]["id"];
+    quant::GgufExportOptions g;
+    g.type = "Q4_0";
+    g.method = i == 3 ? quant::Method::kGptq : quant::Method::kRtn;
+    g.damp = 0.01;
+    if (i == 3) g.calib = o.calib;
+    if (i == 2) {
+      auto im = quant::ReadImatrix(o.out / "imatrix.gguf");
+      ASSERT_TRUE(im.ok()) << im.error().message;
+      g.imatrix = im->entries;
+      g.imatrix_provenance = im->provenance;
+    }
+    g.command = rows[i]["provenance"].value("command", "");
+    ThreadPool pool(1);
+    const fs::path again = dir_ / (id + ".gguf");
+    auto e = quant::ExportGguf(o.model, again, g, pool);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    EXPECT_EQ(bytes(again), bytes(o.out / "models" / (id + ".gguf"))) << id;
+  }
+
+  // The importance matrix changes the rounding: the imatrix row's file is not the plain one.
+  EXPECT_NE(bytes(o.out / "models" / "gguf-q4_0-rtn.gguf"), bytes(o.out / "models" / "gguf-q4_0-rtn-imatrix.gguf"));
+
+  auto second = Compare(o);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_TRUE(second->computed.empty());
+
+  // Errors: checkpoint keys, imatrix with a calibrated method, an unknown type, a baseline format.
+  for (const char* bad : {R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "rtn", "bits": 4}]})",
+                          R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "gptq", "imatrix": "calib"}]})",
+                          R"({"configs": [{"format": "gguf", "type": "Q4_K", "method": "rtn"}]})",
+                          R"({"configs": [{"format": "gguf", "method": "rtn"}]})",
+                          R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "w8a8"}]})",
+                          R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "rtn", "damp": 0.1}]})",
+                          R"({"configs": [{"format": "gguf", "type": "Q4_0", "method": "rtn", "imatrix": "/nonexistent/im.gguf"}]})",
+                          R"({"configs": [{"format": "onnx", "method": "rtn"}]})",
+                          R"({"configs": [{"method": "rtn", "type": "Q4_0"}]})"}) {
+    o.matrix_file = WriteMatrix(bad);
+    auto m = MatrixConfigs(o);
+    EXPECT_FALSE(m.ok()) << bad;
   }
 }
 

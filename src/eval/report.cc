@@ -119,9 +119,25 @@ std::string GroupText(const json& row) {
 }
 
 std::string BitsText(const json& row) {
+  if (const json* t = Find(row, {"type"}); t != nullptr && t->is_string()) return t->get<std::string>();  // a GGUF row
   std::optional<double> b = Num(row, {"bits"});
   if (!b) return std::string(kDash);
   return fmt::format("{}", static_cast<long long>(*b));
+}
+
+std::string MethodText(const json& row) {
+  std::string m = Str(row, {"method"});
+  if (m.empty()) return "?";
+  if (const json* im = Find(row, {"imatrix"}); im != nullptr && !im->is_null()) m += "+imatrix";
+  return m;
+}
+
+// A GGUF row's importance matrix: "calib" (made from the run's calibration set), its path, or "".
+std::string ImatrixText(const json& row) {
+  const json* im = Find(row, {"imatrix"});
+  if (im == nullptr || im->is_null()) return "";
+  if (im->is_string()) return im->get<std::string>();
+  return Str(*im, {"path"});
 }
 
 std::optional<double> DeltaPercent(std::optional<double> v, std::optional<double> base) {
@@ -221,7 +237,7 @@ std::string RenderMatrixMarkdown(const json& matrix) {
   for (const json* rp : m.rows) {
     const json& row = *rp;
     std::vector<std::string> cells = {Str(row, {"id"}),
-                                      Str(row, {"method"}),
+                                      MethodText(row),
                                       BitsText(row),
                                       GroupText(row),
                                       Fixed(Num(row, {"eval", "size", "weight_bytes"}), 2, 1e-6),
@@ -305,7 +321,7 @@ std::string CsvNum(const json* v) {
 
 std::string RenderMatrixCsv(const json& matrix) {
   const MatrixModel m = Analyze(matrix);
-  std::vector<std::string> head = {"id", "method", "bits", "group_size", "status"};
+  std::vector<std::string> head = {"id", "method", "bits", "group_size", "status", "format", "type", "imatrix"};
   const std::vector<std::pair<const char*, std::vector<std::string_view>>> size_cols = {
       {"weight_bytes", {"eval", "size", "weight_bytes"}},
       {"linear_params", {"eval", "size", "linear_params"}},
@@ -337,7 +353,8 @@ std::string RenderMatrixCsv(const json& matrix) {
   for (const json* rp : m.rows) {
     const json& row = *rp;
     std::vector<std::string> f = {Str(row, {"id"}), Str(row, {"method"}), CsvNum(Find(row, {"bits"})),
-                                  CsvNum(Find(row, {"group_size"})), Str(row, {"status"})};
+                                  CsvNum(Find(row, {"group_size"})), Str(row, {"status"}), Str(row, {"format"}),
+                                  Str(row, {"type"}), ImatrixText(row)};
     for (const auto& [name, path] : size_cols) f.push_back(CsvNum(Find(row, {path[0], path[1], path[2]})));
     for (const PplSeries& s : m.ppl) {
       const json* e = FindPplEntry(row, s);

@@ -95,10 +95,7 @@ MethodStyle StyleOf(const std::vector<std::string>& methods, std::string_view me
   return kOtherStyles[unknown % std::size(kOtherStyles)];
 }
 
-std::string MethodOf(const json& row) {
-  std::string m = Str(row, {"method"});
-  return m.empty() ? "?" : m;
-}
+std::string MethodOf(const json& row) { return MethodText(row); }
 
 // A marker of radius ~r centred at (x, y), filled with `color`.
 std::string Marker(std::string_view shape, double x, double y, double r, std::string_view color) {

@@ -50,7 +50,8 @@ const json* TaskEntry(const json& row, std::string_view task);
 bool Failed(const json& row);
 // "—" for null, "channel" for -1, else the integer.
 std::string GroupText(const json& row);
-std::string BitsText(const json& row);
+std::string BitsText(const json& row);  // the bits, or a GGUF row's file type ("Q4_K_M")
+std::string MethodText(const json& row);  // the method, "+imatrix" when the row used an importance matrix
 
 // 100 * (v / base - 1), when both are present and base != 0.
 std::optional<double> DeltaPercent(std::optional<double> v, std::optional<double> base);

@@ -167,6 +167,43 @@ TEST(ReportCsv, Rfc4180QuotingAndRawNumbers) {
   EXPECT_EQ(CsvFields(lines[3])[col("group_size")], "-1");
 }
 
+// GGUF rows (compare's {"format": "gguf"} entries): the file type stands in the bits column, an
+// importance matrix is named in the method, and the CSV carries format, type and imatrix.
+TEST(ReportMatrix, GgufRowsShowTheirTypeAndImatrix) {
+  json m = HandMatrix();
+  json g = m["rows"][1];
+  g["id"] = "gguf-q4_k_m-rtn-imatrix";
+  g["method"] = "rtn";
+  g.erase("bits");
+  g.erase("group_size");
+  g["format"] = "gguf";
+  g["type"] = "Q4_K_M";
+  g["imatrix"] = {{"path", "im dir/imatrix.gguf"}, {"sha256", "00ff"}};
+  m["rows"].push_back(g);
+  g["id"] = "gguf-q4_k_m-gptq";
+  g["method"] = "gptq";
+  g["imatrix"] = nullptr;
+  m["rows"].push_back(g);
+  const std::string md = RenderMatrixMarkdown(m);
+  EXPECT_THAT(md, HasSubstr("| gguf-q4_k_m-rtn-imatrix | rtn+imatrix | Q4_K_M | — | 1133.66 |"));
+  EXPECT_THAT(md, HasSubstr("| gguf-q4_k_m-gptq | gptq | Q4_K_M | — | 1133.66 |"));
+  const std::vector<std::string> lines = Lines(RenderMatrixCsv(m), "\r\n");
+  ASSERT_EQ(lines.size(), 7u);
+  const std::vector<std::string> head = CsvFields(lines[0]);
+  auto col = [&](const std::string& name) { return static_cast<size_t>(std::find(head.begin(), head.end(), name) - head.begin()); };
+  ASSERT_LT(col("imatrix"), head.size());
+  const std::vector<std::string> im = CsvFields(lines[5]), gptq = CsvFields(lines[6]), ck = CsvFields(lines[2]);
+  EXPECT_EQ(im[col("format")], "gguf");
+  EXPECT_EQ(im[col("type")], "Q4_K_M");
+  EXPECT_EQ(im[col("imatrix")], "im dir/imatrix.gguf");
+  EXPECT_EQ(im[col("bits")], "");
+  EXPECT_EQ(gptq[col("imatrix")], "");
+  EXPECT_EQ(ck[col("format")], "");
+  EXPECT_EQ(ck[col("bits")], "4");
+  const std::string html = RenderReportHtml(m);
+  EXPECT_THAT(html, HasSubstr("rtn+imatrix"));
+}
+
 TEST(ReportHtml, EscapesEverythingFromJson) {
   json m = HandMatrix();
   m["model"] = "models/<script>alert(1)</script>";

@@ -12,6 +12,7 @@
 #include "artifact/build_info.h"
 #include "artifact/digest.h"
 #include "artifact/manifest.h"
+#include "core/process.h"
 #include "formats/ggml_grid.h"
 #include "formats/ggml_quantize.h"
 #include "io/gguf.h"
@@ -111,10 +112,11 @@ std::vector<uint8_t> HalfRowsToInterleaved(const std::vector<uint8_t>& b, int64_
 // Runs the quantization pipeline with a sink that quantizes each decoder linear into its mixture type
 // (GPTQ inside the grid for gptq / awq+gptq, the reference quantizer weighted by diag(H) for awq) and
 // keeps every layer tensor's GGUF bytes in *out (the output's size in memory). Returns the calibration
-// record for the manifest.
+// record for the manifest; the pipeline's report goes to *report.
 Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string& arch, const GgufRecipeModel& rm,
                                         const GgufSource& g, const GgufExportReport& rep, const GgufExportOptions& o,
-                                        ThreadPool& pool, std::map<std::string, std::vector<uint8_t>>* out) {
+                                        ThreadPool& pool, std::map<std::string, std::vector<uint8_t>>* out,
+                                        std::optional<QuantizeReport>* report) {
   std::map<std::string, GgmlType> target;
   for (const GgufTensorReport& t : rep.tensors) target[t.name] = t.to;
   std::map<std::string, size_t> source_index;
@@ -198,11 +200,30 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     QF_ASSIGN_OR_RETURN(std::string sha, artifact::Sha256File(f));
     files.push_back({{"path", f.string()}, {"sha256", sha}});
   }
-  return nlohmann::json{{"files", files}, {"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed},
+  nlohmann::json record{{"files", files}, {"samples", o.calib.samples}, {"seqlen", o.calib.seqlen}, {"seed", o.calib.seed},
                         {"total_error", r.total_error}};  // no timing: the manifest is reproducible
+  *report = std::move(r);
+  return record;
 }
 
 }  // namespace
+
+std::string GgufExportCommand(const fs::path& model, const GgufExportOptions& o, const std::string& imatrix_path) {
+  const GgufFileType* ft = FindGgufFileType(o.type);
+  std::string cmd = fmt::format("qforge quantize {} --format gguf --type {}", ShellQuote(model.string()), ft ? ft->name : o.type);
+  if (o.method != Method::kRtn) {
+    cmd += fmt::format(" --method {}", MethodName(o.method));
+    if (o.method != Method::kAwq && o.damp != 0.01) cmd += fmt::format(" --damp {}", o.damp);
+    cmd += " --calib";
+    for (const auto& f : o.calib.files) cmd += " " + ShellQuote(f.string());
+    cmd += fmt::format(" --calib-samples {}", o.calib.samples);
+    if (o.calib.seqlen > 0) cmd += fmt::format(" --calib-seqlen {}", o.calib.seqlen);
+    cmd += fmt::format(" --seed {}", o.calib.seed);
+  }
+  if (!imatrix_path.empty()) cmd += " --imatrix " + ShellQuote(imatrix_path);
+  if (!o.artifact_version.empty()) cmd += " --version " + ShellQuote(o.artifact_version);
+  return cmd;
+}
 
 Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, const GgufExportOptions& o,
                                     ThreadPool& pool) {
@@ -339,7 +360,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
   std::map<std::string, std::vector<uint8_t>> from_pipeline;  // GGUF name -> the tensor's bytes
   nlohmann::json calib_record = nullptr;
   if (o.method != Method::kRtn) {
-    QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, rep, o, pool, &from_pipeline));
+    QF_ASSIGN_OR_RETURN(calib_record, CalibratedLayers(model, arch, rm, g, rep, o, pool, &from_pipeline, &rep.calibrated));
     for (size_t k = 0; k < rep.tensors.size(); ++k) {
       GgufTensorReport& t = rep.tensors[k];
       const auto it = from_pipeline.find(t.name);
@@ -429,6 +450,7 @@ Result<GgufExportReport> ExportGguf(const fs::path& model, const fs::path& out, 
       {"command", o.command},
       {"qforge_version", bi.version}};
   QF_TRY(artifact::WriteManifest(paths, spec));
+  rep.provenance = spec.provenance;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

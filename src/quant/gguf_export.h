@@ -22,8 +22,11 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 #include "core/thread_pool.h"
@@ -71,7 +74,16 @@ struct GgufExportReport {
   int64_t elements = 0;
   int n_fallback = 0;
   double seconds = 0;
+  std::optional<QuantizeReport> calibrated;  // the pipeline's report (per-layer errors) for gptq / awq / awq+gptq
+  nlohmann::json provenance;                 // what the manifest records under "provenance"
 };
+
+// The reproducing command of an export with these options, without "-o OUT" (as
+// quant::CanonicalCommand): `qforge quantize MODEL --format gguf --type T [--method M --damp D --calib
+// ... --calib-samples N --calib-seqlen L --seed S] [--imatrix IMATRIX_PATH] [--version V]`. The type is
+// spelt as llama.cpp spells it.
+std::string GgufExportCommand(const std::filesystem::path& model, const GgufExportOptions& options,
+                              const std::string& imatrix_path);
 
 Result<GgufExportReport> ExportGguf(const std::filesystem::path& model, const std::filesystem::path& out,
                                     const GgufExportOptions& options, ThreadPool& pool);
