@@ -4,7 +4,7 @@
 # Deterministic (the same files every run), so CTest's replay sweep is too.
 #   fuzz/make_seeds.sh OUT SHARED [QFORGE [REAL_GGUF...]]
 # OUT/TARGET/ gets each target's seeds (OUT is emptied first). Without QFORGE the checkpoint,
-# manifest and logit_cache seeds are thinner. REAL_GGUF: the first 4 MiB (metadata and tensor infos)
+# manifest, logit_cache and imatrix seeds are thinner. REAL_GGUF: the first 4 MiB (metadata and tensor infos)
 # of each real model file named.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,7 +13,7 @@ S="$1"; SHARED="$2"; Q="${3:-}"
 shift 2; [ "$#" -gt 0 ] && shift
 REAL=("$@")
 cd "$ROOT"
-ALL=(gguf safetensors config_json tokenizer_json tokenizer_files llama2c checkpoint matrix manifest logit_cache)
+ALL=(gguf safetensors config_json tokenizer_json tokenizer_files llama2c checkpoint matrix manifest logit_cache imatrix)
 rm -rf "$S" && mkdir -p "$S"
 for t in "${ALL[@]}"; do mkdir -p "$S/$t"; done
 M="$SHARED/models"
@@ -79,6 +79,9 @@ if [ -n "$Q" ]; then
       cp "$T/$m/qforge-manifest.json" "$S/manifest/$m.json"
     fi
   done
+  "$Q" imatrix "$M/stories260K/stories260K.gguf" -o "$S/imatrix/qforge-stories260K.gguf" \
+    --calib "$SHARED/data/tinystories/tinystories_valid_fragment.txt" --calib-samples 4 --calib-seqlen 32 --threads 1 > /dev/null 2>&1 \
+    || { echo "make_seeds: qforge imatrix failed"; exit 1; }
   "$Q" eval "$M/stories260K/hf" --baseline "$M/stories260K/hf" --text "$SHARED/data/tinystories/tinystories_valid_fragment.txt" \
     --ctx 64 --max-chunks 2 --cache-dir "$T/cache" --threads 1 > /dev/null 2>&1 \
     || { echo "make_seeds: qforge eval failed"; exit 1; }
@@ -86,4 +89,16 @@ if [ -n "$Q" ]; then
   rm -rf "$T"
 fi
 lenpre "$M/stories260K/hf/config.json" "$M/stories260K/hf/model.safetensors" > "$S/checkpoint/stories260K.bin"
+# A legacy (.dat) imatrix as llama-imatrix wrote them before GGUF: two entries, a chunk count, a dataset.
+python3 - "$S/imatrix/legacy.dat" <<'PY'
+import struct, sys
+out = open(sys.argv[1], "wb")
+entries = [("blk.0.attn_q.weight", 3, [0.5 * (i + 1) for i in range(64)]), ("blk.0.ffn_down.weight", 2, [1.0] * 172)]
+out.write(struct.pack("<i", len(entries)))
+for name, ncall, vals in entries:
+    b = name.encode()
+    out.write(struct.pack("<i", len(b)) + b + struct.pack("<ii", ncall, len(vals)) + struct.pack(f"<{len(vals)}f", *vals))
+ds = b"tinystories_valid_fragment.txt"
+out.write(struct.pack("<i", 7) + struct.pack("<i", len(ds)) + ds)
+PY
 

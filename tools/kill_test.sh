@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Kill safety: SIGKILL `qforge quantize` and `qforge compare` at many points and check that nothing
-# partial is ever visible under the output name (an output that exists verifies against its manifest,
-# every finished compare row is whole JSON) and that compare, run again, resumes and gives the rows an
-# uninterrupted run gives. (GGUF export joins this test when it lands.)
+# Kill safety: SIGKILL `qforge quantize` (a checkpoint directory and a GGUF file) and `qforge compare`
+# at many points and check that nothing partial is ever visible under the output name (an output that
+# exists is the clean run's bytes and verifies against its manifest when that is there, every finished
+# compare row is whole JSON) and that compare, run again, resumes and gives the rows an uninterrupted
+# run gives. A GGUF is one file with its manifest beside it, written after it: a kill between the two
+# leaves a whole GGUF without a manifest, never a manifest of a file that is not there.
 # Usage: kill_test.sh path/to/qforge path/to/qforge_synth path/to/shared
 set -u
 Q="$1"; SYNTH="$2"; SHARED="$3"
@@ -38,6 +40,31 @@ for pct in 1 3 6 10 15 22 30 40 50 60 70 80 90 97; do
   rm -rf "$T"/q"$pct".tmp-*
 done
 [ "$killed" -ge 5 ] && pass || fail "only $killed of 14 quantize runs were still running when killed (clean run ${ms} ms)"
+
+# GGUF export (GPTQ inside the Q4_K_M grids): the same kills.
+gargs=(quantize "$T/model" --format gguf --type Q4_K_M --method gptq --calib "$CAL" --calib-samples 16 --calib-seqlen 128 --threads 2)
+start=$(date +%s%N)
+"$Q" "${gargs[@]}" -o "$T/gclean.gguf" > /dev/null 2>&1 || { echo "FAIL: clean GGUF export"; exit 1; }
+gms=$(( ($(date +%s%N) - start) / 1000000 ))
+gkilled=0
+for pct in 2 8 15 25 40 55 70 85 95; do
+  out="$T/g$pct.gguf"
+  "$Q" "${gargs[@]}" -o "$out" > /dev/null 2>&1 &
+  pid=$!
+  sleep "$(awk -v ms="$gms" -v p="$pct" 'BEGIN { printf "%.3f", ms * p / 100000 }')"
+  kill -9 "$pid" 2> /dev/null && gkilled=$((gkilled+1))
+  wait "$pid" 2> /dev/null
+  if [ -e "$out" ]; then
+    cmp -s "$out" "$T/gclean.gguf" && pass || fail "GGUF export killed at $pct%: $out differs from the clean run"
+  else
+    pass
+  fi
+  if [ -e "$out.qforge-manifest.json" ]; then
+    [ -e "$out" ] && "$Q" verify "$out" > /dev/null 2>&1 && pass || fail "GGUF export killed at $pct%: a manifest without a file that verifies"
+  fi
+  rm -f "$T"/g"$pct".gguf.tmp-*
+done
+[ "$gkilled" -ge 4 ] && pass || fail "only $gkilled of 9 GGUF exports were still running when killed (clean run ${gms} ms)"
 
 # compare: kill at several points, check what is visible, resume to the end.
 cat > "$T/matrix.json" <<'J'
@@ -76,5 +103,5 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 key = lambda m: {r["id"]: (r["eval"]["quality"]["ppl"][0]["ppl"], r["eval"]["quality"]["kld"]["mean"], r["eval"]["size"]["weight_bytes"]) for r in m["rows"]}
 assert key(a) == key(b), (key(a), key(b))
 PY
-echo "$passes passed, $fails failed (quantize: $killed kills over a ${ms} ms run; compare: $ckilled kills over ${cms} ms)"
+echo "$passes passed, $fails failed (quantize: $killed kills over a ${ms} ms run; GGUF: $gkilled over ${gms} ms; compare: $ckilled kills over ${cms} ms)"
 [ "$fails" = 0 ]
