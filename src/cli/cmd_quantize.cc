@@ -52,12 +52,13 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
                                               "quantizers), gptq, awq or awq+gptq", method)});
   }
   opt.method = *m;
-  std::vector<const char*> refused = {"--bits", "--group-size", "--sym", "--asym", "--act-order", "--static-groups",
+  std::vector<const char*> refused = {"--bits", "--group-size", "--sym", "--asym", "--static-groups",
                                       "--activations", "--alpha", "--threshold", "--weight-scale", "--shard-size"};
   if (opt.method == quant::Method::kRtn) {
-    for (const char* f : {"--damp", "--calib", "--calib-samples", "--calib-seqlen", "--seed"}) refused.push_back(f);
+    for (const char* f : {"--damp", "--act-order", "--calib", "--calib-samples", "--calib-seqlen", "--seed"}) refused.push_back(f);
   } else if (opt.method == quant::Method::kAwq) {
     refused.push_back("--damp");
+    refused.push_back("--act-order");
   }
   for (const char* flag : refused) {
     if (app.count(flag) > 0) {
@@ -72,6 +73,7 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
   opt.overwrite = a.overwrite;
   opt.artifact_version = a.version;
   opt.damp = a.damp;
+  opt.act_order = a.act_order;
   for (const auto& f : a.calib) opt.calib.files.emplace_back(f);
   opt.calib.samples = a.calib_samples;
   opt.calib.seqlen = a.calib_seqlen;

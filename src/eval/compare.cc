@@ -70,7 +70,7 @@ Status GgufRowFromJson(const json& j, const std::string& where, MatrixConfig* c)
     return MakeError("{}: a GGUF row takes method rtn (llama.cpp's quantizers), gptq, awq or awq+gptq, not {}", where,
                      quant::MethodName(m));
   }
-  for (const char* key : {"bits", "group_size", "sym", "act_order", "static_groups", "activations", "alpha", "weight_scale",
+  for (const char* key : {"bits", "group_size", "sym", "static_groups", "activations", "alpha", "weight_scale",
                           "threshold"}) {
     if (j.contains(key)) return MakeError("{}: \"{}\" does not apply to a GGUF row (its \"type\" decides the grids)", where, key);
   }
@@ -86,6 +86,10 @@ Status GgufRowFromJson(const json& j, const std::string& where, MatrixConfig* c)
   if (j.contains("damp")) {
     if (!GgufGptq(m) || !j["damp"].is_number()) return MakeError("{}: \"damp\" (a number) is for gptq and awq+gptq", where);
     c->quantize.weights.damp = j["damp"].get<double>();
+  }
+  if (j.contains("act_order")) {
+    if (!GgufGptq(m) || !j["act_order"].is_boolean()) return MakeError("{}: \"act_order\" (true or false) is for gptq and awq+gptq", where);
+    c->quantize.weights.act_order = j["act_order"].get<bool>();
   }
   if (j.contains("imatrix")) {
     if (!j["imatrix"].is_string() || j["imatrix"].get<std::string>().empty()) {
@@ -108,7 +112,8 @@ Status GgufRowFromJson(const json& j, const std::string& where, MatrixConfig* c)
   } else {
     std::string t = c->gguf_type;
     std::transform(t.begin(), t.end(), t.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    c->id = fmt::format("gguf-{}-{}{}", t, quant::MethodName(m), c->imatrix.empty() ? "" : "-imatrix");
+    c->id = fmt::format("gguf-{}-{}{}{}", t, quant::MethodName(m), c->quantize.weights.act_order ? "-act" : "",
+                        c->imatrix.empty() ? "" : "-imatrix");
   }
   return CheckId(c->id, where);
 }
@@ -263,6 +268,7 @@ json ConfigJson(const MatrixConfig& c) {
   if (!c.gguf_type.empty()) {
     json g = {{"id", c.id}, {"method", std::string(quant::MethodName(c.quantize.method))}, {"format", "gguf"}, {"type", c.gguf_type}};
     if (GgufGptq(c.quantize.method)) g["damp"] = c.quantize.weights.damp;
+    if (c.quantize.weights.act_order) g["act_order"] = true;  // absent when false: older rows keep their hashes
     g["imatrix"] = c.imatrix.empty()      ? json(nullptr)
                    : c.imatrix == "calib" ? json("calib")
                                           : json{{"path", c.imatrix}, {"sha256", c.imatrix_sha256}};
@@ -518,6 +524,7 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
       g.type = c.gguf_type;
       g.method = c.quantize.method;
       g.damp = c.quantize.weights.damp;
+      g.act_order = c.quantize.weights.act_order;
       g.overwrite = true;
       if (g.method != quant::Method::kRtn) g.calib = o.calib;
       std::string imatrix_path, prefix;

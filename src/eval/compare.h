@@ -16,14 +16,14 @@
 // (Matrix files are JSON; TOML is not read.)
 //
 // GGUF rows: {"format": "gguf", "type": "Q3_K_M", "method": "rtn" | "gptq" | "awq" | "awq+gptq",
-// "imatrix": "calib" | "FILE", "damp": 0.01} — a llama.cpp GGUF written by quant::ExportGguf
+// "imatrix": "calib" | "FILE", "damp": 0.01, "act_order": true} — a llama.cpp GGUF written by quant::ExportGguf
 // (DIR/models/<id>.gguf with its manifest beside it): method rtn is llama.cpp's own quantizers
 // (byte-identical with llama-quantize), with an importance matrix when "imatrix" is given ("calib": the
 // one `qforge imatrix` makes from this run's calibration set, computed once per run into
 // DIR/imatrix.gguf; a path: an imatrix file, e.g. llama-imatrix's, whose SHA-256 joins the row's
-// hash). gptq / awq / awq+gptq calibrate inside the same grids. "bits", "group_size" and the other
+// hash). gptq / awq / awq+gptq calibrate inside the same grids ("damp" and "act_order" for the GPTQ ones). "bits", "group_size" and the other
 // checkpoint keys do not apply (the type decides the grids) and are refused; ids default to
-// "gguf-<type>-<method>[-imatrix]". Such rows carry no SBOM (a single-file artifact has only its manifest).
+// "gguf-<type>-<method>[-act][-imatrix]". Such rows carry no SBOM (a single-file artifact has only its manifest).
 //
 // Resume: each finished configuration's row is stored as DIR/rows/<id>.json together with a hash of
 // everything that determines it (the input model's files, the calibration files, the texts and

@@ -146,7 +146,7 @@ Result<nlohmann::json> CalibratedLayers(const fs::path& model, const std::string
     TensorF32 deq(Shape{w.rows, n});
     if (gptq && formats::HasGgmlGrid(type)) {
       GptqStats st;
-      QF_ASSIGN_OR_RETURN(GgmlGptqResult r, QuantizeGptqGgml(w, h, type, gw, o.damp, pool, &st));
+      QF_ASSIGN_OR_RETURN(GgmlGptqResult r, QuantizeGptqGgml(w, h, type, gw, o.damp, pool, &st, o.act_order));
       bytes = std::move(r.bytes);
       deq = std::move(r.dequantized);
     } else {
@@ -214,6 +214,7 @@ std::string GgufExportCommand(const fs::path& model, const GgufExportOptions& o,
   if (o.method != Method::kRtn) {
     cmd += fmt::format(" --method {}", MethodName(o.method));
     if (o.method != Method::kAwq && o.damp != 0.01) cmd += fmt::format(" --damp {}", o.damp);
+    if (o.act_order) cmd += " --act-order";
     cmd += " --calib";
     for (const auto& f : o.calib.files) cmd += " " + ShellQuote(f.string());
     cmd += fmt::format(" --calib-samples {}", o.calib.samples);

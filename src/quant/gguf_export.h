@@ -49,6 +49,9 @@ struct GgufExportOptions {
   Method method = Method::kRtn;
   CalibrationOptions calib;
   double damp = 0.01;
+  // GPTQ (kGptq, kAwqGptq) with desc_act: every block's headers from the original weights, then the
+  // columns by descending diag(H) (QuantizeGptqGgml's act_order).
+  bool act_order = false;
   // Importance matrix: tensor name -> one weight per input column (ne[0]), as llama-quantize reads
   // it from an imatrix file; empty: none. Entries for tensors that are not quantized are ignored.
   std::map<std::string, std::vector<float>> imatrix;

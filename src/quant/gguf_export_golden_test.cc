@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <cmath>
+#include <cstdio>
 
 #include "io/gguf.h"
 #include "io/mapped_file.h"
@@ -33,10 +34,11 @@ TEST(GgufExportGolden, GptqInsideQ4_0GridsBeatsTheReferenceQuantizer) {
     std::ofstream(dir / "calib.txt") << all.substr(0, 15000);
     std::ofstream(dir / "eval.txt") << all.substr(15000);
   }
-  auto run = [&](Method m, const fs::path& out, int threads) {
+  auto run = [&](Method m, const fs::path& out, int threads, bool act_order = false) {
     GgufExportOptions o;
     o.type = "Q4_0";
     o.method = m;
+    o.act_order = act_order;
     if (m != Method::kRtn) {
       o.calib.files = {dir / "calib.txt"};
       o.calib.samples = 32;
@@ -92,6 +94,14 @@ TEST(GgufExportGolden, GptqInsideQ4_0GridsBeatsTheReferenceQuantizer) {
   // The reference Q4_0 loses ~9% on this model; GPTQ must keep less than half of that loss.
   EXPECT_GT(p_ref, p_fp);
   EXPECT_LT(p_gptq - p_fp, 0.5 * (p_ref - p_fp)) << "fp " << p_fp << " reference " << p_ref << " gptq " << p_gptq;
+  // --act-order (headers from the original weights, columns by descending diag H): the same bound,
+  // and a file of its own.
+  auto act = run(Method::kGptq, dir / "act.gguf", 2, /*act_order=*/true);
+  ASSERT_TRUE(act.ok()) << act.error().message;
+  EXPECT_NE(read(dir / "act.gguf"), read(dir / "gptq.gguf"));
+  const double p_act = ppl(dir / "act.gguf");
+  EXPECT_LT(p_act - p_fp, 0.5 * (p_ref - p_fp)) << "fp " << p_fp << " reference " << p_ref << " gptq act-order " << p_act;
+  std::printf("stories260K Q4_0 ppl: fp %.4f reference %.4f gptq %.4f gptq act-order %.4f\n", p_fp, p_ref, p_gptq, p_act);
 
   // From a source that already holds the target types (the Q4_0 file): GPTQ copies those tensors as
   // llama-quantize does; AWQ must not (its scales are folded into the weights and the norms), and the

@@ -240,10 +240,128 @@ Result<formats::GroupQuantMatrix> QuantizeGptq(MatrixF32 w, std::span<const doub
 }  // namespace qforge::quant
 
 namespace qforge::quant {
+namespace {
+
+// The nearest level of a GGML grid (formats/ggml_grid.h) to wv, for a block element whose level l maps
+// to s * l + o; a zero scale keeps `code` (every code gives the offset).
+uint8_t NearestGgmlCode(const formats::GgmlGridInfo& grid, double wv, float s, float o, uint8_t code) {
+  if (s == 0.0f) return code;
+  if (grid.levels == nullptr) {
+    const double t = std::nearbyint((wv - o) / s) - grid.level_min;
+    return static_cast<uint8_t>(std::clamp(t, 0.0, static_cast<double>(grid.n_levels - 1)));
+  }
+  double best = INFINITY;
+  for (int c = 0; c < grid.n_levels; ++c) {
+    const double e = std::fabs(wv - static_cast<double>(s * grid.Level(c) + o));
+    if (e < best) {
+      best = e;
+      code = static_cast<uint8_t>(c);
+    }
+  }
+  return code;
+}
+
+Result<GgmlGptqResult> QuantizeGptqGgmlActOrder(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
+                                                std::span<const float> grid_weights, double damp, ThreadPool& pool,
+                                                GptqStats* stats) {
+  if (!formats::HasGgmlGrid(type)) {
+    return MakeError("GPTQ: ggml type {} has no code grid (GPTQ runs inside q4_0 q4_1 q5_0 q5_1 q8_0 q2_k..q6_k iq4_nl iq4_xs)",
+                     formats::GgmlInfo(type).name);
+  }
+  QF_TRY(CheckFinite(w, "GPTQ weight"));
+  const int64_t n = w.cols, out = w.rows;
+  const int64_t blk = formats::GgmlInfo(type).block_size;
+  const std::optional<int64_t> row_bytes_opt = formats::GgmlRowBytes(type, n);
+  if (!row_bytes_opt) return MakeError("GPTQ: {} columns are not a multiple of {}'s block of {}", n, formats::GgmlInfo(type).name, blk);
+  const int64_t row_bytes = *row_bytes_opt;
+  if (!grid_weights.empty() && static_cast<int64_t>(grid_weights.size()) != n) {
+    return MakeError("GPTQ: {} grid weights for {} columns", grid_weights.size(), n);
+  }
+  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, /*act_order=*/true, damp, pool));
+  const std::vector<char>& dead = prep.dead;
+  const std::vector<int64_t>& perm = prep.perm;
+  const Eigen::MatrixXd& u = prep.u;
+  constexpr int64_t bs = 128;
+  const formats::GgmlGridInfo grid = formats::GgmlGrid(type);
+
+  GgmlGptqResult res;
+  res.bytes.assign(static_cast<size_t>(out * row_bytes), 0);
+  res.dequantized = TensorF32(Shape{out, n});
+  const int64_t num_chunks = ThreadPool::NumChunks(out, kGptqRowGrain);
+  std::vector<double> chunk_loss(static_cast<size_t>(num_chunks), 0.0);
+  std::vector<Status> chunk_status(static_cast<size_t>(num_chunks), Status::Ok());
+
+  pool.ParallelFor(out, kGptqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
+    const int64_t rows = r1 - r0;
+    // Headers from the original rows (dead columns zeroed); per element its level's scale and offset,
+    // in the original column order, and the reference codes (kept where a scale is zero).
+    std::vector<float> orig(static_cast<size_t>(n)), scale(static_cast<size_t>(rows * n)), offset(static_cast<size_t>(rows * n));
+    std::vector<uint8_t> codes(static_cast<size_t>(rows * n));
+    Eigen::MatrixXd wc(rows, n);  // permuted: wc(r, j) = W[r0 + r, perm[j]]
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = w.Row(r0 + r);
+      for (int64_t i = 0; i < n; ++i) orig[i] = dead[i] ? 0.0f : src[i];
+      for (int64_t j = 0; j < n; ++j) wc(r, j) = orig[perm[j]];
+      std::span<uint8_t> row(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes));
+      Status st = formats::QuantizeGgmlRows(type, orig, 1, n, grid_weights, row);
+      if (st.ok()) {
+        st = formats::GgmlRowGrid(type, row, std::span<float>(scale.data() + r * n, static_cast<size_t>(n)),
+                                  std::span<float>(offset.data() + r * n, static_cast<size_t>(n)));
+      }
+      if (st.ok()) st = formats::GetGgmlRowCodes(type, row, std::span<uint8_t>(codes.data() + r * n, static_cast<size_t>(n)));
+      if (!st.ok()) {
+        chunk_status[chunk] = std::move(st);
+        return;
+      }
+    }
+    Eigen::MatrixXd err(rows, bs);
+    double loss = 0.0;
+    for (int64_t i1 = 0; i1 < n; i1 += bs) {
+      const int64_t i2 = std::min(i1 + bs, n), count = i2 - i1;
+      for (int64_t i = i1; i < i2; ++i) {
+        const double d = u(i, i);
+        const int64_t col = perm[i];
+        for (int64_t r = 0; r < rows; ++r) {
+          const double wv = wc(r, i);
+          const float s = scale[r * n + col], o = offset[r * n + col];
+          uint8_t& code = codes[r * n + col];
+          code = NearestGgmlCode(grid, wv, s, o, code);
+          const double e = (wv - static_cast<double>(s * grid.Level(code) + o)) / d;
+          err(r, i - i1) = e;
+          loss += e * e;
+        }
+        if (i + 1 < i2)
+          wc.middleCols(i + 1, i2 - i - 1).noalias() -= err.col(i - i1) * u.row(i).segment(i + 1, i2 - i - 1);
+      }
+      if (i2 < n) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
+    }
+    for (int64_t r = 0; r < rows && chunk_status[chunk].ok(); ++r) {
+      std::span<uint8_t> row(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes));
+      chunk_status[chunk] = formats::SetGgmlRowCodes(type, row, std::span<const uint8_t>(codes.data() + r * n, static_cast<size_t>(n)));
+      if (chunk_status[chunk].ok()) {
+        chunk_status[chunk] = formats::DequantizeGgmlRow(type, row, std::span<float>(res.dequantized.values.data() + (r0 + r) * n, static_cast<size_t>(n)));
+      }
+    }
+    chunk_loss[chunk] = loss;
+  });
+  for (Status& st : chunk_status) {
+    if (!st.ok()) return std::move(st).error();
+  }
+  if (stats) {
+    stats->damp_used = prep.rel;
+    stats->damp_retries = prep.retries;
+    stats->proxy_loss = 0.0;
+    for (double l : chunk_loss) stats->proxy_loss += l;
+  }
+  return res;
+}
+
+}  // namespace
 
 Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
                                         std::span<const float> grid_weights, double damp, ThreadPool& pool,
-                                        GptqStats* stats) {
+                                        GptqStats* stats, bool act_order) {
+  if (act_order) return QuantizeGptqGgmlActOrder(w, h, type, grid_weights, damp, pool, stats);
   if (!formats::HasGgmlGrid(type)) {
     return MakeError("GPTQ: ggml type {} has no code grid (GPTQ runs inside q4_0 q4_1 q5_0 q5_1 q8_0 q2_k..q6_k iq4_nl iq4_xs)",
                      formats::GgmlInfo(type).name);
@@ -311,21 +429,7 @@ Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, 
           const double wv = wc(r, i);
           const float s = scale[r * blk + k], o = offset[r * blk + k];
           uint8_t& code = codes[r * blk + k];
-          if (s != 0.0f) {
-            if (grid.levels == nullptr) {
-              const double t = std::nearbyint((wv - o) / s) - grid.level_min;
-              code = static_cast<uint8_t>(std::clamp(t, 0.0, static_cast<double>(grid.n_levels - 1)));
-            } else {
-              double best = INFINITY;
-              for (int c = 0; c < grid.n_levels; ++c) {
-                const double e = std::fabs(wv - static_cast<double>(s * grid.Level(c) + o));
-                if (e < best) {
-                  best = e;
-                  code = static_cast<uint8_t>(c);
-                }
-              }
-            }
-          }  // a zero scale: every code gives the offset; keep the reference quantizer's code
+          code = NearestGgmlCode(grid, wv, s, o, code);
           const double e = (wv - static_cast<double>(s * grid.Level(code) + o)) / d;
           err(r, i - i1) = e;
           loss += e * e;

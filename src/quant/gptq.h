@@ -97,6 +97,11 @@ struct GgmlGptqResult {
 };
 Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
                                         std::span<const float> grid_weights, double damp, ThreadPool& pool,
-                                        GptqStats* stats);
+                                        GptqStats* stats, bool act_order = false);
+// act_order = true: GPTQ's desc_act inside the GGML grids. Every block's headers are chosen first, by
+// the same reference quantizer on the ORIGINAL weights (static: a column's grid cannot wait for its
+// block's columns when the columns are visited by descending diag(H)), then the columns are quantized
+// in that order to the nearest level of their block's grid, with GPTQ's error feedback through the
+// permuted U. With H = I the result is the reference quantizer's grid with nearest-level codes, as above.
 
 }  // namespace qforge::quant

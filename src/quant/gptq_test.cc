@@ -422,6 +422,21 @@ TEST(GptqGgml, IdentityHessianKeepsTheReferenceGridAndCorrelatedInputsLowerTheLo
     auto g1 = QuantizeGptqGgml(wm, hc, t, {}, 0.01, *std::make_unique<ThreadPool>(3), nullptr);
     ASSERT_TRUE(g1.ok());
     EXPECT_EQ(g1->bytes, g->bytes);
+    // act_order: the headers are the reference quantizer's on the whole original row, so with H = I
+    // every element takes the nearest level of the reference's own grid; with the correlated H the
+    // error feedback again beats the reference, and the bytes do not depend on the thread count.
+    auto ia = QuantizeGptqGgml(wm, eye, t, {}, 0.0, pool, nullptr, /*act_order=*/true);
+    ASSERT_TRUE(ia.ok()) << ia.error().message;
+    for (int64_t i = 0; i < out * in; ++i) {
+      ASSERT_LE(std::fabs(ia->dequantized.values[i] - w[i]), std::fabs(ref_deq[i] - w[i]) * (1 + 1e-6) + 1e-12) << i;
+    }
+    auto ga = QuantizeGptqGgml(wm, hc, t, {}, 0.01, pool, nullptr, /*act_order=*/true);
+    ASSERT_TRUE(ga.ok()) << ga.error().message;
+    EXPECT_LT(proxy(ga->dequantized.values), 0.9 * proxy(ref_deq));
+    auto ga1 = QuantizeGptqGgml(wm, hc, t, {}, 0.01, *std::make_unique<ThreadPool>(3), nullptr, true);
+    ASSERT_TRUE(ga1.ok());
+    EXPECT_EQ(ga1->bytes, ga->bytes);
+    EXPECT_NE(ga->bytes, g->bytes);
   }
   EXPECT_FALSE(QuantizeGptqGgml(wm, eye, formats::GgmlType::kF16, {}, 0.01, pool, nullptr).ok());
 }

@@ -220,7 +220,9 @@ TEST_F(W8A8Test, Fp8CheckpointsRoundToNearestAndRun) {
         float amax = 0;
         for (int64_t i = 0; i < w.dim(1); ++i) amax = std::max(amax, std::fabs(ov[o2 * w.dim(1) + i]));
         const float s = scales[per_tensor ? 0 : o2];
-        if (!per_tensor) EXPECT_EQ(s, amax / 448.0f) << lr.name;
+        if (!per_tensor) {
+          EXPECT_EQ(s, amax / 448.0f) << lr.name;
+        }
         for (int64_t i = 0; i < w.dim(1); ++i) {
           const float v = ov[o2 * w.dim(1) + i] / s;
           ASSERT_EQ(codes[o2 * w.dim(1) + i], formats::EncodeE4M3(v)) << lr.name;
@@ -271,7 +273,9 @@ TEST_F(W8A8Test, LlmInt8KeepsTheOutliersAndWithoutThemIsW8A8) {
                                (lr.name.find("q_proj") != std::string::npos || lr.name.find("k_proj") != std::string::npos ||
                                 lr.name.find("v_proj") != std::string::npos || lr.name.find("gate_proj") != std::string::npos ||
                                 lr.name.find("up_proj") != std::string::npos);
-    if (smoothed_site) EXPECT_EQ(lr.outlier_columns, 3) << lr.name;
+    if (smoothed_site) {
+      EXPECT_EQ(lr.outlier_columns, 3) << lr.name;
+    }
   }
   const double e_w8 = LogitError(dir_ / "w8a8", pool), e_six = LogitError(dir_ / "six", pool);
   std::printf("  w8a8-dynamic %.5f  llm.int8(6) %.5f\n", e_w8, e_six);

@@ -71,6 +71,13 @@ expect 0 "quantize gguf from a HF directory" -- "$Q" quantize "$QF_QZ_MODEL" -o 
 expect 0 "ppl of the gguf converted from HF" -- "$Q" ppl "$QF_QZ_TMP/h.gguf" --text "$QF_QZ_TMP/calib.txt" --ctx 128
 expect 0 "quantize gguf with gptq" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/g.gguf" --format gguf --type Q4_0 --method gptq \
   --calib "$QF_QZ_TMP/calib.txt" --calib-samples 8 --calib-seqlen 64
+expect 0 "quantize gguf with gptq --act-order" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/ga.gguf" --format gguf --type Q4_0 --method gptq \
+  --act-order --calib "$QF_QZ_TMP/calib.txt" --calib-samples 8 --calib-seqlen 64
+case "$(cmp "$QF_QZ_TMP/g.gguf" "$QF_QZ_TMP/ga.gguf" 2>&1)" in
+  *differ*) passes=$((passes+1));; *) echo "FAIL: --act-order wrote the same file as without it"; fails=$((fails+1));; esac
+expect 0 "reproduce the act-order gguf" -- "$Q" reproduce "$QF_QZ_TMP/ga.gguf"
+expect 2 "quantize gguf rtn with --act-order" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --act-order
+expect_err_one_line "quantize gguf rtn with --act-order"
 expect 2 "quantize gguf from a directory that is no model" -- "$Q" quantize "$QF_QZ_TMP" -o "$QF_QZ_TMP/x" --format gguf --type Q8_0
 expect_err_one_line "quantize gguf from a directory that is no model"
 expect 2 "quantize gguf gptq without calibration" -- "$Q" quantize "$QF_QZ_GGUF" -o "$QF_QZ_TMP/x" --format gguf --type Q4_0 --method gptq
