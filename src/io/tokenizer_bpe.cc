@@ -83,17 +83,34 @@ class BpeTokenizer final : public Tokenizer {
     if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
     bool first_segment = true;
     size_t pos = 0;
+    // Leftmost, then longest (then first listed), verbatim (added) token. Each piece's next occurrence
+    // at or after pos only moves forward, so it is kept in a min-heap and searched again only once it
+    // falls behind pos: one forward scan of the text per piece, not one per match (Gemma lists "\n" and
+    // ~6,000 other added tokens, so rescanning every piece at every newline was quadratic).
+    struct Next {
+      size_t at, len, order;
+    };
+    auto after = [](const Next& a, const Next& b) {
+      if (a.at != b.at) return a.at > b.at;
+      if (a.len != b.len) return a.len < b.len;
+      return a.order > b.order;
+    };
+    std::priority_queue<Next, std::vector<Next>, decltype(after)> next(after);
+    for (size_t k = 0; k < c_.verbatim.size(); ++k) {
+      const std::string& p = c_.pieces[c_.verbatim[k]];
+      if (p.empty()) continue;
+      if (size_t at = text.find(p); at != std::string_view::npos) next.push({at, p.size(), k});
+    }
     while (pos <= text.size()) {
-      // Leftmost, then longest, verbatim (added) token.
+      while (!next.empty() && next.top().at < pos) {
+        Next n = next.top();
+        next.pop();
+        if (size_t at = text.find(c_.pieces[c_.verbatim[n.order]], pos); at != std::string_view::npos) next.push({at, n.len, n.order});
+      }
       size_t best_at = text.size(), best_len = 0;
       int32_t best_id = -1;
-      for (int32_t id : c_.verbatim) {
-        const std::string& p = c_.pieces[id];
-        size_t at = text.find(p, pos);
-        if (at == std::string_view::npos) continue;
-        if (at < best_at || (at == best_at && p.size() > best_len)) {
-          best_at = at, best_len = p.size(), best_id = id;
-        }
+      if (!next.empty()) {
+        best_at = next.top().at, best_len = next.top().len, best_id = c_.verbatim[next.top().order];
       }
       if (best_at > pos) EncodeSegment(text.substr(pos, best_at - pos), first_segment, &out);
       first_segment = false;

@@ -1,6 +1,8 @@
 // Unit tests of the tokenizer building blocks on hand-checked inputs (no shared data).
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <fstream>
 
 #include "io/tokenizer.h"
@@ -108,6 +110,57 @@ TEST(BpeTokenizer, MergesByRankAndRoundTrips) {
   EXPECT_EQ(tok.DecodeToken(99), "");
   EXPECT_EQ(ByteToUnicode(' '), 0x120u);
   EXPECT_EQ(ByteToUnicode('a'), static_cast<char32_t>('a'));
+}
+
+// Added (verbatim) tokens split the text leftmost first, then longest, then in the order listed —
+// checked against a direct search on random texts over a small alphabet where the pieces overlap,
+// nest ("\n", "\n\n", "\n\n\n") and repeat (the Gemma pattern, whose "\n" matches on every line).
+TEST(BpeTokenizer, VerbatimTokensLeftmostLongestOnRandomText) {
+  BpeConfig c = TinyBpe();
+  for (const char* p : {"\n", "\n\n", "\n\n\n", "ab\n", "b\na", "<x>", "x>"}) {
+    c.pieces.push_back(p);
+    c.types.push_back(TokenType::kUserDefined);
+    c.verbatim.push_back(static_cast<int32_t>(c.pieces.size() - 1));
+  }
+  auto r = MakeBpeTokenizer(c);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Tokenizer& tok = **r;
+  // The reference: at each step, every verbatim piece searched from pos; no piece is listed twice, so
+  // equal position and length mean the same piece.
+  auto verbatim_split = [&](const std::string& text) {
+    std::vector<std::pair<size_t, int32_t>> hits;
+    size_t pos = 0;
+    while (true) {
+      size_t best_at = std::string::npos, best_len = 0;
+      int32_t best = -1;
+      for (int32_t id : c.verbatim) {
+        const size_t at = text.find(c.pieces[id], pos);
+        if (at != std::string::npos && (best < 0 || at < best_at || (at == best_at && c.pieces[id].size() > best_len))) {
+          best_at = at, best_len = c.pieces[id].size(), best = id;
+        }
+      }
+      if (best < 0) break;
+      hits.emplace_back(best_at, best);
+      pos = best_at + best_len;
+    }
+    return hits;
+  };
+  std::mt19937 rng(7);
+  const std::string alphabet = "ab\n<x>";
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string text(static_cast<size_t>(rng() % 60), ' ');
+    for (char& ch : text) ch = alphabet[rng() % alphabet.size()];
+    const std::vector<int32_t> ids = tok.Encode(text, false);
+    std::vector<int32_t> got;
+    for (int32_t id : ids) {
+      if (std::find(c.verbatim.begin(), c.verbatim.end(), id) != c.verbatim.end()) got.push_back(id);
+    }
+    std::vector<int32_t> want;
+    for (const auto& [at, id] : verbatim_split(text)) want.push_back(id);
+    ASSERT_EQ(got, want) << "text " << ::testing::PrintToString(text);
+  }
+  EXPECT_EQ(tok.Encode("\n\n\n\n", false), (std::vector<int32_t>{10, 8}));
+  EXPECT_EQ(tok.Encode("ab\nab\n", false), (std::vector<int32_t>{11, 11}));
 }
 
 TEST(BpeTokenizer, RejectsMergeOutsideVocabulary) {
