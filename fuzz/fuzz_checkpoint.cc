@@ -1,6 +1,6 @@
-// Hugging Face checkpoints, the GPTQ and AWQ layouts included: config.json (first part) and
-// model.safetensors (the rest) loaded as a model (quantization_config, qweight/qzeros/scales/g_idx
-// shapes and values).
+// Hugging Face checkpoints, the GPTQ, AWQ and compressed-tensors layouts included: config.json (first
+// part) and model.safetensors (the rest) loaded as a model (quantization_config, qweight/qzeros/scales/
+// g_idx, weight_packed/weight_scale/input_scale shapes and values).
 #include "fuzz/fuzz_util.h"
 #include "model/loader.h"
 

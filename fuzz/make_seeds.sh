@@ -68,10 +68,19 @@ PY
 if [ -n "$Q" ]; then
   [ -x "$Q" ] || { echo "make_seeds: $Q is not an executable"; exit 2; }
   T=$(mktemp -d)
-  for m in rtn gptq awq; do
-    "$Q" quantize "$M/stories260K/hf" -o "$T/$m" --method $m --bits 4 --group-size 32 \
+  # The GPTQ / AWQ layouts, and compressed-tensors: pack-quantized (GPTQ 4-bit), int-quantized (W8A8
+  # static and dynamic), float-quantized (FP8 W8A8).
+  for m in rtn gptq awq ct-gptq ct-w8a8-static ct-w8a8-dynamic ct-fp8; do
+    case $m in
+      ct-gptq) margs=(--method gptq --bits 4 --group-size 4 --sym --format compressed-tensors) ;;
+      ct-w8a8-static) margs=(--method w8a8 --activations static) ;;
+      ct-w8a8-dynamic) margs=(--method smoothquant --activations dynamic) ;;
+      ct-fp8) margs=(--method fp8 --activations dynamic) ;;
+      *) margs=(--method $m --bits 4 --group-size 32) ;;
+    esac
+    "$Q" quantize "$M/stories260K/hf" -o "$T/$m" "${margs[@]}" \
       --calib "$SHARED/data/tinystories/tinystories_valid_fragment.txt" --calib-samples 4 --calib-seqlen 32 --threads 1 > /dev/null 2>&1 \
-      || { echo "make_seeds: qforge quantize --method $m failed"; exit 1; }
+      || { echo "make_seeds: qforge quantize $m failed"; exit 1; }
     if [ -f "$T/$m/model.safetensors" ]; then
       lenpre "$T/$m/config.json" "$T/$m/model.safetensors" > "$S/checkpoint/$m.bin"
       cp "$T/$m/model.safetensors" "$S/safetensors/$m.safetensors"
