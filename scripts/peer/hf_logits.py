@@ -121,8 +121,12 @@ def qforge_kld(tok, model, args):
     model_hash = hashlib.sha256(b"transformers " + cfg).hexdigest()
     write_qforge_kld(args.qforge_kld, model_hash, hashlib.sha256(raw).hexdigest(), ctx, args.chunks, targets,
                      logprobs)
+    # transformers' own perplexity over these positions (llama-perplexity's protocol), for comparing the
+    # engines' PPL on the same checkpoint.
+    nll = -float(np.mean(logprobs[np.arange(len(targets)), np.asarray(targets)].astype(np.float64)))
     print(json.dumps({"out": args.qforge_kld, "text_tokens": len(ids), "chunks": args.chunks, "ctx": ctx,
-                      "positions": len(targets), "vocab": logprobs.shape[1], "bos": args.bos}))
+                      "positions": len(targets), "vocab": logprobs.shape[1], "bos": args.bos,
+                      "ppl_llamacpp_protocol": math.exp(nll)}))
     return 0
 
 
