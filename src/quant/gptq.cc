@@ -261,107 +261,11 @@ uint8_t NearestGgmlCode(const formats::GgmlGridInfo& grid, double wv, float s, f
   return code;
 }
 
-Result<GgmlGptqResult> QuantizeGptqGgmlActOrder(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
-                                                std::span<const float> grid_weights, double damp, ThreadPool& pool,
-                                                GptqStats* stats) {
-  if (!formats::HasGgmlGrid(type)) {
-    return MakeError("GPTQ: ggml type {} has no code grid (GPTQ runs inside q4_0 q4_1 q5_0 q5_1 q8_0 q2_k..q6_k iq4_nl iq4_xs)",
-                     formats::GgmlInfo(type).name);
-  }
-  QF_TRY(CheckFinite(w, "GPTQ weight"));
-  const int64_t n = w.cols, out = w.rows;
-  const int64_t blk = formats::GgmlInfo(type).block_size;
-  const std::optional<int64_t> row_bytes_opt = formats::GgmlRowBytes(type, n);
-  if (!row_bytes_opt) return MakeError("GPTQ: {} columns are not a multiple of {}'s block of {}", n, formats::GgmlInfo(type).name, blk);
-  const int64_t row_bytes = *row_bytes_opt;
-  if (!grid_weights.empty() && static_cast<int64_t>(grid_weights.size()) != n) {
-    return MakeError("GPTQ: {} grid weights for {} columns", grid_weights.size(), n);
-  }
-  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, /*act_order=*/true, damp, pool));
-  const std::vector<char>& dead = prep.dead;
-  const std::vector<int64_t>& perm = prep.perm;
-  const Eigen::MatrixXd& u = prep.u;
-  constexpr int64_t bs = 128;
-  const formats::GgmlGridInfo grid = formats::GgmlGrid(type);
-
-  GgmlGptqResult res;
-  res.bytes.assign(static_cast<size_t>(out * row_bytes), 0);
-  res.dequantized = TensorF32(Shape{out, n});
-  const int64_t num_chunks = ThreadPool::NumChunks(out, kGptqRowGrain);
-  std::vector<double> chunk_loss(static_cast<size_t>(num_chunks), 0.0);
-  std::vector<Status> chunk_status(static_cast<size_t>(num_chunks), Status::Ok());
-
-  pool.ParallelFor(out, kGptqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
-    const int64_t rows = r1 - r0;
-    // Headers from the original rows (dead columns zeroed); per element its level's scale and offset,
-    // in the original column order, and the reference codes (kept where a scale is zero).
-    std::vector<float> orig(static_cast<size_t>(n)), scale(static_cast<size_t>(rows * n)), offset(static_cast<size_t>(rows * n));
-    std::vector<uint8_t> codes(static_cast<size_t>(rows * n));
-    Eigen::MatrixXd wc(rows, n);  // permuted: wc(r, j) = W[r0 + r, perm[j]]
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* src = w.Row(r0 + r);
-      for (int64_t i = 0; i < n; ++i) orig[i] = dead[i] ? 0.0f : src[i];
-      for (int64_t j = 0; j < n; ++j) wc(r, j) = orig[perm[j]];
-      std::span<uint8_t> row(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes));
-      Status st = formats::QuantizeGgmlRows(type, orig, 1, n, grid_weights, row);
-      if (st.ok()) {
-        st = formats::GgmlRowGrid(type, row, std::span<float>(scale.data() + r * n, static_cast<size_t>(n)),
-                                  std::span<float>(offset.data() + r * n, static_cast<size_t>(n)));
-      }
-      if (st.ok()) st = formats::GetGgmlRowCodes(type, row, std::span<uint8_t>(codes.data() + r * n, static_cast<size_t>(n)));
-      if (!st.ok()) {
-        chunk_status[chunk] = std::move(st);
-        return;
-      }
-    }
-    Eigen::MatrixXd err(rows, bs);
-    double loss = 0.0;
-    for (int64_t i1 = 0; i1 < n; i1 += bs) {
-      const int64_t i2 = std::min(i1 + bs, n), count = i2 - i1;
-      for (int64_t i = i1; i < i2; ++i) {
-        const double d = u(i, i);
-        const int64_t col = perm[i];
-        for (int64_t r = 0; r < rows; ++r) {
-          const double wv = wc(r, i);
-          const float s = scale[r * n + col], o = offset[r * n + col];
-          uint8_t& code = codes[r * n + col];
-          code = NearestGgmlCode(grid, wv, s, o, code);
-          const double e = (wv - static_cast<double>(s * grid.Level(code) + o)) / d;
-          err(r, i - i1) = e;
-          loss += e * e;
-        }
-        if (i + 1 < i2)
-          wc.middleCols(i + 1, i2 - i - 1).noalias() -= err.col(i - i1) * u.row(i).segment(i + 1, i2 - i - 1);
-      }
-      if (i2 < n) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
-    }
-    for (int64_t r = 0; r < rows && chunk_status[chunk].ok(); ++r) {
-      std::span<uint8_t> row(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes));
-      chunk_status[chunk] = formats::SetGgmlRowCodes(type, row, std::span<const uint8_t>(codes.data() + r * n, static_cast<size_t>(n)));
-      if (chunk_status[chunk].ok()) {
-        chunk_status[chunk] = formats::DequantizeGgmlRow(type, row, std::span<float>(res.dequantized.values.data() + (r0 + r) * n, static_cast<size_t>(n)));
-      }
-    }
-    chunk_loss[chunk] = loss;
-  });
-  for (Status& st : chunk_status) {
-    if (!st.ok()) return std::move(st).error();
-  }
-  if (stats) {
-    stats->damp_used = prep.rel;
-    stats->damp_retries = prep.retries;
-    stats->proxy_loss = 0.0;
-    for (double l : chunk_loss) stats->proxy_loss += l;
-  }
-  return res;
-}
-
 }  // namespace
 
 Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, formats::GgmlType type,
                                         std::span<const float> grid_weights, double damp, ThreadPool& pool,
                                         GptqStats* stats, bool act_order) {
-  if (act_order) return QuantizeGptqGgmlActOrder(w, h, type, grid_weights, damp, pool, stats);
   if (!formats::HasGgmlGrid(type)) {
     return MakeError("GPTQ: ggml type {} has no code grid (GPTQ runs inside q4_0 q4_1 q5_0 q5_1 q8_0 q2_k..q6_k iq4_nl iq4_xs)",
                      formats::GgmlInfo(type).name);
@@ -376,8 +280,9 @@ Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, 
   if (!grid_weights.empty() && static_cast<int64_t>(grid_weights.size()) != n) {
     return MakeError("GPTQ: {} grid weights for {} columns", grid_weights.size(), n);
   }
-  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, /*act_order=*/false, damp, pool));
+  QF_ASSIGN_OR_RETURN(PreparedHessian prep, PrepareHessian(h, n, act_order, damp, pool));
   const std::vector<char>& dead = prep.dead;
+  const std::vector<int64_t>& perm = prep.perm;  // the identity without act order
   const Eigen::MatrixXd& u = prep.u;
   constexpr int64_t bs = 128;  // lazy batch: a multiple of 32 and a divisor of 256
   const formats::GgmlGridInfo grid = formats::GgmlGrid(type);
@@ -391,68 +296,68 @@ Result<GgmlGptqResult> QuantizeGptqGgml(MatrixF32 w, std::span<const double> h, 
 
   pool.ParallelFor(out, kGptqRowGrain, [&](int64_t r0, int64_t r1, int64_t chunk) {
     const int64_t rows = r1 - r0;
-    Eigen::MatrixXd wc(rows, n);
-    for (int64_t r = 0; r < rows; ++r) {
+    Status& status = chunk_status[chunk];
+    // Per element (original column order): its level's scale and offset, and its code (the reference
+    // quantizer's until GPTQ picks one; kept where a scale is zero).
+    std::vector<float> scale(static_cast<size_t>(rows * n)), offset(static_cast<size_t>(rows * n));
+    std::vector<uint8_t> codes(static_cast<size_t>(rows * n));
+    // Headers of `count` columns from `first` of row r, chosen by the reference quantizer on `vals`.
+    auto headers = [&](int64_t r, int64_t first, std::span<const float> vals) -> Status {
+      const int64_t count = static_cast<int64_t>(vals.size());
+      std::span<uint8_t> bytes(res.bytes.data() + (r0 + r) * row_bytes + first / blk * block_bytes,
+                               static_cast<size_t>(count / blk * block_bytes));
+      const std::span<const float> qw =
+          grid_weights.empty() ? std::span<const float>() : grid_weights.subspan(static_cast<size_t>(first), static_cast<size_t>(count));
+      QF_TRY(formats::QuantizeGgmlRows(type, vals, 1, count, qw, bytes));
+      QF_TRY(formats::GgmlRowGrid(type, bytes, std::span<float>(scale.data() + r * n + first, static_cast<size_t>(count)),
+                                  std::span<float>(offset.data() + r * n + first, static_cast<size_t>(count))));
+      return formats::GetGgmlRowCodes(type, bytes, std::span<uint8_t>(codes.data() + r * n + first, static_cast<size_t>(count)));
+    };
+    Eigen::MatrixXd wc(rows, n);  // the working weights, permuted: wc(r, j) = W[r0 + r, perm[j]]
+    std::vector<float> orig(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows && status.ok(); ++r) {
       const float* src = w.Row(r0 + r);
-      for (int64_t i = 0; i < n; ++i) wc(r, i) = dead[i] ? 0.0 : src[i];
+      for (int64_t i = 0; i < n; ++i) orig[i] = dead[i] ? 0.0f : src[i];
+      for (int64_t j = 0; j < n; ++j) wc(r, j) = orig[perm[j]];
+      if (act_order) status = headers(r, 0, orig);  // static: from the original row, whole
     }
-    // Per row: the current block's bytes, grid (scale, offset) and the codes chosen so far.
-    std::vector<float> vals(static_cast<size_t>(blk)), scale(static_cast<size_t>(rows * blk)),
-        offset(static_cast<size_t>(rows * blk));
-    std::vector<uint8_t> codes(static_cast<size_t>(rows * blk));
+    std::vector<float> vals(static_cast<size_t>(blk));
     Eigen::MatrixXd err(rows, bs);
     double loss = 0.0;
-    for (int64_t i1 = 0; i1 < n && chunk_status[chunk].ok(); i1 += bs) {
+    for (int64_t i1 = 0; i1 < n && status.ok(); i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, n), count = i2 - i1;
-      for (int64_t i = i1; i < i2; ++i) {
-        const int64_t b = i / blk, k = i % blk;
-        if (k == 0) {
-          // The block's grid from its current weights (all of [i, i + blk) are up to date here).
-          for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = i1; i < i2 && status.ok(); ++i) {
+        if (!act_order && i % blk == 0) {
+          // Lazy: the block's grid from its current weights (all of [i, i + blk) are up to date here).
+          for (int64_t r = 0; r < rows && status.ok(); ++r) {
             for (int64_t c = 0; c < blk; ++c) vals[c] = static_cast<float>(wc(r, i + c));
-            std::span<uint8_t> block(res.bytes.data() + (r0 + r) * row_bytes + b * block_bytes, static_cast<size_t>(block_bytes));
-            const std::span<const float> qw = grid_weights.empty() ? std::span<const float>() : grid_weights.subspan(static_cast<size_t>(i), static_cast<size_t>(blk));
-            Status st = formats::QuantizeGgmlRows(type, vals, 1, blk, qw, block);
-            if (st.ok()) {
-              st = formats::GgmlRowGrid(type, block, std::span<float>(scale.data() + r * blk, static_cast<size_t>(blk)),
-                                        std::span<float>(offset.data() + r * blk, static_cast<size_t>(blk)));
-            }
-            if (st.ok()) st = formats::GetGgmlRowCodes(type, block, std::span<uint8_t>(codes.data() + r * blk, static_cast<size_t>(blk)));
-            if (!st.ok()) {
-              chunk_status[chunk] = std::move(st);
-              return;
-            }
+            status = headers(r, i, vals);
           }
         }
         const double d = u(i, i);
+        const int64_t col = perm[i];
         for (int64_t r = 0; r < rows; ++r) {
           const double wv = wc(r, i);
-          const float s = scale[r * blk + k], o = offset[r * blk + k];
-          uint8_t& code = codes[r * blk + k];
+          const float s = scale[r * n + col], o = offset[r * n + col];
+          uint8_t& code = codes[r * n + col];
           code = NearestGgmlCode(grid, wv, s, o, code);
           const double e = (wv - static_cast<double>(s * grid.Level(code) + o)) / d;
           err(r, i - i1) = e;
           loss += e * e;
         }
+        // Spread the error over the rest of the batch: W[:, i+1:i2] -= err_i U[i, i+1:i2].
         if (i + 1 < i2)
           wc.middleCols(i + 1, i2 - i - 1).noalias() -= err.col(i - i1) * u.row(i).segment(i + 1, i2 - i - 1);
-        if (k == blk - 1) {
-          for (int64_t r = 0; r < rows; ++r) {
-            std::span<uint8_t> block(res.bytes.data() + (r0 + r) * row_bytes + b * block_bytes, static_cast<size_t>(block_bytes));
-            Status st = formats::SetGgmlRowCodes(type, block, std::span<const uint8_t>(codes.data() + r * blk, static_cast<size_t>(blk)));
-            if (!st.ok()) {
-              chunk_status[chunk] = std::move(st);
-              return;
-            }
-          }
-        }
       }
-      if (i2 < n) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
+      // Lazy batch update of the columns past the batch: W[:, i2:] -= Err U[i1:i2, i2:].
+      if (i2 < n && status.ok()) wc.rightCols(n - i2).noalias() -= err.leftCols(count) * u.block(i1, i2, count, n - i2);
     }
-    for (int64_t r = 0; r < rows && chunk_status[chunk].ok(); ++r) {
-      chunk_status[chunk] = formats::DequantizeGgmlRow(
-          type, std::span<const uint8_t>(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes)),
-          std::span<float>(res.dequantized.values.data() + (r0 + r) * n, static_cast<size_t>(n)));
+    for (int64_t r = 0; r < rows && status.ok(); ++r) {
+      std::span<uint8_t> row(res.bytes.data() + (r0 + r) * row_bytes, static_cast<size_t>(row_bytes));
+      status = formats::SetGgmlRowCodes(type, row, std::span<const uint8_t>(codes.data() + r * n, static_cast<size_t>(n)));
+      if (status.ok()) {
+        status = formats::DequantizeGgmlRow(type, row, std::span<float>(res.dequantized.values.data() + (r0 + r) * n, static_cast<size_t>(n)));
+      }
     }
     chunk_loss[chunk] = loss;
   });
