@@ -459,7 +459,8 @@ Status CtCheckArgs(const json& a, const std::string& where, bool activation, CtA
 }
 
 // The weight-only method of a pack-quantized group: int, symmetric, 2/4/8 bits, strategy group (its
-// group_size) or channel, actorder null / "group" / "weight" (then a weight_g_idx tensor).
+// group_size) or channel, actorder null / "weight" / "static" / "group" / "dynamic" (a weight_g_idx
+// tensor, where present, maps the columns to their groups).
 Result<std::shared_ptr<const LinearMethod>> CtPackedMethod(const json& a, const std::string& where) {
   if (!a.is_object()) return MakeError("quantization_config.{}: expected an object", where);
   static const char* kKnown[] = {"num_bits", "type", "symmetric", "strategy", "dynamic", "group_size", "block_structure",
@@ -479,7 +480,11 @@ Result<std::shared_ptr<const LinearMethod>> CtPackedMethod(const json& a, const 
   if (a.contains("block_structure") && !a["block_structure"].is_null()) {
     return MakeError("quantization_config.{}.block_structure is not supported", where);
   }
-  if (a.contains("actorder") && !a["actorder"].is_null() && a["actorder"] != "group" && a["actorder"] != "weight") {
+  // compressed-tensors' ActivationOrdering: "weight" (alias "static", llm-compressor's GPTQ default) only
+  // changes the calibration, the layout is the plain one; "group" (alias "dynamic") stores weight_g_idx.
+  // Either way the weight_g_idx tensor, when present, says which group each column is in.
+  if (a.contains("actorder") && !a["actorder"].is_null() && a["actorder"] != "group" && a["actorder"] != "weight" &&
+      a["actorder"] != "static" && a["actorder"] != "dynamic") {
     return MakeError("quantization_config.{}.actorder {} is not supported", where, a["actorder"].dump());
   }
   const std::string strategy = a.value("strategy", "");

@@ -12,6 +12,8 @@
 #include <map>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/random.h"
 #include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
@@ -377,6 +379,22 @@ TEST_F(PipelineTest, PackQuantizedCheckpointRunsLikeTheGptqLayout) {
     };
     const auto la = logits(*a->model), lb = logits(*b->model);
     EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << "act_order " << act_order;
+    // compressed-tensors' actorder names, aliases included ("static" is llm-compressor's GPTQ default),
+    // read as the same layout; an unknown one is refused.
+    nlohmann::json cfg = nlohmann::json::parse(std::ifstream(ct / "config.json"));
+    for (const char* name : {"weight", "static", "group", "dynamic", "sideways"}) {
+      for (auto& [k, g] : cfg["quantization_config"]["config_groups"].items()) g["weights"]["actorder"] = name;
+      std::ofstream(ct / "config.json") << cfg.dump();
+      auto c = model::LoadModel(ct);
+      if (std::string(name) == "sideways") {
+        ASSERT_FALSE(c.ok());
+        EXPECT_NE(c.error().message.find("actorder"), std::string::npos) << c.error().message;
+        continue;
+      }
+      ASSERT_TRUE(c.ok()) << name << ": " << c.error().message;
+      const auto lc = logits(*c->model);
+      EXPECT_EQ(std::memcmp(la.data(), lc.data(), la.size() * sizeof(float)), 0) << "actorder " << name;
+    }
   }
   // Asymmetric grids, and a group size that does not divide 172, cannot be written as pack-quantized.
   QuantizeOptions bad = Options(Method::kRtn, 4, 4);
