@@ -12,7 +12,7 @@ SECONDS_PER="${1:-60}"
 shift || true
 SHARED="${QFORGE_SHARED:-$(cd .. && pwd)/shared}"
 B=build/fuzz
-ALL=(gguf safetensors config_json tokenizer_json tokenizer_files llama2c checkpoint matrix manifest logit_cache)
+ALL=(gguf safetensors config_json tokenizer_json tokenizer_files llama2c checkpoint matrix manifest logit_cache imatrix)
 TARGETS=("${@:-${ALL[@]}}")
 [ "$#" -gt 0 ] && TARGETS=("$@") || TARGETS=("${ALL[@]}")
 
