@@ -52,18 +52,26 @@ int RunQuantizeGguf(const CLI::App& app, const QuantizeArgs& a) {
                                               "quantizers), gptq, awq or awq+gptq", method)});
   }
   opt.method = *m;
-  std::vector<const char*> refused = {"--bits", "--group-size", "--sym", "--asym", "--static-groups",
-                                      "--activations", "--alpha", "--threshold", "--weight-scale", "--shard-size"};
-  if (opt.method == quant::Method::kRtn) {
-    for (const char* f : {"--damp", "--act-order", "--calib", "--calib-samples", "--calib-seqlen", "--seed"}) refused.push_back(f);
-  } else if (opt.method == quant::Method::kAwq) {
-    refused.push_back("--damp");
-    refused.push_back("--act-order");
-  }
-  for (const char* flag : refused) {
+  for (const char* flag : {"--bits", "--group-size", "--sym", "--asym", "--static-groups", "--activations", "--alpha",
+                           "--threshold", "--weight-scale", "--shard-size"}) {
     if (app.count(flag) > 0) {
-      return ReportError(app, Error{fmt::format("{} does not apply to --format gguf --method {} (the GGUF file type --type "
-                                                "decides the grids and block sizes)", flag, method)});
+      return ReportError(app, Error{fmt::format("{} does not apply to --format gguf (the GGUF file type --type decides the "
+                                                "grids and block sizes)", flag)});
+    }
+  }
+  const bool gptq = opt.method == quant::Method::kGptq || opt.method == quant::Method::kAwqGptq;
+  for (const char* flag : {"--damp", "--act-order"}) {
+    if (app.count(flag) > 0 && !gptq) {
+      return ReportError(app, Error{fmt::format("{} is a GPTQ option: --format gguf takes it with --method gptq or awq+gptq, "
+                                                "not {}", flag, method)});
+    }
+  }
+  if (opt.method == quant::Method::kRtn) {
+    for (const char* flag : {"--calib", "--calib-samples", "--calib-seqlen", "--seed"}) {
+      if (app.count(flag) > 0) {
+        return ReportError(app, Error{fmt::format("{} does not apply to --format gguf --method rtn (llama.cpp's quantizers "
+                                                  "take no calibration; give an importance matrix with --imatrix)", flag)});
+      }
     }
   }
   if (opt.method != quant::Method::kRtn) {
