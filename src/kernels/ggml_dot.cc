@@ -129,10 +129,16 @@ void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy
   }
 }
 
+void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
+                CanonRow& scratch) {
+  GgmlDecodeRow(type, row, scratch);
+  GgmlDotRow(scratch, x, y, ldy);
+}
 }  // namespace ref
 
 namespace {
-const GgmlDotTable kGgmlDotScalarTable = {.isa = Int8Isa::kScalar, .decode_row = ref::GgmlDecodeRow, .dot_row = ref::GgmlDotRow};
+const GgmlDotTable kGgmlDotScalarTable = {
+    .isa = Int8Isa::kScalar, .decode_row = ref::GgmlDecodeRow, .dot_row = ref::GgmlDotRow, .dot_raw = ref::GgmlDotRaw};
 }
 
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa) {

@@ -87,6 +87,10 @@ struct GgmlDotTable {
   // y[t * ldy] = the row's dot product with token t's activations, t in [0, x.tokens);
   // x.group_blocks must equal w.group_blocks (asserted).
   void (*dot_row)(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy);
+  // decode_row + dot_row from the row's GGML bytes in one call, with the same bits; `scratch` (a
+  // CanonRow of x.cols) may be overwritten. The SIMD versions decode in registers at up to 4 tokens.
+  void (*dot_raw)(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
+                  CanonRow& scratch);
 };
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa);  // asserts Int8IsaSupported(isa)
 const GgmlDotTable& GgmlDotKernels();             // ActiveInt8Isa()
@@ -94,6 +98,8 @@ const GgmlDotTable& GgmlDotKernels();             // ActiveInt8Isa()
 namespace ref {
 void GgmlDecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out);
 void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy);
+void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
+                CanonRow& scratch);
 }  // namespace ref
 
 }  // namespace qforge::kernels

@@ -203,7 +203,164 @@ void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
   DotRowT<false, false>(w, x, y, ldy);
 }
 
-const GgmlDotTable kTable = {.isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow};
+// ---- The fused path: a row straight from its GGML bytes, for a few tokens (decode) ----
+// Each 32-block's codes are decoded into a register and used at once by up to 4 tokens, with no
+// canonical row in memory (at batch 1 writing and re-reading that row cost more than the dot product
+// itself). The integer lanes and the float sequence per group are DotTile's, so the bits are the
+// same as decode_row + dot_row.
+
+template <int TT>
+struct FusedAcc {
+  __m256 acc[TT];
+  float accm[TT];
+  __m256i lanes[TT];
+  int32_t mins[TT];
+  const int8_t* xq[TT];
+  const float* xd[TT];
+  const int32_t* xs[TT];
+  FusedAcc(const Q8Activations& x, int64_t t0) {
+    for (int t = 0; t < TT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      accm[t] = 0.0f;
+      xq[t] = x.q + (t0 + t) * x.cols;
+      xd[t] = x.d + (t0 + t) * x.blocks;
+      xs[t] = x.sum + (t0 + t) * x.blocks;
+    }
+  }
+  void StartGroup() {
+    for (int t = 0; t < TT; ++t) {
+      lanes[t] = _mm256_setzero_si256();
+      mins[t] = 0;
+    }
+  }
+  template <bool kScaled>
+  void Block(int64_t b, __m256i wv, __m256i ls) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i aw = _mm256_abs_epi8(wv);
+    for (int t = 0; t < TT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
+      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
+      if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
+      lanes[t] = _mm256_add_epi32(lanes[t], p);
+    }
+  }
+  void Min(int64_t b, int32_t wm) {
+    for (int t = 0; t < TT; ++t) mins[t] += wm * xs[t][b];
+  }
+  void EndGroup(int64_t g, float wd) {
+    for (int t = 0; t < TT; ++t) {
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[t][g]), _mm256_cvtepi32_ps(lanes[t]), acc[t]);
+    }
+  }
+  void EndGroupMin(int64_t g, float wmin) {
+    for (int t = 0; t < TT; ++t) accm[t] = __builtin_fmaf(wmin * xd[t][g], static_cast<float>(mins[t]), accm[t]);
+  }
+  void Store(int64_t t0, float* y, int64_t ldy) {
+    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
+  }
+};
+
+template <int TT>
+void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, int64_t t0, float* y,
+               int64_t ldy) {
+  using formats::GgmlType;
+  FusedAcc<TT> f(x, t0);
+  const int64_t nb = x.blocks;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), none = _mm256_setzero_si256();
+  switch (type) {
+    case GgmlType::kQ8_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 34;
+        f.StartGroup();
+        f.template Block<false>(b, Load32(p + 2), none);
+        f.EndGroup(b, F16ToF32Exact(Le16(p)));
+      }
+      break;
+    case GgmlType::kQ4_0:
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 18;
+        f.StartGroup();
+        f.template Block<false>(b, _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)), none);
+        f.EndGroup(b, F16ToF32Exact(Le16(p)));
+      }
+      break;
+    case GgmlType::kQ5_0: {
+      const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                              3, 3, 3, 3, 3, 3);
+      const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 22;
+        int32_t qh;
+        __builtin_memcpy(&qh, p + 2, 4);
+        const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
+        const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+        f.StartGroup();
+        f.template Block<false>(b, _mm256_sub_epi8(q, _mm256_set1_epi8(16)), none);
+        f.EndGroup(b, F16ToF32Exact(Le16(p)));
+      }
+      break;
+    }
+    case GgmlType::kQ4_K:
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 144;
+        const uint8_t* sc = p + 4;
+        f.StartGroup();
+        for (int pr = 0; pr < 4; ++pr) {
+          const __m256i v = Load32(p + 16 + 32 * pr);
+          for (int half = 0; half < 2; ++half) {
+            const int j = 2 * pr + half;
+            int scale, min;
+            ScaleMinK4(sc, j, &scale, &min);
+            const __m256i codes = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), m4);
+            f.template Block<true>(s * 8 + j, codes, _mm256_set1_epi32(scale));
+            f.Min(s * 8 + j, min);
+          }
+        }
+        f.EndGroup(s * 8, F16ToF32Exact(Le16(p)));
+        f.EndGroupMin(s * 8, F16ToF32Exact(Le16(p + 2)));
+      }
+      break;
+    case GgmlType::kQ6_K:
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 210;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+        f.StartGroup();
+        for (int cb = 0; cb < 8; ++cb) {
+          const int h = cb / 4, k = cb % 4;
+          const __m256i ql = Load32(p + 64 * h + (k & 1) * 32);
+          const __m256i qh = Load32(p + 128 + 32 * h);
+          const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
+          const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+          const __m256i codes = _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32));
+          f.template Block<true>(s * 8 + cb, codes, _mm256_set_m128i(_mm_set1_epi32(sc[2 * cb + 1]), _mm_set1_epi32(sc[2 * cb])));
+        }
+        f.EndGroup(s * 8, F16ToF32Exact(Le16(p + 208)));
+      }
+      break;
+    default:
+      __builtin_trap();  // callers check GgmlDotSupported
+  }
+  f.Store(t0, y, ldy);
+}
+
+void DotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
+            CanonRow& scratch) {
+  assert(x.group_blocks == GgmlDotGroupBlocks(type) && x.blocks == scratch.blocks);
+  // At more tokens one decoded row serves them all (decode_row + dot_row); at up to 4 the blocks are
+  // decoded in registers. Both give the same bits.
+  switch (x.tokens) {
+    case 0: return;
+    case 1: return FusedTile<1>(type, row, x, 0, y, ldy);
+    case 2: return FusedTile<2>(type, row, x, 0, y, ldy);
+    case 3: return FusedTile<3>(type, row, x, 0, y, ldy);
+    case 4: return FusedTile<4>(type, row, x, 0, y, ldy);
+    default:
+      DecodeRow(type, row, scratch);
+      DotRow(scratch, x, y, ldy);
+  }
+}
+
+const GgmlDotTable kTable = {.isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow, .dot_raw = DotRaw};
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // GGML integer dot products (ggml_dot.h): the decoded canonical rows reproduce the reference
-// dequantizer's values for every supported type; every ISA gives the scalar reference's bits; a token
-// alone equals the same token inside a batch; the error against the exact float dot product stays
+// dequantizer's values for every supported type; every ISA gives the scalar reference's bits, from a
+// canonical row or straight from the GGML bytes; a token alone equals the same token inside a batch; the error against the exact float dot product stays
 // within the bound of the activation rounding; the activation quantizer's invariants.
 #include "kernels/ggml_dot.h"
 
@@ -175,6 +175,17 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
           k.dot_row(c.row, one, &y1, 1);
           EXPECT_EQ(0, std::memcmp(&y1, &want[t], 4)) << Int8IsaName(isa) << " token " << t << " alone";
         }
+        // Straight from the GGML bytes (registers at 1-4 tokens, a canonical row beyond): the same
+        // bits for every leading run of tokens, into a strided output.
+        for (int64_t n = 1; n <= tokens; ++n) {
+          const Q8Activations head{n, a.cols, a.blocks, a.group_blocks, a.q, a.d, a.sum};
+          CanonBuf scratch(cols);
+          std::vector<float> raw(static_cast<size_t>(n * 3), -1.0f);
+          k.dot_raw(type, row.data(), head, raw.data(), 3, scratch.row);
+          for (int64_t t = 0; t < n; ++t) {
+            EXPECT_EQ(0, std::memcmp(&raw[t * 3], &want[t], 4)) << Int8IsaName(isa) << " dot_raw of " << n << " token " << t;
+          }
+        }
       }
     }
   }
@@ -200,6 +211,10 @@ TEST(GgmlDot, ExtremeCodesDoNotSaturate) {
     float y = 0;
     GgmlDotKernels(isa).dot_row(c.row, a, &y, 1);
     EXPECT_EQ(y, 64.0f * 128.0f * 127.0f) << Int8IsaName(isa);
+    CanonBuf scratch(cols);
+    float yr = 0;
+    GgmlDotKernels(isa).dot_raw(GgmlType::kQ8_0, row.data(), a, &yr, 1, scratch.row);
+    EXPECT_EQ(yr, 64.0f * 128.0f * 127.0f) << Int8IsaName(isa) << " dot_raw";
   }
 }
 

@@ -382,8 +382,9 @@ class GgmlDequantMethod : public LinearMethod {
 };
 
 // q8_0 / q4_0 / q5_0 / q4_k / q6_k as integer dot products (kernels/ggml_dot.h): each call quantizes
-// its activations once (the calling thread), then each task decodes its rows one at a time into a
-// canonical row and takes every token's dot product with it. Same bits for any batch split and thread
+// its activations once (the calling thread), then each task takes its rows one at a time: decoded into
+// a canonical row that every token's dot product reads, or at up to 4 tokens (decode) decoded in
+// registers block by block (kernels' dot_raw). Same bits for any batch split and thread
 // count (the kernels' contract).
 class GgmlInt8Method : public LinearMethod {
  public:
@@ -405,8 +406,7 @@ class GgmlInt8Method : public LinearMethod {
           in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
       for (int64_t r = b; r < e; ++r) {
         if (r + 2 < e) PrefetchRow(l, r + 2);
-        k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, row);
-        k.dot_row(row, a, y.data + r, y.stride);
+        k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
         if (!l.bias.empty()) {
           for (int64_t t = 0; t < x.rows; ++t) y.data[t * y.stride + r] += l.bias[r];
         }
