@@ -29,7 +29,12 @@ std::vector<uint8_t> RandomGgmlRow(GgmlType type, int64_t cols, Rng& rng) {
     row[off] = static_cast<uint8_t>(h & 0xff);
     row[off + 1] = static_cast<uint8_t>(h >> 8);
   };
-  auto scale = [&] { return static_cast<float>((rng.Uniform() * 2 - 1) * 0.02); };
+  // Every fifth scale is an f16 subnormal (3 * 2^-24): the decoders' f16 conversions must be exact there too.
+  int calls = 0;
+  auto scale = [&] {
+    const float v = static_cast<float>((rng.Uniform() * 2 - 1) * 0.02);
+    return ++calls % 5 == 0 ? 3 * 5.9604644775390625e-8f : v;
+  };
   switch (type) {
     case GgmlType::kQ8_0: for (int64_t b = 0; b < cols / 32; ++b) put(b * 34, scale()); break;
     case GgmlType::kQ4_0: for (int64_t b = 0; b < cols / 32; ++b) put(b * 18, scale()); break;
