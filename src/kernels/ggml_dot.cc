@@ -134,11 +134,17 @@ void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations&
   GgmlDecodeRow(type, row, scratch);
   GgmlDotRow(scratch, x, y, ldy);
 }
+void GgmlDotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy) {
+  for (int i = 0; i < nrows; ++i) GgmlDotRow(rows[i], x, y + i, ldy);
+}
 }  // namespace ref
 
 namespace {
-const GgmlDotTable kGgmlDotScalarTable = {
-    .isa = Int8Isa::kScalar, .decode_row = ref::GgmlDecodeRow, .dot_row = ref::GgmlDotRow, .dot_raw = ref::GgmlDotRaw};
+const GgmlDotTable kGgmlDotScalarTable = {.isa = Int8Isa::kScalar,
+                                          .decode_row = ref::GgmlDecodeRow,
+                                          .dot_row = ref::GgmlDotRow,
+                                          .dot_raw = ref::GgmlDotRaw,
+                                          .dot_rows = ref::GgmlDotRows};
 }
 
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa) {

@@ -91,6 +91,10 @@ struct GgmlDotTable {
   // CanonRow of x.cols) may be overwritten. The SIMD versions decode in registers at up to 4 tokens.
   void (*dot_raw)(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
                   CanonRow& scratch);
+  // dot_row for `nrows` decoded rows of one type at once, row i into y[t * ldy + i]: the same bits,
+  // with the loads shared across a register tile of rows and tokens and the tokens taken in chunks
+  // that stay in cache.
+  void (*dot_rows)(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
 };
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa);  // asserts Int8IsaSupported(isa)
 const GgmlDotTable& GgmlDotKernels();             // ActiveInt8Isa()
@@ -100,6 +104,7 @@ void GgmlDecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out);
 void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy);
 void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
                 CanonRow& scratch);
+void GgmlDotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
 }  // namespace ref
 
 }  // namespace qforge::kernels

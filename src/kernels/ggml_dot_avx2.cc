@@ -4,6 +4,7 @@
 // fma per lane. Up to 4 tokens share each decoded weight block.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 
@@ -134,8 +135,17 @@ float Hsum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-template <int TT, bool kScaled, bool kMin>
+// The lane scales of block b as int16 (la for the first 16 codes, lb for the second): madd_epi16 of
+// maddubs's pair sums with them is the contract's P[l] * la|lb, exactly (|pair sum| <= 32512, |scale|
+// <= 128: the int32 sum stays far from overflow), with no 32-bit multiply.
+__m256i LaneScales16(int32_t la, int32_t lb) {
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(lb)), _mm_set1_epi16(static_cast<int16_t>(la)));
+}
+
+// One row, TT tokens, groups of kGB blocks (1: the legacy types; 8: the k-quants, with lane scales).
+template <int TT, int kGB, bool kMin>
 void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
+  constexpr bool kScaled = kGB > 1;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[TT];
   float accm[TT];
@@ -149,24 +159,20 @@ void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, in
     xd[t] = x.d + (t0 + t) * x.blocks;
     xs[t] = x.sum + (t0 + t) * x.blocks;
   }
-  const int gb = w.group_blocks;
-  for (int64_t g = 0; g < w.blocks; g += gb) {
+  for (int64_t g = 0; g < w.blocks; g += kGB) {
     __m256i lanes[TT];
     int32_t mins[TT];
     for (int t = 0; t < TT; ++t) {
       lanes[t] = _mm256_setzero_si256();
       mins[t] = 0;
     }
-    for (int64_t b = g; b < g + gb; ++b) {
+    for (int64_t b = g; b < g + kGB; ++b) {
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
       const __m256i aw = _mm256_abs_epi8(wv);
-      __m256i ls = ones;
-      if constexpr (kScaled) ls = _mm256_set_m128i(_mm_set1_epi32(w.lb[b]), _mm_set1_epi32(w.la[b]));
+      const __m256i ls = kScaled ? LaneScales16(w.la[b], w.lb[b]) : ones;
       for (int t = 0; t < TT; ++t) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
-        if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
-        lanes[t] = _mm256_add_epi32(lanes[t], p);
+        lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ls));
         if constexpr (kMin) mins[t] += w.wm[b] * xs[t][b];
       }
     }
@@ -182,25 +188,84 @@ void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, in
   for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
 }
 
-template <bool kScaled, bool kMin>
-void DotRowT(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
-  int64_t t = 0;
-  for (; t + 4 <= x.tokens; t += 4) DotTile<4, kScaled, kMin>(w, x, t, y, ldy);
-  switch (x.tokens - t) {
-    case 3: DotTile<3, kScaled, kMin>(w, x, t, y, ldy); break;
-    case 2: DotTile<2, kScaled, kMin>(w, x, t, y, ldy); break;
-    case 1: DotTile<1, kScaled, kMin>(w, x, t, y, ldy); break;
+template <int kGB, bool kMin>
+void DotRowT(const CanonRow& w, const Q8Activations& x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
+  int64_t t = t0;
+  for (; t + 4 <= t1; t += 4) DotTile<4, kGB, kMin>(w, x, t, y, ldy);
+  switch (t1 - t) {
+    case 3: DotTile<3, kGB, kMin>(w, x, t, y, ldy); break;
+    case 2: DotTile<2, kGB, kMin>(w, x, t, y, ldy); break;
+    case 1: DotTile<1, kGB, kMin>(w, x, t, y, ldy); break;
     default: break;
   }
 }
 
-void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) {
+// Tokens [t0, t1) of one row.
+void DotRowRange(const CanonRow& w, const Q8Activations& x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
   assert(w.group_blocks == x.group_blocks && w.blocks == x.blocks);
   // Only the k-quants (group_blocks 8) have lane scales other than 1 and only q4_k a min term; a
   // multiply by 1 and a zero min term would change no bits, so this only skips work.
-  if (w.has_min) return DotRowT<true, true>(w, x, y, ldy);
-  if (w.group_blocks > 1) return DotRowT<true, false>(w, x, y, ldy);
-  DotRowT<false, false>(w, x, y, ldy);
+  if (w.has_min) return DotRowT<8, true>(w, x, t0, t1, y, ldy);
+  if (w.group_blocks > 1) return DotRowT<8, false>(w, x, t0, t1, y, ldy);
+  DotRowT<1, false>(w, x, t0, t1, y, ldy);
+}
+
+void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) { DotRowRange(w, x, 0, x.tokens, y, ldy); }
+
+// Two rows of a legacy type (one block per group, no lane scales), TT tokens: each activation block
+// is loaded once for both rows and each weight block once for the TT tokens. Per output, the
+// contract's sequence: the block's integer lanes, then one fma.
+template <int TT>
+void DotTile2Legacy(const CanonRow& w0, const CanonRow& w1, const Q8Activations& x, int64_t t0, float* y,
+                    int64_t ldy) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc0[TT], acc1[TT];
+  for (int t = 0; t < TT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  const int8_t* xq = x.q + t0 * x.cols;
+  const float* xd = x.d + t0 * x.blocks;
+  for (int64_t b = 0; b < w0.blocks; ++b) {
+    const __m256i wv0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0.code + b * kQ8Block));
+    const __m256i wv1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w1.code + b * kQ8Block));
+    const __m256i aw0 = _mm256_abs_epi8(wv0), aw1 = _mm256_abs_epi8(wv1);
+    const float d0 = w0.wd[b], d1 = w1.wd[b];
+    for (int t = 0; t < TT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * x.cols + b * kQ8Block));
+      const float xdt = xd[t * x.blocks + b];
+      const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw0, _mm256_sign_epi8(xv, wv0)), ones);
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw1, _mm256_sign_epi8(xv, wv1)), ones);
+      acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * xdt), _mm256_cvtepi32_ps(p0), acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * xdt), _mm256_cvtepi32_ps(p1), acc1[t]);
+    }
+  }
+  for (int t = 0; t < TT; ++t) {
+    y[(t0 + t) * ldy] = Hsum8(acc0[t]);  // no min term: the same as "- 0.0f"
+    y[(t0 + t) * ldy + 1] = Hsum8(acc1[t]);
+  }
+}
+
+// Tokens [t0, t1) of rows[0..nrows) into y[t * ldy + i].
+void DotRowsRange(const CanonRow* rows, int nrows, const Q8Activations& x, int64_t t0, int64_t t1, float* y,
+                  int64_t ldy) {
+  int i = 0;
+  if (rows[0].group_blocks == 1 && !rows[0].has_min) {
+    for (; i + 2 <= nrows; i += 2) {
+      assert(rows[i].blocks == x.blocks && rows[i + 1].blocks == x.blocks && x.group_blocks == 1);
+      int64_t t = t0;
+      for (; t + 4 <= t1; t += 4) DotTile2Legacy<4>(rows[i], rows[i + 1], x, t, y + i, ldy);
+      for (; t < t1; ++t) DotTile2Legacy<1>(rows[i], rows[i + 1], x, t, y + i, ldy);
+    }
+  }
+  for (; i < nrows; ++i) DotRowRange(rows[i], x, t0, t1, y + i, ldy);
+}
+
+// Activation blocks of this many tokens are multiplied with every row of the panel before the next
+// (they stay in L2 while the rows pass over them).
+constexpr int64_t kTokenChunk = 32;
+
+void DotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy) {
+  for (int64_t t0 = 0; t0 < x.tokens; t0 += kTokenChunk) {
+    DotRowsRange(rows, nrows, x, t0, std::min(x.tokens, t0 + kTokenChunk), y, ldy);
+  }
 }
 
 // ---- The fused path: a row straight from its GGML bytes, for a few tokens (decode) ----
@@ -248,9 +313,8 @@ struct FusedAcc {
     const __m256i aw = _mm256_abs_epi8(wv);
     for (int t = 0; t < TT; ++t) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-      __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ones);
-      if constexpr (kScaled) p = _mm256_mullo_epi32(p, ls);
-      lanes[t] = _mm256_add_epi32(lanes[t], p);
+      lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)),
+                                                              kScaled ? ls : ones));
     }
   }
   void Min(int64_t b, int32_t wm) {
@@ -321,7 +385,7 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
             int scale, min;
             ScaleMinK4(sc, j, &scale, &min);
             const __m256i codes = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), m4);
-            f.template Block<true>(s * 8 + j, codes, _mm256_set1_epi32(scale));
+            f.template Block<true>(s * 8 + j, codes, _mm256_set1_epi16(static_cast<int16_t>(scale)));
             f.Min(s * 8 + j, min);
           }
         }
@@ -341,7 +405,7 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
           const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
           const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
           const __m256i codes = _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32));
-          f.template Block<true>(s * 8 + cb, codes, _mm256_set_m128i(_mm_set1_epi32(sc[2 * cb + 1]), _mm_set1_epi32(sc[2 * cb])));
+          f.template Block<true>(s * 8 + cb, codes, LaneScales16(sc[2 * cb], sc[2 * cb + 1]));
         }
         f.EndGroup(s * 8, HalfF16c(p + 208));
       }
@@ -369,7 +433,8 @@ void DotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, 
   }
 }
 
-const GgmlDotTable kTable = {.isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow, .dot_raw = DotRaw};
+const GgmlDotTable kTable = {
+    .isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow, .dot_raw = DotRaw, .dot_rows = DotRows};
 
 }  // namespace
 

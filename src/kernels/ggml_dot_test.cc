@@ -196,6 +196,45 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
   }
 }
 
+TEST(GgmlDot, RowPanelsGiveEachRowsBits) {
+  // dot_rows over 1-5 rows and 37 tokens (more than one token chunk, tails of the 4-token and
+  // 2-row tiles): every output equals the reference dot_row of its row, on every ISA.
+  Rng rng(17);
+  const int64_t tokens = 37, cols = 512;
+  for (GgmlType type : kTypes) {
+    SCOPED_TRACE(formats::GgmlInfo(type).name);
+    std::vector<float> x(tokens * cols);
+    for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+    std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
+    const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, GgmlDotGroupBlocks(type), s);
+    std::vector<CanonBuf> bufs;
+    for (int i = 0; i < 5; ++i) bufs.emplace_back(cols);
+    std::vector<CanonRow> rows;
+    std::vector<float> want(tokens * 5);
+    for (int i = 0; i < 5; ++i) {
+      const std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
+      ref::GgmlDecodeRow(type, row.data(), bufs[i].row);
+      rows.push_back(bufs[i].row);
+      ref::GgmlDotRow(bufs[i].row, a, want.data() + i, 5);
+    }
+    for (Int8Isa isa : GgmlDotIsas()) {
+      for (int n = 1; n <= 5; ++n) {
+        std::vector<float> got(tokens * 5, -1.0f);
+        GgmlDotKernels(isa).dot_rows(rows.data(), n, a, got.data(), 5);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int i = 0; i < 5; ++i) {
+            if (i < n) {
+              ASSERT_EQ(0, std::memcmp(&got[t * 5 + i], &want[t * 5 + i], 4)) << Int8IsaName(isa) << " rows " << n << " t " << t << " i " << i;
+            } else {
+              ASSERT_EQ(got[t * 5 + i], -1.0f) << "wrote outside its rows";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(GgmlDot, ExtremeCodesDoNotSaturate) {
   // q8_0 codes of -128 and activations of +-127 everywhere: the largest int16 pair sums of the AVX2
   // sign trick (2 * 128 * 127).

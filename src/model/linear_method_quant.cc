@@ -382,10 +382,10 @@ class GgmlDequantMethod : public LinearMethod {
 };
 
 // q8_0 / q4_0 / q5_0 / q4_k / q6_k as integer dot products (kernels/ggml_dot.h): each call quantizes
-// its activations once (the calling thread), then each task takes its rows one at a time: decoded into
-// a canonical row that every token's dot product reads, or at up to 4 tokens (decode) decoded in
-// registers block by block (kernels' dot_raw). Same bits for any batch split and thread
-// count (the kernels' contract).
+// its activations once (the calling thread). At up to 4 tokens (decode) each task takes its rows one
+// at a time, decoded in registers block by block (kernels' dot_raw); at more (prefill) it decodes a
+// panel of rows into canonical rows once and multiplies every token with them (dot_rows). Same bits
+// for any batch split and thread count (the kernels' contract).
 class GgmlInt8Method : public LinearMethod {
  public:
   std::string_view name() const override { return "ggml-int8"; }
@@ -399,19 +399,47 @@ class GgmlInt8Method : public LinearMethod {
     thread_local std::vector<uint8_t> xbuf;
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
     const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
-    pool.ParallelFor(l.out_features, 16, [&](int64_t b, int64_t e, int64_t) {
-      thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
-      rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
-      kernels::CanonRow row = kernels::MakeCanonRow(
-          in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
-      for (int64_t r = b; r < e; ++r) {
-        if (r + 2 < e) PrefetchRow(l, r + 2);
-        k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
-        if (!l.bias.empty()) {
-          for (int64_t t = 0; t < x.rows; ++t) y.data[t * y.stride + r] += l.bias[r];
+    if (x.rows <= 4) {
+      pool.ParallelFor(l.out_features, 16, [&](int64_t b, int64_t e, int64_t) {
+        thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
+        rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
+        kernels::CanonRow row = kernels::MakeCanonRow(
+            in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
+        for (int64_t r = b; r < e; ++r) {
+          if (r + 2 < e) PrefetchRow(l, r + 2);
+          k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
         }
+        AddBias(l, x.rows, b, e, y);
+      });
+      return;
+    }
+    // Prefill: a panel of kPanel rows is decoded once into canonical rows, then multiplied with every
+    // token (dot_rows tiles rows x tokens in registers and takes the tokens in cache-sized chunks).
+    pool.ParallelFor(l.out_features, kPanel, [&](int64_t b, int64_t e, int64_t) {
+      const int64_t row_words = (kernels::CanonRowBytes(in) + 3) / 4;
+      thread_local std::vector<uint32_t> pbuf;
+      pbuf.resize(static_cast<size_t>(row_words * kPanel));
+      kernels::CanonRow rows[kPanel];
+      for (int i = 0; i < kPanel; ++i) {
+        rows[i] = kernels::MakeCanonRow(in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(pbuf.data() + i * row_words),
+                                                               static_cast<size_t>(row_words) * 4));
       }
+      for (int64_t r0 = b; r0 < e; r0 += kPanel) {
+        const int n = static_cast<int>(std::min<int64_t>(kPanel, e - r0));
+        for (int i = 0; i < n; ++i) k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r0 + i) * l.row_bytes, rows[i]);
+        k.dot_rows(rows, n, a, y.data + r0, y.stride);
+      }
+      AddBias(l, x.rows, b, e, y);
     });
+  }
+
+ private:
+  static constexpr int kPanel = 16;
+  static void AddBias(const GgmlBlockLayer& l, int64_t tokens, int64_t r0, int64_t r1, const MutableMatrixF32& y) {
+    if (l.bias.empty()) return;
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t r = r0; r < r1; ++r) y.data[t * y.stride + r] += l.bias[r];
+    }
   }
 };
 
