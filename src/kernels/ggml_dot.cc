@@ -35,14 +35,10 @@ int GgmlDotGroupBlocks(formats::GgmlType type) {
   return type == formats::GgmlType::kQ4_K || type == formats::GgmlType::kQ6_K ? 8 : 1;
 }
 
-Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
-                         std::span<uint8_t> scratch) {
-  assert(group_blocks >= 1 && cols % (kQ8Block * group_blocks) == 0);
-  assert(static_cast<int64_t>(scratch.size()) >= Q8ActivationBytes(tokens, cols));
+namespace ref {
+void QuantizeQ8Groups(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
+                      int32_t* s) {
   const int64_t blocks = cols / kQ8Block, glen = kQ8Block * group_blocks;
-  auto* q = reinterpret_cast<int8_t*>(scratch.data());
-  auto* d = reinterpret_cast<float*>(scratch.data() + Align64(tokens * cols));
-  auto* s = reinterpret_cast<int32_t*>(scratch.data() + Align64(tokens * cols) + Align64(tokens * blocks * 4));
   for (int64_t t = 0; t < tokens; ++t) {
     const float* xr = x + t * ldx;
     for (int64_t g = 0; g < cols / glen; ++g) {
@@ -56,8 +52,9 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
         int8_t* qb = q + t * cols + b * kQ8Block;
         int32_t sum = 0;
         for (int j = 0; j < kQ8Block; ++j) {
-          float v = dg > 0.0f ? std::nearbyint(xb[j] / dg) : 0.0f;
-          v = v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v);
+          // fmax first: a NaN quotient (a NaN or infinite activation) becomes -127, as the SIMD
+          // max with the bound second does.
+          const float v = dg > 0.0f ? std::fmin(std::fmax(std::nearbyint(xb[j] / dg), -127.0f), 127.0f) : 0.0f;
           qb[j] = static_cast<int8_t>(v);
           sum += qb[j];
         }
@@ -66,6 +63,18 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
       }
     }
   }
+}
+}  // namespace ref
+
+Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
+                         std::span<uint8_t> scratch) {
+  assert(group_blocks >= 1 && cols % (kQ8Block * group_blocks) == 0);
+  assert(static_cast<int64_t>(scratch.size()) >= Q8ActivationBytes(tokens, cols));
+  const int64_t blocks = cols / kQ8Block;
+  auto* q = reinterpret_cast<int8_t*>(scratch.data());
+  auto* d = reinterpret_cast<float*>(scratch.data() + Align64(tokens * cols));
+  auto* s = reinterpret_cast<int32_t*>(scratch.data() + Align64(tokens * cols) + Align64(tokens * blocks * 4));
+  GgmlDotKernels().quantize(x, tokens, ldx, cols, group_blocks, q, d, s);
   return {tokens, cols, blocks, group_blocks, q, d, s};
 }
 
@@ -144,7 +153,8 @@ const GgmlDotTable kGgmlDotScalarTable = {.isa = Int8Isa::kScalar,
                                           .decode_row = ref::GgmlDecodeRow,
                                           .dot_row = ref::GgmlDotRow,
                                           .dot_raw = ref::GgmlDotRaw,
-                                          .dot_rows = ref::GgmlDotRows};
+                                          .dot_rows = ref::GgmlDotRows,
+                                          .quantize = ref::QuantizeQ8Groups};
 }
 
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa) {

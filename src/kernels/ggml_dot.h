@@ -4,7 +4,8 @@
 //
 // Activations: each token's row is quantized once per call in groups of 32 (legacy types) or 256
 // (q4_k, q6_k: their 256-element super-blocks, llama.cpp's Q8_K grain) values: scale d = amax / 127 of
-// the group (0 for an all-zero group), codes q = clamp(nearbyint(x / d), -127, 127), and the code sum
+// the group (0 for an all-zero group), codes q = fmin(fmax(nearbyint(x / d), -127), 127) (so a NaN
+// quotient gives -127), and the code sum
 // of every 32-block. This is what changes the arithmetic against the exact (float dequantize) path;
 // the weights are used exactly as stored.
 //
@@ -95,6 +96,9 @@ struct GgmlDotTable {
   // with the loads shared across a register tile of rows and tokens and the tokens taken in chunks
   // that stay in cache.
   void (*dot_rows)(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
+  // QuantizeQ8's arithmetic into its three arrays (every ISA: the same bits).
+  void (*quantize)(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
+                   int32_t* s);
 };
 const GgmlDotTable& GgmlDotKernels(Int8Isa isa);  // asserts Int8IsaSupported(isa)
 const GgmlDotTable& GgmlDotKernels();             // ActiveInt8Isa()
@@ -105,6 +109,8 @@ void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy
 void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
                 CanonRow& scratch);
 void GgmlDotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
+void QuantizeQ8Groups(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
+                      int32_t* s);
 }  // namespace ref
 
 }  // namespace qforge::kernels

@@ -433,8 +433,57 @@ void DotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, 
   }
 }
 
+// QuantizeQ8Groups with 8 lanes: the same IEEE division and round-to-nearest-even, max/min with the
+// bound as second operand (a NaN lane takes the bound, as fmax/fmin do in the reference), and
+// max-abs folded in any order (max is exact).
+void QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
+                int32_t* s) {
+  const int64_t blocks = cols / kQ8Block, glen = kQ8Block * group_blocks;
+  const __m256 sign = _mm256_set1_ps(-0.0f), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* xr = x + t * ldx;
+    for (int64_t g = 0; g < cols / glen; ++g) {
+      const float* xg = xr + g * glen;
+      __m256 m = _mm256_setzero_ps();
+      // max(|x|, m): a NaN |x| leaves m (the second operand), as fmax(amax, NaN) does.
+      for (int64_t j = 0; j < glen; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xg + j)), m);
+      __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+      h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+      const float dg = _mm_cvtss_f32(h) / 127.0f;
+      const __m256 dv = _mm256_set1_ps(dg);
+      for (int bi = 0; bi < group_blocks; ++bi) {
+        const int64_t b = g * group_blocks + bi;
+        const float* xb = xr + b * kQ8Block;
+        int8_t* qb = q + t * cols + b * kQ8Block;
+        if (!(dg > 0.0f)) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_setzero_si256());
+          d[t * blocks + b] = dg;
+          s[t * blocks + b] = 0;
+          continue;
+        }
+        __m256i iv[4];
+        for (int k = 0; k < 4; ++k) {
+          __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(xb + 8 * k), dv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+          iv[k] = _mm256_cvtps_epi32(v);
+        }
+        const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_permutevar8x32_epi32(p, order));
+        const __m256i sum8 = _mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3]));
+        __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4e));
+        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xb1));
+        d[t * blocks + b] = dg;
+        s[t * blocks + b] = _mm_cvtsi128_si32(sum4);
+      }
+    }
+  }
+}
+
 const GgmlDotTable kTable = {
-    .isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow, .dot_raw = DotRaw, .dot_rows = DotRows};
+    .isa = Int8Isa::kAvx2, .decode_row = DecodeRow, .dot_row = DotRow, .dot_raw = DotRaw, .dot_rows = DotRows, .quantize = QuantizeQ8};
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/random.h"
@@ -192,6 +193,38 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
           }
         }
       }
+    }
+  }
+}
+
+TEST(GgmlDot, EveryIsaQuantizesActivationsToTheReferenceBits) {
+  // Gaussian values with outliers, exact halves (ties to even), zeros, an all-zero group, and
+  // non-finite values (NaN, +-inf): codes, scales and sums are the same on every ISA.
+  Rng rng(23);
+  const int64_t tokens = 5, cols = 512, ldx = cols + 3;
+  std::vector<float> x(tokens * ldx);
+  for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+  for (int64_t j = 0; j < 256; ++j) x[ldx + j] = 0.0f;                          // token 1, group 0: zeros
+  for (int64_t j = 0; j < 32; ++j) x[2 * ldx + j] = static_cast<float>(j) - 15.5f;  // halves after scaling
+  x[2 * ldx + 31] = 127.0f;  // the scale becomes 1: the others are exact halves
+  x[3 * ldx + 7] = std::numeric_limits<float>::quiet_NaN();
+  x[3 * ldx + 300] = std::numeric_limits<float>::infinity();
+  x[4 * ldx + 9] = -std::numeric_limits<float>::infinity();
+  x[4 * ldx + 100] = 1e30f;
+  for (int gb : {1, 8}) {
+    const int64_t blocks = cols / 32;
+    std::vector<int8_t> q0(tokens * cols);
+    std::vector<float> d0(tokens * blocks);
+    std::vector<int32_t> s0(tokens * blocks);
+    ref::QuantizeQ8Groups(x.data(), tokens, ldx, cols, gb, q0.data(), d0.data(), s0.data());
+    for (Int8Isa isa : GgmlDotIsas()) {
+      std::vector<int8_t> q(tokens * cols, 99);
+      std::vector<float> d(tokens * blocks, -1.0f);
+      std::vector<int32_t> s(tokens * blocks, -1);
+      GgmlDotKernels(isa).quantize(x.data(), tokens, ldx, cols, gb, q.data(), d.data(), s.data());
+      EXPECT_EQ(q, q0) << Int8IsaName(isa) << " group blocks " << gb;
+      EXPECT_EQ(0, std::memcmp(d.data(), d0.data(), d.size() * 4)) << Int8IsaName(isa) << " group blocks " << gb;
+      EXPECT_EQ(s, s0) << Int8IsaName(isa) << " group blocks " << gb;
     }
   }
 }
