@@ -49,9 +49,11 @@ CLI::Option* AddMatmulOption(CLI::App* app, model::GgmlMatmul* out) {
                                                                     {"int8", model::GgmlMatmul::kInt8}};
   return app
       ->add_option("--matmul", *out,
-                   "GGUF block-quantized linears: exact (weights dequantized in the matmul, f32 activations) or int8 "
-                   "(q8_0/q4_0/q5_0/q4_k/q6_k as integer dot products with activations quantized per 32-block, "
-                   "as llama.cpp runs them; other types stay exact)")
+                   fmt::format("GGUF block-quantized linears: exact (weights dequantized in the matmul, f32 "
+                               "activations) or int8 (q8_0/q4_0/q5_0/q4_k/q6_k as integer dot products with "
+                               "activations quantized per block -- 32 values, 256 for the k-quants -- as llama.cpp "
+                               "runs them; other types stay exact). Default here: {}",
+                               *out == model::GgmlMatmul::kInt8 ? "int8" : "exact"))
       ->transform(CLI::CheckedTransformer(kModes));
 }
 

@@ -47,7 +47,8 @@ CLI::Validator PplProtocolTransformer();
 
 // --kv-cache f32|f16|bf16|fp8_e4m3|int8 (model/kv_cache.h), bound to *out (default f32).
 CLI::Option* AddKvCacheOption(CLI::App* app, model::KvCacheType* out);
-// --matmul exact|int8: how GGUF block-quantized linears multiply (model/linear_method_quant.h).
+// --matmul exact|int8: how GGUF block-quantized linears multiply (model/linear_method_quant.h); the help
+// names *out's value on entry as the default.
 CLI::Option* AddMatmulOption(CLI::App* app, model::GgmlMatmul* out);
 
 // Prints "qforge <command>: <message>" on stderr and returns the exit status for bad input (2).

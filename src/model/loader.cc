@@ -105,7 +105,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path, const LoadOptio
       return MakeError("{}: GGUF block-quantized tensors together with quantization_config.quant_method '{}'", where, method);
     }
     out.quant = MakeGgmlQuantizationConfig(raw, options.ggml_matmul);
-  } else if (options.ggml_matmul != GgmlMatmul::kExact) {
+  } else if (options.ggml_matmul != GgmlMatmul::kExact && options.ggml_matmul_must_apply) {
     return MakeError("{}: matmul mode '{}' applies to GGUF block-quantized tensors, and this model has none", where,
                      GgmlMatmulName(options.ggml_matmul));
   }

@@ -28,6 +28,9 @@ struct LoadOptions {
   // How GGUF block-quantized linears multiply (linear_method_quant.h). kInt8 on a model without
   // block-quantized tensors is an error (the flag would do nothing).
   GgmlMatmul ggml_matmul = GgmlMatmul::kExact;
+  // false: kInt8 as a default that applies where there are block-quantized tensors and changes
+  // nothing elsewhere (generate's default), rather than the user's explicit flag.
+  bool ggml_matmul_must_apply = true;
 };
 
 Result<LoadedModel> LoadModel(const std::filesystem::path& path, const LoadOptions& options = {});
