@@ -18,6 +18,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    stopping_.store(true, std::memory_order_relaxed);
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -38,23 +39,28 @@ void ThreadPool::ChunkRange(int64_t n, int64_t grain, int64_t chunk, int64_t* be
   *end = *begin + base + (chunk < extra ? 1 : 0);
 }
 
+namespace {
+// About 0.1 ms of polling before a thread blocks.
+constexpr int kSpinIterations = 2048;
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+}  // namespace
+
 void ThreadPool::RunChunks() {
   const bool was_in_task = tls_in_pool_task;
   tls_in_pool_task = true;
   for (;;) {
-    int64_t c;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (next_chunk_ >= num_chunks_) break;
-      c = next_chunk_++;
-    }
+    const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (c >= num_chunks_) break;
     int64_t b, e;
     ChunkRange(n_, grain_, c, &b, &e);
     (*fn_)(b, e, c);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++chunks_done_;
-    }
+    chunks_done_.fetch_add(1, std::memory_order_release);
   }
   tls_in_pool_task = was_in_task;
 }
@@ -71,36 +77,49 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, const std::function<void(
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    // A worker that joined the previous job after its last chunk was taken is still leaving it (it
+    // only reads the chunk counter); the job's fields change only once it has.
+    done_cv_.wait(lock, [&] { return active_workers_.load(std::memory_order_acquire) == 0; });
     fn_ = &fn;
     n_ = n;
     grain_ = grain;
     num_chunks_ = chunks;
-    next_chunk_ = 0;
-    chunks_done_ = 0;
+    next_chunk_.store(0, std::memory_order_relaxed);
+    chunks_done_.store(0, std::memory_order_relaxed);
     ++generation_;
+    published_.store(generation_, std::memory_order_release);
   }
   work_cv_.notify_all();
   RunChunks();
+  auto finished = [&] {
+    return chunks_done_.load(std::memory_order_acquire) == num_chunks_ &&
+           active_workers_.load(std::memory_order_acquire) == 0;
+  };
+  for (int i = 0; i < kSpinIterations && !finished(); ++i) CpuRelax();
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return chunks_done_ == num_chunks_ && active_workers_ == 0; });
+  done_cv_.wait(lock, finished);
   fn_ = nullptr;
 }
 
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
+    for (int i = 0; i < kSpinIterations; ++i) {
+      if (published_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed)) break;
+      CpuRelax();
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
-      ++active_workers_;
+      active_workers_.fetch_add(1, std::memory_order_relaxed);
     }
     RunChunks();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --active_workers_;
+      active_workers_.fetch_sub(1, std::memory_order_release);
     }
     done_cv_.notify_all();
   }

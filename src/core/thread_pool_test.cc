@@ -1,6 +1,9 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <numeric>
 #include <vector>
 
@@ -39,6 +42,25 @@ TEST(ThreadPool, ChunksDependOnlyOnSizeSoReductionsAreBitIdentical) {
   const float one = reduce(1);
   EXPECT_EQ(one, reduce(2));
   EXPECT_EQ(one, reduce(7));
+}
+
+TEST(ThreadPool, BackToBackShortJobsAndJobsAfterIdleAreEachRunOnce) {
+  // Thousands of tiny jobs in a row (workers still spinning, or still leaving the previous job when
+  // the next is published), then jobs after the workers have gone to sleep: every index of every
+  // job is run exactly once, and each job is complete when ParallelFor returns.
+  for (int threads : {2, 3, 5}) {
+    ThreadPool pool(threads);
+    std::vector<int> hits(64);
+    for (int job = 0; job < 3000; ++job) {
+      const int64_t n = 1 + job % 64;
+      pool.ParallelFor(n, 1, [&](int64_t b, int64_t e, int64_t) {
+        for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];  // chunks are disjoint
+      });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)], 1) << "job " << job << " i " << i;
+      std::fill(hits.begin(), hits.end(), 0);
+      if (job % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // workers block
+    }
+  }
 }
 
 TEST(ThreadPool, NestedCallsRunInline) {
