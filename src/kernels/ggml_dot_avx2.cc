@@ -168,11 +168,14 @@ void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, in
     }
     for (int64_t b = g; b < g + kGB; ++b) {
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
-      const __m256i aw = _mm256_abs_epi8(wv);
+      const __m256i aw = kMin ? wv : _mm256_abs_epi8(wv);
       const __m256i ls = kScaled ? LaneScales16(w.la[b], w.lb[b]) : ones;
       for (int t = 0; t < TT; ++t) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-        lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)), ls));
+        // q4_k (the one type with a min term) has codes 0..15: maddubs takes them as they are, and the
+        // sign trick would give the same pair sums.
+        const __m256i sx = kMin ? xv : _mm256_sign_epi8(xv, wv);
+        lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ls));
         if constexpr (kMin) mins[t] += w.wm[b] * xs[t][b];
       }
     }
@@ -307,14 +310,16 @@ struct FusedAcc {
       mins[t] = 0;
     }
   }
-  template <bool kScaled>
+  // kUnsigned: the codes are 0..127 (q4_k), so maddubs takes them as they are (the same pair sums
+  // as the sign trick).
+  template <bool kScaled, bool kUnsigned = false>
   void Block(int64_t b, __m256i wv, __m256i ls) {
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i aw = _mm256_abs_epi8(wv);
+    const __m256i aw = kUnsigned ? wv : _mm256_abs_epi8(wv);
     for (int t = 0; t < TT; ++t) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-      lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv)),
-                                                              kScaled ? ls : ones));
+      const __m256i sx = kUnsigned ? xv : _mm256_sign_epi8(xv, wv);
+      lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), kScaled ? ls : ones));
     }
   }
   void Min(int64_t b, int32_t wm) {
@@ -385,7 +390,7 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
             int scale, min;
             ScaleMinK4(sc, j, &scale, &min);
             const __m256i codes = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), m4);
-            f.template Block<true>(s * 8 + j, codes, _mm256_set1_epi16(static_cast<int16_t>(scale)));
+            f.template Block<true, true>(s * 8 + j, codes, _mm256_set1_epi16(static_cast<int16_t>(scale)));
             f.Min(s * 8 + j, min);
           }
         }
