@@ -128,6 +128,31 @@ void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
   DecodeRowImpl(type, row, out);
 }
 
+int32_t HsumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// The eight 6-bit scales and mins of a q4_k super-block (ScaleMinK4 for j = 0..7) with 32-bit
+// operations on the 12 packed bytes: bytes 0-3 hold scales 0-3 (low 6 bits) and the top 2 bits of
+// scales 4-7; bytes 4-7 mins 0-3 and the top 2 bits of mins 4-7; bytes 8-11 the low 4 bits of scale
+// j + 4 (low nibble) and min j + 4 (high nibble).
+void ScalesMinsK4(const uint8_t* sc, uint8_t scales[8], uint8_t mins[8]) {
+  uint32_t u0, u1, u2;
+  __builtin_memcpy(&u0, sc, 4);
+  __builtin_memcpy(&u1, sc + 4, 4);
+  __builtin_memcpy(&u2, sc + 8, 4);
+  const uint32_t s03 = u0 & 0x3f3f3f3fu, m03 = u1 & 0x3f3f3f3fu;
+  const uint32_t s47 = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+  const uint32_t m47 = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+  __builtin_memcpy(scales, &s03, 4);
+  __builtin_memcpy(scales + 4, &s47, 4);
+  __builtin_memcpy(mins, &m03, 4);
+  __builtin_memcpy(mins + 4, &m47, 4);
+}
+
 float Hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -145,6 +170,7 @@ __m256i LaneScales16(int32_t la, int32_t lb) {
 // One row, TT tokens, groups of kGB blocks (1: the legacy types; 8: the k-quants, with lane scales).
 template <int TT, int kGB, bool kMin>
 void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
+  static_assert(!kMin || kGB == 8, "the min term is q4_k's: 8-block groups");
   constexpr bool kScaled = kGB > 1;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[TT];
@@ -176,7 +202,13 @@ void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, in
         // sign trick would give the same pair sums.
         const __m256i sx = kMin ? xv : _mm256_sign_epi8(xv, wv);
         lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ls));
-        if constexpr (kMin) mins[t] += w.wm[b] * xs[t][b];
+      }
+    }
+    if constexpr (kMin) {
+      // sum over the group's blocks of wm * code sum, 8 at once (exact integers, any order).
+      const __m256i wm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.wm + g));
+      for (int t = 0; t < TT; ++t) {
+        mins[t] = HsumI32(_mm256_mullo_epi32(wm, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + g))));
       }
     }
     for (int t = 0; t < TT; ++t) {
@@ -322,8 +354,14 @@ struct FusedAcc {
       lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), kScaled ? ls : ones));
     }
   }
-  void Min(int64_t b, int32_t wm) {
-    for (int t = 0; t < TT; ++t) mins[t] += wm * xs[t][b];
+  // The min term of the 8 blocks from b: sum of mins[j] * (code sum of block b + j), per token.
+  void Mins8(int64_t b, const uint8_t* m8) {
+    int64_t m;
+    __builtin_memcpy(&m, m8, 8);
+    const __m256i wm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m));
+    for (int t = 0; t < TT; ++t) {
+      mins[t] += HsumI32(_mm256_mullo_epi32(wm, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b))));
+    }
   }
   void EndGroup(int64_t g, float wd) {
     for (int t = 0; t < TT; ++t) {
@@ -383,17 +421,17 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
         const uint8_t* p = row + s * 144;
         const uint8_t* sc = p + 4;
         f.StartGroup();
+        uint8_t scales[8], mins[8];
+        ScalesMinsK4(sc, scales, mins);
         for (int pr = 0; pr < 4; ++pr) {
           const __m256i v = Load32(p + 16 + 32 * pr);
           for (int half = 0; half < 2; ++half) {
             const int j = 2 * pr + half;
-            int scale, min;
-            ScaleMinK4(sc, j, &scale, &min);
             const __m256i codes = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), m4);
-            f.template Block<true, true>(s * 8 + j, codes, _mm256_set1_epi16(static_cast<int16_t>(scale)));
-            f.Min(s * 8 + j, min);
+            f.template Block<true, true>(s * 8 + j, codes, _mm256_set1_epi16(scales[j]));
           }
         }
+        f.Mins8(s * 8, mins);
         f.EndGroup(s * 8, HalfF16c(p));
         f.EndGroupMin(s * 8, HalfF16c(p + 2));
       }
