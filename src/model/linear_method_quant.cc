@@ -400,13 +400,18 @@ class GgmlInt8Method : public LinearMethod {
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
     const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
     if (x.rows <= 4) {
-      pool.ParallelFor(l.out_features, 16, [&](int64_t b, int64_t e, int64_t) {
+      // Decode reads each weight once: a few long runs of rows per thread keep the hardware
+      // prefetcher streaming (every row's result is independent of the split, so the bits are too),
+      // and the explicit prefetch runs ~4 KB ahead.
+      const int64_t grain = std::max<int64_t>(16, (l.out_features + 4 * pool.num_threads() - 1) / (4 * pool.num_threads()));
+      const int64_t ahead = std::max<int64_t>(2, static_cast<int64_t>(4096 / std::max<size_t>(1, l.row_bytes)));
+      pool.ParallelFor(l.out_features, grain, [&](int64_t b, int64_t e, int64_t) {
         thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
         rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
         kernels::CanonRow row = kernels::MakeCanonRow(
             in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
         for (int64_t r = b; r < e; ++r) {
-          if (r + 2 < e) PrefetchRow(l, r + 2);
+          if (r + ahead < e) PrefetchRow(l, r + ahead);
           k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
         }
         AddBias(l, x.rows, b, e, y);
