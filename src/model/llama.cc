@@ -348,7 +348,11 @@ void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index
   apply(LinearId::kGate, xn, sc.gate.data(), I);
   apply(LinearId::kUp, xn, sc.up.data(), I);
   const auto act = arch.activation == Activation::kGeluTanh ? k.gelu_tanh_mul : k.silu_mul;
-  for (int64_t t = 0; t < n; ++t) act(sc.gate.data() + t * I, sc.up.data() + t * I, sc.gate.data() + t * I, I);
+  // Element-wise, so any split gives the same bits; Gemma's tanh-GELU is a noticeable share of a
+  // prefill on one thread.
+  pool.ParallelFor(n, 1, [&](int64_t b, int64_t e, int64_t) {
+    for (int64_t t = b; t < e; ++t) act(sc.gate.data() + t * I, sc.up.data() + t * I, sc.gate.data() + t * I, I);
+  });
   const MatrixF32 mid{sc.gate.data(), n, I, I};
   if (tap) (*tap)(layer_index, LinearSite::kDown, mid);
   apply(LinearId::kDown, mid, sc.xn.data(), H);
