@@ -26,7 +26,6 @@ struct GenerateArgs {
   // The runtime users get runs GGUF block types as integer dot products, as llama.cpp does: faster in
   // prefill and decode, at a KLD of 0.0005-0.005 against exact (docs/results.md). The measurement
   // commands (ppl, eval, compare) keep exact as their default so that a quality figure reflects the
-  // stored weights alone.
   // stored weights alone. As a default it applies only where there are block-quantized tensors.
   model::GgmlMatmul matmul = model::GgmlMatmul::kInt8;
   bool matmul_given = false;

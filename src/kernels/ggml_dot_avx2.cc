@@ -167,60 +167,83 @@ __m256i LaneScales16(int32_t la, int32_t lb) {
   return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(lb)), _mm_set1_epi16(static_cast<int16_t>(la)));
 }
 
+// The per-token state of the contract's arithmetic for TT tokens: float accumulators, the group's
+// integer lanes and min sum, and the tokens' activation rows. DotTile (from a canonical row) and
+// FusedTile (from the GGML bytes) both run on it, so both do the same operations in the same order.
+template <int TT>
+struct TileAcc {
+  __m256 acc[TT];
+  float accm[TT];
+  __m256i lanes[TT];
+  int32_t mins[TT];
+  const int8_t* xq[TT];
+  const float* xd[TT];
+  const int32_t* xs[TT];
+  TileAcc(const Q8Activations& x, int64_t t0) {
+    for (int t = 0; t < TT; ++t) {
+      acc[t] = _mm256_setzero_ps();
+      accm[t] = 0.0f;
+      xq[t] = x.q + (t0 + t) * x.cols;
+      xd[t] = x.d + (t0 + t) * x.blocks;
+      xs[t] = x.sum + (t0 + t) * x.blocks;
+    }
+  }
+  void StartGroup() {
+    for (int t = 0; t < TT; ++t) {
+      lanes[t] = _mm256_setzero_si256();
+      mins[t] = 0;
+    }
+  }
+  // kUnsigned: the codes are non-negative (q4_k: 0..15), so maddubs takes them as they are (the same pair sums
+  // as the sign trick).
+  template <bool kScaled, bool kUnsigned = false>
+  void Block(int64_t b, __m256i wv, __m256i ls) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i aw = kUnsigned ? wv : _mm256_abs_epi8(wv);
+    for (int t = 0; t < TT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
+      const __m256i sx = kUnsigned ? xv : _mm256_sign_epi8(xv, wv);
+      lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), kScaled ? ls : ones));
+    }
+  }
+  // The min term of the 8 blocks from b: sum of wm[j] * (code sum of block b + j), per token, as one
+  // 8-lane integer product (exact, any order).
+  void Mins8(int64_t b, __m256i wm) {
+    for (int t = 0; t < TT; ++t) {
+      mins[t] += HsumI32(_mm256_mullo_epi32(wm, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b))));
+    }
+  }
+  void EndGroup(int64_t g, float wd) {
+    for (int t = 0; t < TT; ++t) {
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[t][g]), _mm256_cvtepi32_ps(lanes[t]), acc[t]);
+    }
+  }
+  void EndGroupMin(int64_t g, float wmin) {
+    for (int t = 0; t < TT; ++t) accm[t] = __builtin_fmaf(wmin * xd[t][g], static_cast<float>(mins[t]), accm[t]);
+  }
+  void Store(int64_t t0, float* y, int64_t ldy) {
+    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
+  }
+};
+
 // One row, TT tokens, groups of kGB blocks (1: the legacy types; 8: the k-quants, with lane scales).
 template <int TT, int kGB, bool kMin>
 void DotTile(const CanonRow& w, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
   static_assert(!kMin || kGB == 8, "the min term is q4_k's: 8-block groups");
   constexpr bool kScaled = kGB > 1;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[TT];
-  float accm[TT];
-  const int8_t* xq[TT];
-  const float* xd[TT];
-  const int32_t* xs[TT];
-  for (int t = 0; t < TT; ++t) {
-    acc[t] = _mm256_setzero_ps();
-    accm[t] = 0.0f;
-    xq[t] = x.q + (t0 + t) * x.cols;
-    xd[t] = x.d + (t0 + t) * x.blocks;
-    xs[t] = x.sum + (t0 + t) * x.blocks;
-  }
+  TileAcc<TT> f(x, t0);
   for (int64_t g = 0; g < w.blocks; g += kGB) {
-    __m256i lanes[TT];
-    int32_t mins[TT];
-    for (int t = 0; t < TT; ++t) {
-      lanes[t] = _mm256_setzero_si256();
-      mins[t] = 0;
-    }
+    f.StartGroup();
     for (int64_t b = g; b < g + kGB; ++b) {
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.code + b * kQ8Block));
-      const __m256i aw = kMin ? wv : _mm256_abs_epi8(wv);
-      const __m256i ls = kScaled ? LaneScales16(w.la[b], w.lb[b]) : ones;
-      for (int t = 0; t < TT; ++t) {
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-        // q4_k (the one type with a min term) has codes 0..15: maddubs takes them as they are, and the
-        // sign trick would give the same pair sums.
-        const __m256i sx = kMin ? xv : _mm256_sign_epi8(xv, wv);
-        lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ls));
-      }
+      // q4_k (the one type with a min term) has codes 0..15.
+      f.template Block<kScaled, kMin>(b, wv, kScaled ? LaneScales16(w.la[b], w.lb[b]) : _mm256_setzero_si256());
     }
-    if constexpr (kMin) {
-      // sum over the group's blocks of wm * code sum, 8 at once (exact integers, any order).
-      const __m256i wm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.wm + g));
-      for (int t = 0; t < TT; ++t) {
-        mins[t] = HsumI32(_mm256_mullo_epi32(wm, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + g))));
-      }
-    }
-    for (int t = 0; t < TT; ++t) {
-      const float a = w.wd[g] * xd[t][g];
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_cvtepi32_ps(lanes[t]), acc[t]);
-      if constexpr (kMin) {
-        const float bm = w.wmin[g] * xd[t][g];
-        accm[t] = __builtin_fmaf(bm, static_cast<float>(mins[t]), accm[t]);
-      }
-    }
+    if constexpr (kMin) f.Mins8(g, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.wm + g)));
+    f.EndGroup(g, w.wd[g]);
+    if constexpr (kMin) f.EndGroupMin(g, w.wmin[g]);
   }
-  for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
+  f.Store(t0, y, ldy);
 }
 
 template <int kGB, bool kMin>
@@ -318,69 +341,12 @@ float HalfF16c(const uint8_t* p) {
   return _cvtsh_ss(h);
 }
 
-template <int TT>
-struct FusedAcc {
-  __m256 acc[TT];
-  float accm[TT];
-  __m256i lanes[TT];
-  int32_t mins[TT];
-  const int8_t* xq[TT];
-  const float* xd[TT];
-  const int32_t* xs[TT];
-  FusedAcc(const Q8Activations& x, int64_t t0) {
-    for (int t = 0; t < TT; ++t) {
-      acc[t] = _mm256_setzero_ps();
-      accm[t] = 0.0f;
-      xq[t] = x.q + (t0 + t) * x.cols;
-      xd[t] = x.d + (t0 + t) * x.blocks;
-      xs[t] = x.sum + (t0 + t) * x.blocks;
-    }
-  }
-  void StartGroup() {
-    for (int t = 0; t < TT; ++t) {
-      lanes[t] = _mm256_setzero_si256();
-      mins[t] = 0;
-    }
-  }
-  // kUnsigned: the codes are 0..127 (q4_k), so maddubs takes them as they are (the same pair sums
-  // as the sign trick).
-  template <bool kScaled, bool kUnsigned = false>
-  void Block(int64_t b, __m256i wv, __m256i ls) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i aw = kUnsigned ? wv : _mm256_abs_epi8(wv);
-    for (int t = 0; t < TT; ++t) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[t] + b * kQ8Block));
-      const __m256i sx = kUnsigned ? xv : _mm256_sign_epi8(xv, wv);
-      lanes[t] = _mm256_add_epi32(lanes[t], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), kScaled ? ls : ones));
-    }
-  }
-  // The min term of the 8 blocks from b: sum of mins[j] * (code sum of block b + j), per token.
-  void Mins8(int64_t b, const uint8_t* m8) {
-    int64_t m;
-    __builtin_memcpy(&m, m8, 8);
-    const __m256i wm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m));
-    for (int t = 0; t < TT; ++t) {
-      mins[t] += HsumI32(_mm256_mullo_epi32(wm, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b))));
-    }
-  }
-  void EndGroup(int64_t g, float wd) {
-    for (int t = 0; t < TT; ++t) {
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[t][g]), _mm256_cvtepi32_ps(lanes[t]), acc[t]);
-    }
-  }
-  void EndGroupMin(int64_t g, float wmin) {
-    for (int t = 0; t < TT; ++t) accm[t] = __builtin_fmaf(wmin * xd[t][g], static_cast<float>(mins[t]), accm[t]);
-  }
-  void Store(int64_t t0, float* y, int64_t ldy) {
-    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy] = Hsum8(acc[t]) - accm[t];
-  }
-};
 
 template <int TT>
 void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, int64_t t0, float* y,
                int64_t ldy) {
   using formats::GgmlType;
-  FusedAcc<TT> f(x, t0);
+  TileAcc<TT> f(x, t0);
   const int64_t nb = x.blocks;
   const __m256i m4 = _mm256_set1_epi8(0x0f), none = _mm256_setzero_si256();
   switch (type) {
@@ -431,7 +397,9 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
             f.template Block<true, true>(s * 8 + j, codes, _mm256_set1_epi16(scales[j]));
           }
         }
-        f.Mins8(s * 8, mins);
+        int64_t m8;
+        __builtin_memcpy(&m8, mins, 8);
+        f.Mins8(s * 8, _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m8)));
         f.EndGroup(s * 8, HalfF16c(p));
         f.EndGroupMin(s * 8, HalfF16c(p + 2));
       }
