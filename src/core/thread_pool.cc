@@ -17,8 +17,7 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    stopping_.store(true, std::memory_order_relaxed);
+    stop_.store(true, std::memory_order_relaxed);
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -87,8 +86,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, const std::function<void(
     num_chunks_ = chunks;
     next_chunk_.store(0, std::memory_order_relaxed);
     chunks_done_.store(0, std::memory_order_relaxed);
-    ++generation_;
-    published_.store(generation_, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   RunChunks();
@@ -106,14 +104,14 @@ void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
     for (int i = 0; i < kSpinIterations; ++i) {
-      if (published_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed)) break;
+      if (generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed)) break;
       CpuRelax();
     }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      work_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      if (stop_.load()) return;
+      seen = generation_.load();
       active_workers_.fetch_add(1, std::memory_order_relaxed);
     }
     RunChunks();

@@ -49,10 +49,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  bool stop_ = false;
-  uint64_t generation_ = 0;                 // under mu_
-  std::atomic<uint64_t> published_{0};      // generation_'s value, for spinning without the lock
-  std::atomic<bool> stopping_{false};
+  // Written under mu_ (so the condition variables see them); atomic so that spinning threads can poll
+  // them without the lock.
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};
   // The job in flight (fields written under mu_ before the generation is published).
   const std::function<void(int64_t, int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0, grain_ = 1, num_chunks_ = 0;
