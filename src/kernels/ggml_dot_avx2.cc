@@ -25,114 +25,35 @@ __m256i Nibbles16(const uint8_t* p) {
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
 }
 
-void SetUnitScales(CanonRow& out) {
-  for (int64_t b = 0; b < out.blocks; ++b) {
-    out.la[b] = 1;
-    out.lb[b] = 1;
-    out.wmin[b] = 0.0f;
-    out.wm[b] = 0;
-  }
+// The 32 signed codes of one block, shared by the canonical-row decoder and the fused tiles.
+// q4_0 (18-byte block at p): nibbles - 8.
+__m256i CodesQ4_0(const uint8_t* p) { return _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)); }
+// q5_0 (22-byte block at p): nibbles | bit j of qh << 4, - 16. Bit j of qh -> byte j: byte j takes qh
+// byte j / 8 (each 128-bit lane holds all four), then tests bit j % 8.
+__m256i CodesQ5_0(const uint8_t* p) {
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
+                                          3, 3, 3, 3, 3);
+  const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  int32_t qh;
+  __builtin_memcpy(&qh, p + 2, 4);
+  const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
+  const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+  return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
 }
-
-void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
-  using formats::GgmlType;
-  const int64_t nb = out.blocks;
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  out.group_blocks = GgmlDotGroupBlocks(type);
-  switch (type) {
-    case GgmlType::kQ8_0:
-      out.has_min = false;
-      SetUnitScales(out);
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 34;
-        out.wd[b] = F16ToF32Exact(Le16(p));
-        Store32(out.code + b * 32, Load32(p + 2));
-      }
-      return;
-    case GgmlType::kQ4_0:
-      out.has_min = false;
-      SetUnitScales(out);
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 18;
-        out.wd[b] = F16ToF32Exact(Le16(p));
-        Store32(out.code + b * 32, _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)));
-      }
-      return;
-    case GgmlType::kQ5_0: {
-      out.has_min = false;
-      SetUnitScales(out);
-      // Bit j of qh -> byte j: byte j takes qh byte j / 8 (each 128-bit lane holds all four), then
-      // tests bit j % 8.
-      const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                              3, 3, 3, 3, 3, 3);
-      const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 22;
-        out.wd[b] = F16ToF32Exact(Le16(p));
-        int32_t qh;
-        __builtin_memcpy(&qh, p + 2, 4);
-        const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
-        const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
-        Store32(out.code + b * 32, _mm256_sub_epi8(q, _mm256_set1_epi8(16)));
-      }
-      return;
-    }
-    case GgmlType::kQ4_K:
-      out.has_min = true;
-      for (int64_t s = 0; s < nb / 8; ++s) {
-        const uint8_t* p = row + s * 144;
-        const float d = F16ToF32Exact(Le16(p)), dmin = F16ToF32Exact(Le16(p + 2));
-        const uint8_t* sc = p + 4;
-        for (int j = 0; j < 8; ++j) {
-          const int64_t b = s * 8 + j;
-          int scale, min;
-          ScaleMinK4(sc, j, &scale, &min);
-          out.wd[b] = d;
-          out.la[b] = scale;
-          out.lb[b] = scale;
-          out.wmin[b] = dmin;
-          out.wm[b] = min;
-        }
-        for (int pr = 0; pr < 4; ++pr) {
-          const __m256i v = Load32(p + 16 + 32 * pr);
-          Store32(out.code + (s * 8 + 2 * pr) * 32, _mm256_and_si256(v, m4));
-          Store32(out.code + (s * 8 + 2 * pr + 1) * 32, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-        }
-      }
-      return;
-    case GgmlType::kQ6_K:
-      out.has_min = false;
-      for (int64_t s = 0; s < nb / 8; ++s) {
-        const uint8_t* p = row + s * 210;
-        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
-        const float d = F16ToF32Exact(Le16(p + 208));
-        for (int cb = 0; cb < 8; ++cb) {
-          const int h = cb / 4, k = cb % 4;
-          const int64_t b = s * 8 + cb;
-          out.wd[b] = d;
-          out.la[b] = sc[2 * cb];
-          out.lb[b] = sc[2 * cb + 1];
-          out.wmin[b] = 0.0f;
-          out.wm[b] = 0;
-          const __m256i ql = Load32(p + 64 * h + (k & 1) * 32);
-          const __m256i qh = Load32(p + 128 + 32 * h);
-          const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
-          const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
-          Store32(out.code + b * 32, _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32)));
-        }
-      }
-      return;
-    default:
-      break;
-  }
-  DecodeRowImpl(type, row, out);
+// q4_k (144-byte super-block at p): 32-block j's codes 0..15.
+__m256i CodesQ4_K(const uint8_t* p, int j) {
+  const __m256i v = Load32(p + 16 + 32 * (j / 2));
+  return _mm256_and_si256(j % 2 == 0 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
 }
-
-int32_t HsumI32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
+// q6_k (210-byte super-block at p): 32-block cb's codes (half cb / 4, quarter cb % 4 of
+// dequantize_row_q6_K), - 32.
+__m256i CodesQ6_K(const uint8_t* p, int cb) {
+  const int h = cb / 4, k = cb % 4;
+  const __m256i ql = Load32(p + 64 * h + (k & 1) * 32);
+  const __m256i qh = Load32(p + 128 + 32 * h);
+  const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0f));
+  const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
+  return _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32));
 }
 
 // The eight 6-bit scales and mins of a q4_k super-block (ScaleMinK4 for j = 0..7) with 32-bit
@@ -151,6 +72,96 @@ void ScalesMinsK4(const uint8_t* sc, uint8_t scales[8], uint8_t mins[8]) {
   __builtin_memcpy(scales + 4, &s47, 4);
   __builtin_memcpy(mins, &m03, 4);
   __builtin_memcpy(mins + 4, &m47, 4);
+}
+
+void SetUnitScales(CanonRow& out) {
+  for (int64_t b = 0; b < out.blocks; ++b) {
+    out.la[b] = 1;
+    out.lb[b] = 1;
+    out.wmin[b] = 0.0f;
+    out.wm[b] = 0;
+  }
+}
+
+void DecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) {
+  using formats::GgmlType;
+  const int64_t nb = out.blocks;
+  out.group_blocks = GgmlDotGroupBlocks(type);
+  switch (type) {
+    case GgmlType::kQ8_0:
+      out.has_min = false;
+      SetUnitScales(out);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 34;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        Store32(out.code + b * 32, Load32(p + 2));
+      }
+      return;
+    case GgmlType::kQ4_0:
+      out.has_min = false;
+      SetUnitScales(out);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 18;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        Store32(out.code + b * 32, CodesQ4_0(p));
+      }
+      return;
+    case GgmlType::kQ5_0: {
+      out.has_min = false;
+      SetUnitScales(out);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* p = row + b * 22;
+        out.wd[b] = F16ToF32Exact(Le16(p));
+        Store32(out.code + b * 32, CodesQ5_0(p));
+      }
+      return;
+    }
+    case GgmlType::kQ4_K:
+      out.has_min = true;
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 144;
+        const float d = F16ToF32Exact(Le16(p)), dmin = F16ToF32Exact(Le16(p + 2));
+        uint8_t scales[8], mins[8];
+        ScalesMinsK4(p + 4, scales, mins);
+        for (int j = 0; j < 8; ++j) {
+          const int64_t b = s * 8 + j;
+          out.wd[b] = d;
+          out.la[b] = scales[j];
+          out.lb[b] = scales[j];
+          out.wmin[b] = dmin;
+          out.wm[b] = mins[j];
+          Store32(out.code + b * 32, CodesQ4_K(p, j));
+        }
+      }
+      return;
+    case GgmlType::kQ6_K:
+      out.has_min = false;
+      for (int64_t s = 0; s < nb / 8; ++s) {
+        const uint8_t* p = row + s * 210;
+        const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+        const float d = F16ToF32Exact(Le16(p + 208));
+        for (int cb = 0; cb < 8; ++cb) {
+          const int64_t b = s * 8 + cb;
+          out.wd[b] = d;
+          out.la[b] = sc[2 * cb];
+          out.lb[b] = sc[2 * cb + 1];
+          out.wmin[b] = 0.0f;
+          out.wm[b] = 0;
+          Store32(out.code + b * 32, CodesQ6_K(p, cb));
+        }
+      }
+      return;
+    default:
+      break;
+  }
+  DecodeRowImpl(type, row, out);
+}
+
+int32_t HsumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
 }
 
 float Hsum8(__m256 v) {
@@ -348,7 +359,7 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
   using formats::GgmlType;
   TileAcc<TT> f(x, t0);
   const int64_t nb = x.blocks;
-  const __m256i m4 = _mm256_set1_epi8(0x0f), none = _mm256_setzero_si256();
+  const __m256i none = _mm256_setzero_si256();
   switch (type) {
     case GgmlType::kQ8_0:
       for (int64_t b = 0; b < nb; ++b) {
@@ -362,41 +373,25 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* p = row + b * 18;
         f.StartGroup();
-        f.template Block<false>(b, _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)), none);
+        f.template Block<false>(b, CodesQ4_0(p), none);
         f.EndGroup(b, HalfF16c(p));
       }
       break;
-    case GgmlType::kQ5_0: {
-      const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                              3, 3, 3, 3, 3, 3);
-      const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+    case GgmlType::kQ5_0:
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* p = row + b * 22;
-        int32_t qh;
-        __builtin_memcpy(&qh, p + 2, 4);
-        const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
-        const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
         f.StartGroup();
-        f.template Block<false>(b, _mm256_sub_epi8(q, _mm256_set1_epi8(16)), none);
+        f.template Block<false>(b, CodesQ5_0(p), none);
         f.EndGroup(b, HalfF16c(p));
       }
       break;
-    }
     case GgmlType::kQ4_K:
       for (int64_t s = 0; s < nb / 8; ++s) {
         const uint8_t* p = row + s * 144;
-        const uint8_t* sc = p + 4;
         f.StartGroup();
         uint8_t scales[8], mins[8];
-        ScalesMinsK4(sc, scales, mins);
-        for (int pr = 0; pr < 4; ++pr) {
-          const __m256i v = Load32(p + 16 + 32 * pr);
-          for (int half = 0; half < 2; ++half) {
-            const int j = 2 * pr + half;
-            const __m256i codes = _mm256_and_si256(half == 0 ? v : _mm256_srli_epi16(v, 4), m4);
-            f.template Block<true, true>(s * 8 + j, codes, _mm256_set1_epi16(scales[j]));
-          }
-        }
+        ScalesMinsK4(p + 4, scales, mins);
+        for (int j = 0; j < 8; ++j) f.template Block<true, true>(s * 8 + j, CodesQ4_K(p, j), _mm256_set1_epi16(scales[j]));
         int64_t m8;
         __builtin_memcpy(&m8, mins, 8);
         f.Mins8(s * 8, _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m8)));
@@ -409,15 +404,7 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
         const uint8_t* p = row + s * 210;
         const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
         f.StartGroup();
-        for (int cb = 0; cb < 8; ++cb) {
-          const int h = cb / 4, k = cb % 4;
-          const __m256i ql = Load32(p + 64 * h + (k & 1) * 32);
-          const __m256i qh = Load32(p + 128 + 32 * h);
-          const __m256i nib = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
-          const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
-          const __m256i codes = _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_slli_epi16(hb, 4)), _mm256_set1_epi8(32));
-          f.template Block<true>(s * 8 + cb, codes, LaneScales16(sc[2 * cb], sc[2 * cb + 1]));
-        }
+        for (int cb = 0; cb < 8; ++cb) f.template Block<true>(s * 8 + cb, CodesQ6_K(p, cb), LaneScales16(sc[2 * cb], sc[2 * cb + 1]));
         f.EndGroup(s * 8, HalfF16c(p + 208));
       }
       break;
@@ -483,11 +470,8 @@ void QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int g
         const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_permutevar8x32_epi32(p, order));
         const __m256i sum8 = _mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3]));
-        __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
-        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4e));
-        sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xb1));
         d[t * blocks + b] = dg;
-        s[t * blocks + b] = _mm_cvtsi128_si32(sum4);
+        s[t * blocks + b] = HsumI32(sum8);
       }
     }
   }
