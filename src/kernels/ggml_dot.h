@@ -39,6 +39,9 @@
 namespace qforge::kernels {
 
 inline constexpr int kQ8Block = 32;
+// dot_raw decodes in registers (the decode path) up to this many tokens; beyond, a decoded row serves
+// them all (callers with more tokens take panels of decoded rows through dot_rows).
+inline constexpr int64_t kGgmlDotFusedTokens = 4;
 
 // Whether `type` has an integer dot product here (q8_0, q4_0, q5_0, q4_k, q6_k).
 bool GgmlDotSupported(formats::GgmlType type);

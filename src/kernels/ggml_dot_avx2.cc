@@ -417,8 +417,9 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
 void DotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
             CanonRow& scratch) {
   assert(x.group_blocks == GgmlDotGroupBlocks(type) && x.blocks == scratch.blocks);
-  // At more tokens one decoded row serves them all (decode_row + dot_row); at up to 4 the blocks are
-  // decoded in registers. Both give the same bits.
+  // At up to kGgmlDotFusedTokens the blocks are decoded in registers; at more, one decoded row serves
+  // them all (decode_row + dot_row). Both give the same bits.
+  static_assert(kGgmlDotFusedTokens == 4, "the cases below");
   switch (x.tokens) {
     case 0: return;
     case 1: return FusedTile<1>(type, row, x, 0, y, ldy);

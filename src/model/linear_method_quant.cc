@@ -399,17 +399,15 @@ class GgmlInt8Method : public LinearMethod {
     thread_local std::vector<uint8_t> xbuf;
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
     const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
-    if (x.rows <= 4) {
+    if (x.rows <= kernels::kGgmlDotFusedTokens) {
       // Decode reads each weight once: a few long runs of rows per thread keep the hardware
       // prefetcher streaming (every row's result is independent of the split, so the bits are too),
       // and the explicit prefetch runs ~4 KB ahead.
       const int64_t grain = std::max<int64_t>(16, (l.out_features + 4 * pool.num_threads() - 1) / (4 * pool.num_threads()));
       const int64_t ahead = std::max<int64_t>(2, static_cast<int64_t>(4096 / std::max<size_t>(1, l.row_bytes)));
       pool.ParallelFor(l.out_features, grain, [&](int64_t b, int64_t e, int64_t) {
-        thread_local std::vector<uint32_t> rbuf;  // uint32_t: the canonical row's 4-byte alignment
-        rbuf.resize(static_cast<size_t>((kernels::CanonRowBytes(in) + 3) / 4));
-        kernels::CanonRow row = kernels::MakeCanonRow(
-            in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(rbuf.data()), rbuf.size() * 4));
+        kernels::CanonRow row;
+        CanonRows(in, 1, &row);
         for (int64_t r = b; r < e; ++r) {
           if (r + ahead < e) PrefetchRow(l, r + ahead);
           k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
@@ -421,14 +419,8 @@ class GgmlInt8Method : public LinearMethod {
     // Prefill: a panel of kPanel rows is decoded once into canonical rows, then multiplied with every
     // token (dot_rows tiles rows x tokens in registers and takes the tokens in cache-sized chunks).
     pool.ParallelFor(l.out_features, kPanel, [&](int64_t b, int64_t e, int64_t) {
-      const int64_t row_words = (kernels::CanonRowBytes(in) + 3) / 4;
-      thread_local std::vector<uint32_t> pbuf;
-      pbuf.resize(static_cast<size_t>(row_words * kPanel));
       kernels::CanonRow rows[kPanel];
-      for (int i = 0; i < kPanel; ++i) {
-        rows[i] = kernels::MakeCanonRow(in, std::span<uint8_t>(reinterpret_cast<uint8_t*>(pbuf.data() + i * row_words),
-                                                               static_cast<size_t>(row_words) * 4));
-      }
+      CanonRows(in, kPanel, rows);
       for (int64_t r0 = b; r0 < e; r0 += kPanel) {
         const int n = static_cast<int>(std::min<int64_t>(kPanel, e - r0));
         for (int i = 0; i < n; ++i) k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r0 + i) * l.row_bytes, rows[i]);
@@ -440,6 +432,16 @@ class GgmlInt8Method : public LinearMethod {
 
  private:
   static constexpr int kPanel = 16;
+  // n canonical rows of `cols` over this thread's scratch (valid until its next call).
+  static void CanonRows(int64_t cols, int n, kernels::CanonRow* out) {
+    thread_local std::vector<uint32_t> buf;  // uint32_t: the canonical row's 4-byte alignment
+    const int64_t words = (kernels::CanonRowBytes(cols) + 3) / 4;
+    buf.resize(static_cast<size_t>(words * n));
+    for (int i = 0; i < n; ++i) {
+      out[i] = kernels::MakeCanonRow(
+          cols, std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf.data() + i * words), static_cast<size_t>(words) * 4));
+    }
+  }
   static void AddBias(const GgmlBlockLayer& l, int64_t tokens, int64_t r0, int64_t r1, const MutableMatrixF32& y) {
     if (l.bias.empty()) return;
     for (int64_t t = 0; t < tokens; ++t) {
