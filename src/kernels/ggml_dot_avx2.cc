@@ -353,38 +353,29 @@ float HalfF16c(const uint8_t* p) {
 }
 
 
+// The legacy types (one 32-block per group, an f16 scale first in each kBytes block): codes(p) gives
+// a block's signed codes.
+template <int kBytes, int TT, class Codes>
+void LegacyTile(TileAcc<TT>& f, const uint8_t* row, int64_t nb, float* y, int64_t t0, int64_t ldy, Codes codes) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = row + b * kBytes;
+    f.StartGroup();
+    f.template Block<false>(b, codes(p), _mm256_setzero_si256());
+    f.EndGroup(b, HalfF16c(p));
+  }
+  f.Store(t0, y, ldy);
+}
+
 template <int TT>
 void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, int64_t t0, float* y,
                int64_t ldy) {
   using formats::GgmlType;
   TileAcc<TT> f(x, t0);
   const int64_t nb = x.blocks;
-  const __m256i none = _mm256_setzero_si256();
   switch (type) {
-    case GgmlType::kQ8_0:
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 34;
-        f.StartGroup();
-        f.template Block<false>(b, Load32(p + 2), none);
-        f.EndGroup(b, HalfF16c(p));
-      }
-      break;
-    case GgmlType::kQ4_0:
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 18;
-        f.StartGroup();
-        f.template Block<false>(b, CodesQ4_0(p), none);
-        f.EndGroup(b, HalfF16c(p));
-      }
-      break;
-    case GgmlType::kQ5_0:
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* p = row + b * 22;
-        f.StartGroup();
-        f.template Block<false>(b, CodesQ5_0(p), none);
-        f.EndGroup(b, HalfF16c(p));
-      }
-      break;
+    case GgmlType::kQ8_0: return LegacyTile<34>(f, row, nb, y, t0, ldy, [](const uint8_t* p) { return Load32(p + 2); });
+    case GgmlType::kQ4_0: return LegacyTile<18>(f, row, nb, y, t0, ldy, CodesQ4_0);
+    case GgmlType::kQ5_0: return LegacyTile<22>(f, row, nb, y, t0, ldy, CodesQ5_0);
     case GgmlType::kQ4_K:
       for (int64_t s = 0; s < nb / 8; ++s) {
         const uint8_t* p = row + s * 144;
