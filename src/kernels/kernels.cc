@@ -22,6 +22,7 @@ const KernelTable kScalarTable = {
     .softmax = ref::Softmax,
     .silu_mul = ref::SiluMul,
     .gelu_tanh_mul = ref::GeluTanhMul,
+    .attn_tile = ref::AttnTile,
     .f16_to_f32 = ref::F16ToF32,
     .bf16_to_f32 = ref::BF16ToF32,
 };

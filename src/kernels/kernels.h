@@ -63,8 +63,21 @@ struct KernelTable {
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
   // out[i] = gelu_tanh(gate[i]) * up[i], gelu_tanh(g) = g/2 (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) (the
   // tanh approximation of Hendrycks & Gimpel 2016; PyTorch gelu(approximate="tanh")). Gemma's GeGLU.
-  // One scalar implementation in every table for now (std::tanh), so every ISA gives the same bits.
+  // Computed as g / (1 + exp(-2u)) with one exp (ref::ExpF32) whose operations every ISA performs
+  // identically, so every ISA gives the same bits.
   void (*gelu_tanh_mul)(const float* gate, const float* up, float* out, int64_t n);
+  // One step of online-softmax attention (flash attention's inner loop): `rows` query rows q
+  // [rows, d] (row stride d) against one tile of n key/value rows (k, v: row j at k + j * kv_stride).
+  // Row r attends to tile rows [lo[r], hi[r]) (an empty range leaves its state untouched); its
+  // state is m[r] (running max, -inf before the first tile), l[r] (running sum of exp) and
+  // o[r * d ...] (unnormalised output, 0 before the first tile); the output is o / l after the
+  // last tile. A score is scale * q.k, then softcap * tanh(score / softcap) when softcap > 0.
+  // s: scratch of rows * n floats. Every row's bits depend only on its own q, range and the tile
+  // rows in that range (not on the other rows, nor on n beyond hi[r]), so a token gives the same
+  // bits alone (decode) and in a block (prefill), whatever the split of rows over threads.
+  void (*attn_tile)(const float* q, int64_t rows, int64_t d, const float* k, const float* v, int64_t kv_stride,
+                    int64_t n, const int32_t* lo, const int32_t* hi, float scale, float softcap, float* m, float* l,
+                    float* o, float* s);
   // Exact widening conversions (every f16/bf16 value is representable in f32).
   void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
   void (*bf16_to_f32)(const uint16_t* src, float* dst, int64_t n);
@@ -90,6 +103,11 @@ void RmsNorm(const float* x, const float* w, float eps, float* y, int64_t n);
 void Softmax(float* x, int64_t n);
 void SiluMul(const float* gate, const float* up, float* out, int64_t n);
 void GeluTanhMul(const float* gate, const float* up, float* out, int64_t n);
+void AttnTile(const float* q, int64_t rows, int64_t d, const float* k, const float* v, int64_t kv_stride, int64_t n,
+              const int32_t* lo, const int32_t* hi, float scale, float softcap, float* m, float* l, float* o, float* s);
+// exp(x) by Cephes' range reduction and degree-6 polynomial, operation for operation what the SIMD
+// tables compute (so bit-identical to them for x <= 88; 0 below -87.34). Within 2 ulp of exp.
+float ExpF32(float x);
 void F16ToF32(const uint16_t* src, float* dst, int64_t n);
 void BF16ToF32(const uint16_t* src, float* dst, int64_t n);
 // Weight element (o, i) as f32.

@@ -51,6 +51,7 @@ struct S {
   static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V Div(V a, V b) { return _mm512_div_ps(a, b); }
   static V Max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V Min(V a, V b) { return _mm512_min_ps(a, b); }
   // Fixed order: halves (0-7 + 8-15), then the AVX2 order on the 8-lane sum.
   static float Hsum(V v) {
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),

@@ -1,6 +1,8 @@
 // Scalar reference kernels: the plain definitions the SIMD versions are tested against.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <limits>
 
 #include "formats/float16.h"
 #include "formats/minifloat.h"
@@ -69,13 +71,62 @@ void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+float ExpF32(float x) {
+  const bool underflow = x < -87.33654f;
+  x = x > -87.33654f ? x : -87.33654f;
+  x = x < 88.3762626647949f ? x : 88.3762626647949f;
+  const float fx = std::nearbyint(x * 1.44269504088896341f);
+  float r = std::fma(-fx, 0.693359375f, x);
+  r = std::fma(-fx, -2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  p = std::fma(p, r * r, r + 1.0f);
+  const auto n = static_cast<int32_t>(fx);
+  const float pow2n = std::bit_cast<float>(static_cast<uint32_t>(n + 127) << 23);
+  return underflow ? 0.0f : p * pow2n;
+}
+
 void GeluTanhMul(const float* gate, const float* up, float* out, int64_t n) {
   // sqrt(2/pi) in f32, as PyTorch's kernel (M_SQRT2 * M_2_SQRTPI * 0.5).
   constexpr float kBeta = 0.7978845608028654f, kKappa = 0.044715f;
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     const float inner = kBeta * (g + kKappa * g * g * g);
-    out[i] = 0.5f * g * (1.0f + std::tanh(inner)) * up[i];
+    // g/2 (1 + tanh(u)) = g / (1 + exp(-2u)): no cancellation for negative g. The exponent is capped
+    // at 80 (exp finite on every ISA; the true value there is below 1e-34 |g|).
+    const float e = -2.0f * inner;
+    out[i] = g / (1.0f + ExpF32(e < 80.0f ? e : 80.0f)) * up[i];
+  }
+}
+
+void AttnTile(const float* q, int64_t rows, int64_t d, const float* k, const float* v, int64_t kv_stride, int64_t n,
+              const int32_t* lo, const int32_t* hi, float scale, float softcap, float* m, float* l, float* o, float* s) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (lo[r] >= hi[r]) continue;
+    float* sr = s + r * n;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t j = lo[r]; j < hi[r]; ++j) {
+      float x = Dot(q + r * d, k + j * kv_stride, d) * scale;
+      if (softcap > 0) x = softcap * std::tanh(x / softcap);
+      sr[j] = x;
+      mx = std::max(mx, x);
+    }
+    const float m_new = std::max(m[r], mx);
+    const float alpha = ExpF32(m[r] - m_new);
+    float sum = 0.0f;
+    float* orow = o + r * d;
+    for (int64_t i = 0; i < d; ++i) orow[i] *= alpha;
+    for (int64_t j = lo[r]; j < hi[r]; ++j) {
+      const float p = ExpF32(sr[j] - m_new);
+      sum += p;
+      for (int64_t i = 0; i < d; ++i) orow[i] = std::fma(p, v[j * kv_stride + i], orow[i]);
+    }
+    l[r] = l[r] * alpha + sum;
+    m[r] = m_new;
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <vector>
 
@@ -227,9 +228,20 @@ TEST_P(KernelsTest, SiluMulMatchesFloat64) {
   }
 }
 
+TEST(ExpF32, WithinTwoUlpOfExpAndZeroBelowTheRange) {
+  for (float x = -87.3f; x <= 88.0f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    EXPECT_NEAR(ref::ExpF32(x), want, want * 2 * std::ldexp(1.0, -23)) << x;
+  }
+  EXPECT_EQ(ref::ExpF32(0.0f), 1.0f);
+  EXPECT_EQ(ref::ExpF32(-88.0f), 0.0f);
+  EXPECT_EQ(ref::ExpF32(-1000.0f), 0.0f);
+}
+
 TEST_P(KernelsTest, GeluTanhMulMatchesFloat64AndIsIsaIndependent) {
   for (int64_t n : {1, 7, 8, 16, 23, 300}) {
     auto g = Gaussian(n, 10, 4.0), u = Gaussian(n, 11);
+    if (n > 2) g[2] = -11.0f;  // the capped exponent (-2u > 80)
     g[0] = -30.0f;  // tanh saturates: gelu(-30) = -0 * ...
     if (n > 1) g[1] = 30.0f;
     std::vector<float> out(n), ref_out(n);
@@ -242,6 +254,70 @@ TEST_P(KernelsTest, GeluTanhMulMatchesFloat64AndIsIsaIndependent) {
       const double bound = std::fabs(0.5 * x * u[i]) * 8 * std::ldexp(1.0, -23) + std::fabs(want) * 1e-6 + 1e-30;
       EXPECT_NEAR(out[i], want, bound) << n << " " << i;
       EXPECT_EQ(out[i], ref_out[i]);
+    }
+  }
+}
+
+
+// Runs attn_tile over the tiles [a, a + kTile) of a key/value sequence for query rows whose ranges are
+// [first[r], last[r]] (positions); returns o / l per row.
+std::vector<float> RunAttention(const KernelTable& k, const std::vector<float>& q, int64_t rows, int64_t d,
+                                const std::vector<float>& kv_k, const std::vector<float>& kv_v,
+                                const std::vector<int32_t>& first, const std::vector<int32_t>& last, float scale,
+                                float softcap) {
+  constexpr int64_t kTile = 32;
+  int64_t end = 0;
+  for (int32_t p : last) end = std::max<int64_t>(end, p + 1);
+  std::vector<float> m(rows, -std::numeric_limits<float>::infinity()), l(rows, 0.0f), o(rows * d, 0.0f),
+      s(rows * kTile);
+  std::vector<int32_t> lo(rows), hi(rows);
+  for (int64_t a = 0; a < end; a += kTile) {
+    const int64_t n = std::min(kTile, end - a);
+    for (int64_t r = 0; r < rows; ++r) {
+      lo[r] = static_cast<int32_t>(std::clamp<int64_t>(first[r] - a, 0, n));
+      hi[r] = static_cast<int32_t>(std::clamp<int64_t>(last[r] + 1 - a, 0, n));
+    }
+    k.attn_tile(q.data(), rows, d, kv_k.data() + a * d, kv_v.data() + a * d, d, n, lo.data(), hi.data(), scale,
+                softcap, m.data(), l.data(), o.data(), s.data());
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < d; ++i) o[r * d + i] /= l[r];
+  }
+  return o;
+}
+
+TEST_P(KernelsTest, AttnTileMatchesFloat64AndEachRowIsIndependentOfItsBlock) {
+  const std::vector<int32_t> first = {0, 0, 5, 40, 0, 70, 31, 0};
+  const std::vector<int32_t> last = {0, 149, 90, 100, 31, 149, 64, 33};
+  const int64_t rows = static_cast<int64_t>(first.size()), positions = 150;
+  for (int64_t d : {64, 72, 20, 256}) {
+    for (float softcap : {0.0f, 5.0f}) {
+      const auto q = Gaussian(rows * d, 40 + d), kk = Gaussian(positions * d, 41 + d), vv = Gaussian(positions * d, 42 + d);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(d)) * 2.0f;
+      const auto out = RunAttention(k(), q, rows, d, kk, vv, first, last, scale, softcap);
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<double> sc;
+        double mx = -1e300;
+        for (int64_t j = first[r]; j <= last[r]; ++j) {
+          double x = 0;
+          for (int64_t i = 0; i < d; ++i) x += static_cast<double>(q[r * d + i]) * kk[j * d + i];
+          x *= scale;
+          if (softcap > 0) x = softcap * std::tanh(x / softcap);
+          sc.push_back(x);
+          mx = std::max(mx, x);
+        }
+        double den = 0;
+        for (double& x : sc) den += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < d; ++i) {
+          double want = 0;
+          for (int64_t j = first[r]; j <= last[r]; ++j) want += sc[j - first[r]] / den * vv[j * d + i];
+          EXPECT_NEAR(out[r * d + i], want, 2e-5) << "d=" << d << " row " << r << " i " << i;
+        }
+        // The same row alone (as a decode step would run it: the last tile ends at its position).
+        const std::vector<float> q1(q.begin() + r * d, q.begin() + (r + 1) * d);
+        const auto alone = RunAttention(k(), q1, 1, d, kk, vv, {first[r]}, {last[r]}, scale, softcap);
+        for (int64_t i = 0; i < d; ++i) ASSERT_EQ(alone[i], out[r * d + i]) << "d=" << d << " row " << r << " i " << i;
+      }
     }
   }
 }

@@ -152,7 +152,6 @@ LayerScratch::LayerScratch(const LlamaSpec& s, int64_t max_seq, int64_t max_bloc
     cos[r].resize(b * (rot_dim / 2));
     sin[r].resize(b * (rot_dim / 2));
   }
-  scores.resize(256 * max_seq);  // ThreadPool::NumChunks is at most 256
 }
 
 Session::Session(const LlamaModel& model, int64_t max_seq, int64_t max_block, KvCacheType kv)
@@ -205,11 +204,96 @@ struct AttnArgs {
   const float *q, *kc, *vc;  // the f32 cache (nullptr for the other types: see kv)
   const KvLayer* kv;
   int64_t kv_heads;
-  float *att, *scores;
+  float* att;
   int64_t heads, group, head_dim, q_dim, kv_dim, pos0, max_seq;
   int64_t window;  // 0: full causal attention
   float scale, softcap;
 };
+
+constexpr int64_t kAttnTokens = 16;  // query tokens per attention item
+constexpr int64_t kAttnTile = 64;    // key/value positions per tile (a multiple of every ISA's lanes)
+
+// One attention item: tokens [t0, t0 + kAttnTokens) x part `sub` of `split` of the heads that share
+// kv head kvh.
+void AttendItem(const AttnArgs& p, int64_t item, int64_t split, int64_t n) {
+  const int64_t sub = item % split, kvh = (item / split) % p.kv_heads, tt = item / (split * p.kv_heads);
+  const int64_t t0 = tt * kAttnTokens, t1 = std::min(n, t0 + kAttnTokens);
+  const int64_t h0 = kvh * p.group + sub * p.group / split;
+  const int64_t heads_per_item = kvh * p.group + (sub + 1) * p.group / split - h0;
+  const int64_t rows = (t1 - t0) * heads_per_item, d = p.head_dim;
+  // Per-thread scratch, grown once: q rows, state, scores, a decoded K/V tile.
+  thread_local std::vector<float> buf;
+  thread_local std::vector<int32_t> ranges;
+  const bool f32_cache = p.kv->type == KvCacheType::kF32;
+  const size_t need = static_cast<size_t>(2 * rows * d + 2 * rows + rows * kAttnTile + (f32_cache ? 0 : 2 * kAttnTile * d));
+  if (buf.size() < need) buf.resize(need);
+  if (ranges.size() < static_cast<size_t>(4 * rows)) ranges.resize(static_cast<size_t>(4 * rows));
+  float* q = buf.data();
+  float* o = q + rows * d;
+  float* m = o + rows * d;
+  float* l = m + rows;
+  float* scr = l + rows;
+  float* kt = scr + rows * kAttnTile;
+  float* vt = kt + kAttnTile * d;
+  int32_t* first = ranges.data();
+  int32_t* last = first + rows;
+  int32_t* lo = last + rows;
+  int32_t* hi = lo + rows;
+  int64_t begin = p.pos0 + t1, end = 0;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t pos = p.pos0 + t;
+    const int64_t j0 = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+    begin = std::min(begin, j0);
+    end = std::max(end, pos + 1);
+    for (int64_t g = 0; g < heads_per_item; ++g) {
+      const int64_t r = (t - t0) * heads_per_item + g;
+      std::memcpy(q + r * d, p.q + t * p.q_dim + (h0 + g) * d, d * sizeof(float));
+      first[r] = static_cast<int32_t>(j0);
+      last[r] = static_cast<int32_t>(pos);
+    }
+  }
+  std::fill(o, o + rows * d, 0.0f);
+  std::fill(m, m + rows, -std::numeric_limits<float>::infinity());
+  std::fill(l, l + rows, 0.0f);
+  const int64_t row_bytes = d * KvElementBytes(p.kv->type);
+  // Tiles start at multiples of kAttnTile (absolute positions), the same for every block size.
+  for (int64_t a0 = begin - begin % kAttnTile; a0 < end; a0 += kAttnTile) {
+    const int64_t nt = std::min(kAttnTile, end - a0);
+    for (int64_t r = 0; r < rows; ++r) {
+      lo[r] = static_cast<int32_t>(std::clamp<int64_t>(first[r] - a0, 0, nt));
+      hi[r] = static_cast<int32_t>(std::clamp<int64_t>(last[r] + 1 - a0, 0, nt));
+    }
+    const float *kp, *vp;
+    int64_t stride;
+    if (f32_cache) {
+      kp = p.kc + a0 * p.kv_dim + kvh * d;
+      vp = p.vc + a0 * p.kv_dim + kvh * d;
+      stride = p.kv_dim;
+    } else {
+      int64_t j_lo = nt, j_hi = 0;  // decode only the rows some query needs
+      for (int64_t r = 0; r < rows; ++r) {
+        if (lo[r] < hi[r]) j_lo = std::min<int64_t>(j_lo, lo[r]), j_hi = std::max<int64_t>(j_hi, hi[r]);
+      }
+      for (int64_t j = j_lo; j < j_hi; ++j) {
+        const int64_t slot = (a0 + j) * p.kv_heads + kvh;
+        DecodeKvRow(p.kv->type, p.kv->k + slot * row_bytes, p.kv->ks ? p.kv->ks[slot] : 0.0f, d, kt + j * d);
+        DecodeKvRow(p.kv->type, p.kv->v + slot * row_bytes, p.kv->vs ? p.kv->vs[slot] : 0.0f, d, vt + j * d);
+      }
+      kp = kt;
+      vp = vt;
+      stride = d;
+    }
+    p.k->attn_tile(q, rows, d, kp, vp, stride, nt, lo, hi, p.scale, p.softcap, m, l, o, scr);
+  }
+  for (int64_t t = t0; t < t1; ++t) {
+    for (int64_t g = 0; g < heads_per_item; ++g) {
+      const int64_t r = (t - t0) * heads_per_item + g;
+      const float inv = 1.0f / l[r];
+      float* out = p.att + t * p.q_dim + (h0 + g) * d;
+      for (int64_t i = 0; i < d; ++i) out[i] = o[r * d + i] * inv;
+    }
+  }
+}
 
 // Fills the block's RoPE tables for positions [pos0, pos0 + n): table 0 for full-attention layers,
 // table 1 for sliding ones (when any layer slides). The dynamic variant depends on the sequence length
@@ -292,48 +376,23 @@ void ForwardLayer(const LlamaSpec& s, const DecoderLayer& L, int64_t layer_index
       }
     }
   }
-  // Causal attention, one (token, head) pair per item: token t at position p = pos0 + t sees
-  // positions [0, p], or [p - window + 1, p] on a sliding layer.
+  // Causal attention, tiled with an online softmax (kernels attn_tile): an item is a block of query
+  // rows (up to kAttnTokens tokens x some of the heads that share one kv head); each K/V tile of
+  // kAttnTile positions is read (and decoded, for a quantized cache) once per item. Token t at
+  // position p = pos0 + t sees positions [0, p], or [p - window + 1, p] on a sliding layer. Rows are
+  // independent (kernels.h), so the split into items changes no bits.
   const float scale = s.query_scale > 0 ? static_cast<float>(s.query_scale)
                                         : static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
-  const AttnArgs a{&k,        sc.q.data(),         kc,          vc,    &kv,    s.kv_heads, sc.att.data(), sc.scores.data(),
+  const AttnArgs a{&k,        sc.q.data(),         kc,          vc,    &kv,    s.kv_heads, sc.att.data(),
                    s.heads,   s.heads / s.kv_heads, s.head_dim, q_dim, kv_dim, pos0,       max_seq,       window,
                    scale,     s.attn_softcap};
-  pool.ParallelFor(n * s.heads, 1, [p = &a](int64_t b, int64_t e, int64_t chunk) {
-    float* scr = p->scores + chunk * p->max_seq;
-    for (int64_t item = b; item < e; ++item) {
-      const int64_t t = item / p->heads, h = item % p->heads;
-      const int64_t kvh = h / p->group, pos = p->pos0 + t;
-      const int64_t j0 = p->window > 0 ? std::max<int64_t>(0, pos - p->window + 1) : 0;
-      const int64_t len = pos + 1 - j0;
-      const float* q = p->q + t * p->q_dim + h * p->head_dim;
-      // A quantized cache: each row decoded into `row` as it is read (a per-thread buffer, grown once).
-      const bool f32_cache = p->kv->type == KvCacheType::kF32;
-      const int64_t row_bytes = p->head_dim * KvElementBytes(p->kv->type);
-      thread_local std::vector<float> row_buf;
-      if (!f32_cache && static_cast<int64_t>(row_buf.size()) < p->head_dim) row_buf.resize(static_cast<size_t>(p->head_dim));
-      float* row = row_buf.data();
-      auto k_row = [&](int64_t j) -> const float* {
-        if (f32_cache) return p->kc + (j0 + j) * p->kv_dim + kvh * p->head_dim;
-        const int64_t slot = (j0 + j) * p->kv_heads + kvh;
-        DecodeKvRow(p->kv->type, p->kv->k + slot * row_bytes, p->kv->ks ? p->kv->ks[slot] : 0.0f, p->head_dim, row);
-        return row;
-      };
-      auto v_row = [&](int64_t j) -> const float* {
-        if (f32_cache) return p->vc + (j0 + j) * p->kv_dim + kvh * p->head_dim;
-        const int64_t slot = (j0 + j) * p->kv_heads + kvh;
-        DecodeKvRow(p->kv->type, p->kv->v + slot * row_bytes, p->kv->vs ? p->kv->vs[slot] : 0.0f, p->head_dim, row);
-        return row;
-      };
-      for (int64_t j = 0; j < len; ++j) scr[j] = p->k->dot(q, k_row(j), p->head_dim) * p->scale;
-      if (p->softcap > 0) {
-        for (int64_t j = 0; j < len; ++j) scr[j] = p->softcap * std::tanh(scr[j] / p->softcap);
-      }
-      p->k->softmax(scr, len);
-      float* out = p->att + t * p->q_dim + h * p->head_dim;
-      std::fill(out, out + p->head_dim, 0.0f);
-      for (int64_t j = 0; j < len; ++j) p->k->axpy(scr[j], v_row(j), out, p->head_dim);
-    }
+  const int64_t token_tiles = (n + kAttnTokens - 1) / kAttnTokens;
+  // Heads of a group per item: the whole group (each K/V tile read once for all of them) unless that
+  // leaves threads idle (decode); then the group is cut into `split` nearly equal parts.
+  const int64_t units = token_tiles * s.kv_heads;
+  const int64_t split = std::min<int64_t>(a.group, (pool.num_threads() + units - 1) / units);
+  pool.ParallelFor(units * split, 1, [p = &a, split, n](int64_t b, int64_t e, int64_t) {
+    for (int64_t item = b; item < e; ++item) AttendItem(*p, item, split, n);
   });
   // Output projection into xn (free now), (Gemma: its norm,) residual add.
   const MatrixF32 att{sc.att.data(), n, q_dim, q_dim};

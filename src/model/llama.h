@@ -94,7 +94,6 @@ struct LayerScratch {
   std::vector<float> xn, q, k, v, att, gate, up;
   // RoPE tables of the block: [2 (full, sliding)][max_block, rot_dim / 2].
   std::vector<float> inv_freq, cos[2], sin[2];
-  std::vector<float> scores;              // [256 chunks, max_seq]
 };
 
 class LlamaModel {
