@@ -95,7 +95,7 @@ Result<SpeedReport> MeasureSpeed(const model::LlamaModel& model, std::span<const
   if (p < 1) return MakeError("speed: {} generated tokens leave no room for a prompt in {} positions", gen_tokens, max_pos);
   std::vector<int32_t> prompt(p);
   for (int64_t i = 0; i < p; ++i) prompt[i] = text_tokens[i % text_tokens.size()];
-  model::Session sess(model, p + gen_tokens, 64, kv_cache);
+  model::Session sess(model, p + gen_tokens, std::min<int64_t>(p + gen_tokens, model::kPrefillBlock), kv_cache);
   std::vector<float> logits(model.spec().vocab);
   std::vector<double> ttft, tpot;
   for (int64_t rep = -1; rep < reps; ++rep) {  // rep -1: warm-up, not recorded

@@ -28,7 +28,7 @@ const char* GgmlDotSupportedNames() { return "q8_0, q4_0, q5_0, q4_k, q6_k"; }
 
 int64_t Q8ActivationBytes(int64_t tokens, int64_t cols) {
   const int64_t blocks = cols / kQ8Block;
-  return Align64(tokens * cols) + Align64(tokens * blocks * 4) * 2;
+  return Align64(tokens * cols) * 2 + Align64(tokens * blocks * 4) * 2;
 }
 
 int GgmlDotGroupBlocks(formats::GgmlType type) {
@@ -75,7 +75,13 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
   auto* d = reinterpret_cast<float*>(scratch.data() + Align64(tokens * cols));
   auto* s = reinterpret_cast<int32_t*>(scratch.data() + Align64(tokens * cols) + Align64(tokens * blocks * 4));
   GgmlDotKernels().quantize(x, tokens, ldx, cols, group_blocks, q, d, s);
-  return {tokens, cols, blocks, group_blocks, q, d, s};
+  Q8Activations a{tokens, cols, blocks, group_blocks, q, d, s};
+  if (tokens > kGgmlDotFusedTokens) {  // the prefill kernels' unsigned view
+    auto* qu = scratch.data() + Align64(tokens * cols) + 2 * Align64(tokens * blocks * 4);
+    for (int64_t i = 0; i < tokens * cols; ++i) qu[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;
+    a.qu = qu;
+  }
+  return a;
 }
 
 int64_t CanonRowBytes(int64_t cols) {
@@ -114,27 +120,20 @@ void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy
     const float* xd = x.d + t * x.blocks;
     const int32_t* xs = x.sum + t * x.blocks;
     float acc[8] = {};
-    float accm = 0.0f;
     for (int64_t g = 0; g < w.blocks; g += gb) {
-      int32_t lanes[8] = {};
-      int32_t mins = 0;
+      int32_t sum = 0, mins = 0;
       for (int64_t b = g; b < g + gb; ++b) {
-        for (int l = 0; l < 8; ++l) {
-          int32_t p = 0;
-          for (int i = 0; i < 4; ++i) {
-            const int64_t e = b * kQ8Block + 4 * l + i;
-            p += static_cast<int32_t>(w.code[e]) * static_cast<int32_t>(xq[e]);
-          }
-          lanes[l] += p * (l < 4 ? w.la[b] : w.lb[b]);
+        for (int i = 0; i < kQ8Block; ++i) {
+          const int64_t e = b * kQ8Block + i;
+          sum += static_cast<int32_t>(w.code[e]) * static_cast<int32_t>(xq[e]) * (i < 16 ? w.la[b] : w.lb[b]);
         }
         mins += w.wm[b] * xs[b];
       }
-      const float a = w.wd[g] * xd[g];
-      for (int l = 0; l < 8; ++l) acc[l] = std::fma(a, static_cast<float>(lanes[l]), acc[l]);
-      if (w.has_min) accm = std::fma(w.wmin[g] * xd[g], static_cast<float>(mins), accm);
+      float& a = acc[(g / gb) % 8];
+      a = std::fma(w.wd[g] * xd[g], static_cast<float>(sum), a);
+      if (w.has_min) a = std::fma(-(w.wmin[g] * xd[g]), static_cast<float>(mins), a);
     }
-    const float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-    y[t * ldy] = s - accm;
+    y[t * ldy] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
   }
 }
 

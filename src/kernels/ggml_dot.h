@@ -18,16 +18,17 @@
 // for the k-quants) 32-blocks share one wd / wmin and one activation scale.
 //
 // Arithmetic (the same bits on every ISA, for any token count and thread count): for output (t, o),
-// 8 float lanes acc[l] = 0 and a float accm = 0; for each group of G = group_blocks blocks starting at
-// block g, in order,
-//   I[l] = sum over its blocks b of (sum of code[i] * xq[i], i = 32b + 4l .. 32b + 4l + 3) *
-//          (l < 4 ? la_b : lb_b)                                      (int32, exact),
-//   acc[l] = fma(wd_g * xd_g, float(I[l]), acc[l]);
-//   accm = fma(wmin_g * xd_g, float(sum over its blocks of wm_b * xsum_b), accm)   (q4_k only);
-// then y = hsum(acc) - accm, hsum = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)).
-// Integer partial sums are exact whatever instructions form them (AVX2 maddubs with the sign trick
-// stays below int16 saturation: |code| <= 128, |xq| <= 127; |I| < 2^24), so the scalar reference and
-// every SIMD version agree bit for bit.
+// 8 float lanes acc[l] = 0; for each group q (of G = group_blocks blocks starting at block g = q G),
+// in order, into lane l = q % 8:
+//   I_q = sum over its elements i of code[i] * xq[i] * (la|lb of i's block and half)   (int32, exact:
+//         |I_q| <= 256 * 128 * 127 * 128 < 2^31),
+//   acc[l] = fma(wd_g * xd_g, float(I_q), acc[l]);
+//   acc[l] = fma(-(wmin_g * xd_g), float(sum over its blocks b of wm_b * xsum_b), acc[l])   (q4_k only);
+// then y = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)).
+// Integer sums are exact whatever instructions form them and in whatever order (AVX2 maddubs with the
+// sign trick stays below int16 saturation: |code| <= 128, |xq| <= 127), so the scalar reference and
+// every SIMD version agree bit for bit, and a kernel may regroup the integer work freely (e.g. rows
+// interleaved so that one int16 sum covers several 8-code chunks before the lane-scale multiply).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,9 @@ struct Q8Activations {
   const int8_t* q = nullptr;                 // [tokens, cols]
   const float* d = nullptr;                  // [tokens, blocks]: the group's scale, repeated per block
   const int32_t* sum = nullptr;              // [tokens, blocks]: code sum of each 32-block
+  // [tokens, cols]: q + 128 as unsigned bytes (QuantizeQ8 adds it above kGgmlDotFusedTokens tokens, for
+  // the prefill kernels; nullptr otherwise).
+  const uint8_t* qu = nullptr;
 };
 // Bytes of scratch QuantizeQ8 needs.
 int64_t Q8ActivationBytes(int64_t tokens, int64_t cols);
@@ -71,6 +75,7 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
 struct CanonRow {
   int64_t cols = 0, blocks = 0;
   int group_blocks = 1;  // set by the decoder (GgmlDotGroupBlocks of the type)
+  formats::GgmlType type = formats::GgmlType::kF32;  // set by the decoder
   bool has_min = false;
   int8_t* code = nullptr;  // [cols]
   float* wd = nullptr;     // [blocks]

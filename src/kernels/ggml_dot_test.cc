@@ -146,7 +146,7 @@ TEST(GgmlDot, EveryIsaGivesTheReferenceBitsAloneOrInABatchWithinTheRoundingBound
   Rng rng(5);
   const int64_t tokens = 9;
   for (GgmlType type : kTypes) {
-    for (int64_t cols : {256, 1024}) {
+    for (int64_t cols : {256, 1024, 2304}) {  // 2304: 72 blocks, 9 super-blocks (a partial 8-group lane cycle)
       SCOPED_TRACE(std::string(formats::GgmlInfo(type).name) + " cols " + std::to_string(cols));
       const std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
       std::vector<float> x(tokens * cols);

@@ -1,5 +1,5 @@
 // CPU kernels of the transformer runtime: matmul/GEMV against f32/f16/bf16 weights, RMSNorm,
-// softmax, SiLU*mul, dot/axpy, and bulk f16/bf16 -> f32 conversion.
+// softmax, SiLU/GeLU*mul, dot/axpy, online-softmax attention tiles, and bulk f16/bf16 -> f32 conversion.
 //
 // Every kernel has a scalar reference (kernels_ref.cc) and AVX2+FMA+F16C / AVX-512 versions
 // (kernels_avx2.cc, kernels_avx512.cc) chosen at run time from the CPU's features

@@ -13,7 +13,7 @@ Result<GenerateResult> Generate(const LlamaModel& model, std::span<const int32_t
     return MakeError("generate: {} prompt + {} new tokens exceed the model's {} positions", prompt.size(),
                      o.max_new_tokens, limit);
   }
-  Session sess(model, total, 64, o.kv_cache);
+  Session sess(model, total, std::min<int64_t>(total, kPrefillBlock), o.kv_cache);
   Sampler sampler(o.sampler, model.spec().vocab);
   std::vector<float> logits(model.spec().vocab);
   GenerateResult r;

@@ -87,6 +87,11 @@ struct DecoderLayer {
 Result<DecoderLayer> CreateDecoderLayer(const LlamaSpec& spec, int64_t index, const TensorLookup& tensors,
                                         const QuantizationConfig& quant);
 
+// Tokens per internal forward step of a prefill (llama.cpp's default batch): the weight decoding and
+// packing of the prefill kernels is paid once per step, so larger steps amortise it. Bits do not depend
+// on it (every token's arithmetic is the same in any block).
+inline constexpr int64_t kPrefillBlock = 512;
+
 // Scratch of one forward pass over blocks of at most max_block tokens (internal to llama.cc).
 struct LayerScratch {
   LayerScratch(const LlamaSpec& spec, int64_t max_seq, int64_t max_block);
@@ -127,7 +132,7 @@ class Session {
  public:
   // KV cache for max_seq positions, stored as `kv` (model/kv_cache.h; f32 is exact); blocks of at
   // most max_block tokens per internal step.
-  Session(const LlamaModel& model, int64_t max_seq, int64_t max_block = 64, KvCacheType kv = KvCacheType::kF32);
+  Session(const LlamaModel& model, int64_t max_seq, int64_t max_block = kPrefillBlock, KvCacheType kv = KvCacheType::kF32);
   KvCacheType kv_cache_type() const { return kv_type_; }
   // Bytes of the KV cache per token (K and V of every layer, with scales).
   int64_t kv_bytes_per_token() const {
