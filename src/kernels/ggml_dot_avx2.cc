@@ -30,17 +30,19 @@ inline __attribute__((always_inline)) __m256i Nibbles16(const uint8_t* p) {
 // The 32 signed codes of one block, shared by the canonical-row decoder and the fused tiles.
 // q4_0 (18-byte block at p): nibbles - 8.
 inline __attribute__((always_inline)) __m256i CodesQ4_0(const uint8_t* p) { return _mm256_sub_epi8(Nibbles16(p + 2), _mm256_set1_epi8(8)); }
-// q5_0 (22-byte block at p): nibbles | bit j of qh << 4, - 16. Bit j of qh -> byte j: byte j takes qh
+// q5_0 (22-byte block at p), unsigned: nibbles | bit j of qh << 4 (CodesQ5_0: - 16). Bit j of qh -> byte j: byte j takes qh
 // byte j / 8 (each 128-bit lane holds all four), then tests bit j % 8.
-inline __attribute__((always_inline)) __m256i CodesQ5_0(const uint8_t* p) {
+inline __attribute__((always_inline)) __m256i UCodesQ5_0(const uint8_t* p) {
   const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
                                           3, 3, 3, 3, 3);
   const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
   int32_t qh;
   __builtin_memcpy(&qh, p + 2, 4);
   const __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(qh), spread), bits), bits);
-  const __m256i q = _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
-  return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+  return _mm256_or_si256(Nibbles16(p + 6), _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+}
+inline __attribute__((always_inline)) __m256i CodesQ5_0(const uint8_t* p) {
+  return _mm256_sub_epi8(UCodesQ5_0(p), _mm256_set1_epi8(16));
 }
 // q4_k (144-byte super-block at p): 32-block j's codes 0..15.
 inline __attribute__((always_inline)) __m256i CodesQ4_K(const uint8_t* p, int j) {
@@ -233,9 +235,12 @@ struct GroupScales {
 // The groups of kGB blocks of a row with nb blocks, eight at a time (group q into lane q % 8):
 // body(q, lanes, scales) adds group q's products into lanes[TT] (zeroed) and sets its scales; the
 // eight groups' lanes are then reduced together and scaled as the contract says (absent groups of
-// a last partial eight add exact zeros).
-template <int TT, int kGB, bool kMin, class Body>
+// a last partial eight add exact zeros). kOffShift > 0 (legacy groups only): the body multiplied
+// unsigned codes u = code + 2^kOffShift, so 2^kOffShift * (the block's activation code sum) is taken
+// off each group's integer sum (exact).
+template <int TT, int kGB, bool kMin, class Body, int kOffShift = 0>
 void RunGroups(TileAcc<TT>& f, int64_t nb, Body body) {
+  static_assert(kOffShift == 0 || kGB == 1, "offset codes: one block per group");
   const int64_t ng = nb / kGB;
   for (int64_t q0 = 0; q0 < ng; q0 += 8) {
     const int n = ng - q0 < 8 ? static_cast<int>(ng - q0) : 8;
@@ -279,7 +284,19 @@ void RunGroups(TileAcc<TT>& f, int64_t nb, Body body) {
         for (int j = 0; j < 8; ++j) xg[j] = j < n ? f.xd[t][(q0 + j) * kGB] : 0.0f;
         xdv = _mm256_setr_ps(xg[0], xg[1], xg[2], xg[3], xg[4], xg[5], xg[6], xg[7]);
       }
-      f.acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wdv, xdv), _mm256_cvtepi32_ps(Reduce8(v[t])), f.acc[t]);
+      __m256i isum = Reduce8(v[t]);
+      if constexpr (kOffShift > 0) {
+        __m256i xsv;
+        if (n == 8) {
+          xsv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(f.xs[t] + q0));
+        } else {
+          alignas(32) int32_t xg[8] = {};
+          for (int j = 0; j < n; ++j) xg[j] = f.xs[t][q0 + j];
+          xsv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xg));
+        }
+        isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(xsv, kOffShift));
+      }
+      f.acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wdv, xdv), _mm256_cvtepi32_ps(isum), f.acc[t]);
       if constexpr (kMin) {
         const __m256 wminv = _mm256_setr_ps(wmin[0], wmin[1], wmin[2], wmin[3], wmin[4], wmin[5], wmin[6], wmin[7]);
         const __m256 neg = _mm256_xor_ps(_mm256_mul_ps(wminv, xdv), _mm256_set1_ps(-0.0f));
@@ -577,13 +594,16 @@ float HalfF16c(const uint8_t* p) {
 
 // The legacy types (one 32-block per group, an f16 scale first in each kBytes block): codes(p) gives
 // a block's signed codes.
-template <int kBytes, int TT, class Codes>
+// kOffShift > 0: codes(p) gives unsigned codes u = code + 2^kOffShift (q4_0's and q5_0's stored values),
+// which maddubs takes as they are (no sign trick); RunGroups takes the offset's share off.
+template <int kBytes, int kOffShift, int TT, class Codes>
 void LegacyTile(TileAcc<TT>& f, const uint8_t* row, int64_t nb, Codes codes) {
-  RunGroups<TT, 1, false>(f, nb, [&](int64_t b, __m256i* lanes, GroupScales& gs) {
+  auto body = [&](int64_t b, __m256i* lanes, GroupScales& gs) {
     const uint8_t* p = row + b * kBytes;
-    f.template Block<false>(b, codes(p), _mm256_setzero_si256(), lanes);
+    f.template Block<false, (kOffShift > 0)>(b, codes(p), _mm256_setzero_si256(), lanes);
     gs.wd = HalfF16c(p);
-  });
+  };
+  RunGroups<TT, 1, false, decltype(body), kOffShift>(f, nb, body);
 }
 
 template <int TT>
@@ -593,9 +613,9 @@ void FusedTile(formats::GgmlType type, const uint8_t* row, const Q8Activations& 
   TileAcc<TT> f(x, t0);
   const int64_t nb = x.blocks;
   switch (type) {
-    case GgmlType::kQ8_0: LegacyTile<34>(f, row, nb, [](const uint8_t* p) { return Load32(p + 2); }); break;
-    case GgmlType::kQ4_0: LegacyTile<18>(f, row, nb, [](const uint8_t* p) { return CodesQ4_0(p); }); break;
-    case GgmlType::kQ5_0: LegacyTile<22>(f, row, nb, [](const uint8_t* p) { return CodesQ5_0(p); }); break;
+    case GgmlType::kQ8_0: LegacyTile<34, 0>(f, row, nb, [](const uint8_t* p) { return Load32(p + 2); }); break;
+    case GgmlType::kQ4_0: LegacyTile<18, 3>(f, row, nb, [](const uint8_t* p) { return Nibbles16(p + 2); }); break;
+    case GgmlType::kQ5_0: LegacyTile<22, 4>(f, row, nb, [](const uint8_t* p) { return UCodesQ5_0(p); }); break;
     case GgmlType::kQ4_K:
       RunGroups<TT, 8, true>(f, nb, [&](int64_t s, __m256i* lanes, GroupScales& gs) {
         const uint8_t* p = row + s * 144;
