@@ -207,7 +207,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
         }
         return lp;
       }
-      const LogitCacheKey key{base_hash, artifact::Sha256Hex(texts[i]), o.ctx, kld_chunks};
+      const LogitCacheKey key{base_hash, artifact::Sha256Hex(texts[i]), o.ctx, kld_chunks, BaselineEngine()};
       const std::filesystem::path cpath = LogitCachePath(cache_dir, key);
       if (use_cache) {
         auto cached = ReadLogitCache(cpath, key);

@@ -1,5 +1,8 @@
 #include "eval/logit_cache.h"
 
+#include "artifact/build_info.h"
+#include "kernels/kernels.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -44,9 +47,14 @@ bool IsHex64(std::string_view s) {
 }  // namespace
 
 std::filesystem::path LogitCachePath(const std::filesystem::path& dir, const LogitCacheKey& key) {
-  const std::string id = artifact::Sha256Hex(
-      fmt::format("qforge-kld-base v{}\n{}\n{}\n{}\n{}\n", kVersion, key.model_hash, key.text_hash, key.ctx, key.max_chunks));
+  const std::string id = artifact::Sha256Hex(fmt::format("qforge-kld-base v{}\n{}\n{}\n{}\n{}\n{}\n", kVersion, key.model_hash,
+                                                        key.text_hash, key.ctx, key.max_chunks, key.engine));
   return dir / ("kld-base-" + id + ".bin");
+}
+
+std::string BaselineEngine() {
+  const artifact::BuildInfo& b = artifact::GetBuildInfo();
+  return fmt::format("qforge {}{} isa {}", b.git_commit, b.git_dirty ? "+dirty" : "", kernels::IsaName(kernels::ActiveIsa()));
 }
 
 std::filesystem::path DefaultCacheDir() {

@@ -37,9 +37,16 @@ struct LogitCacheKey {
   std::string text_hash;   // 64 hex digits
   int64_t ctx = 0;
   int64_t max_chunks = -1;
+  // What computed the baseline (BaselineEngine()): part of the file name only, so that a build whose
+  // arithmetic differs (another commit, another ISA) never reads another's file as its own.
+  std::string engine;
 };
 
-// <dir>/kld-base-<SHA-256 of the key fields>.bin
+// The engine identity of this build: qforge's git commit (with "+dirty" for an uncommitted tree, which
+// cannot tell two of its own builds apart) and the active kernel ISA.
+std::string BaselineEngine();
+
+// <dir>/kld-base-<SHA-256 of the key fields and the engine>.bin
 std::filesystem::path LogitCachePath(const std::filesystem::path& dir, const LogitCacheKey& key);
 
 // $QFORGE_CACHE when set and not empty, else $HOME/.cache/qforge (else ./.qforge-cache).

@@ -1,5 +1,7 @@
 #include "eval/logit_cache.h"
 
+#include "artifact/build_info.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -69,6 +71,11 @@ TEST_F(LogitCacheTest, TheKeyNamesTheFileAndIsChecked) {
   other = key_;
   other.max_chunks = -1;
   EXPECT_FALSE(ReadLogitCache(path_, other).ok());
+  // Another engine (build or ISA) names another file: it never finds this one.
+  other = key_;
+  other.engine = BaselineEngine() + " (another build)";
+  EXPECT_NE(LogitCachePath(dir_, key_), LogitCachePath(dir_, other));
+  EXPECT_NE(BaselineEngine().find(artifact::GetBuildInfo().git_commit), std::string::npos) << BaselineEngine();
 }
 
 TEST_F(LogitCacheTest, CorruptTruncatedOrForeignFilesAreRejected) {
