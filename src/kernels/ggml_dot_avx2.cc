@@ -363,11 +363,14 @@ void DotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy) { 
 // |code| <= 16 (q4_0, q5_0, q4_k); q6_k (|code| <= 32) adds two registers per lane scale. The
 // integer group sums are the contract's, reduced and scaled as RunGroups does.
 
-enum class QuadKind { kOneScale, kTwoScales };  // la == lb (q4_0, q5_0, q4_k); q6_k
+// la == lb (q4_0, q5_0, q4_k); q6_k; q8_0 (|code| <= 128: maddubs(|w|, sign(x, w)) per register, no int16
+// sums, the shared activation loads and group epilogue are the gain).
+enum class QuadKind { kOneScale, kTwoScales, kWide };
 
 bool QuadSupported(formats::GgmlType t) {
   using formats::GgmlType;
-  return t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ4_K || t == GgmlType::kQ6_K;
+  return t == GgmlType::kQ4_0 || t == GgmlType::kQ5_0 || t == GgmlType::kQ4_K || t == GgmlType::kQ6_K ||
+         t == GgmlType::kQ8_0;
 }
 
 // Per block: the codes (4 x 32 bytes), la and lb (int16 x 16 each); then, after all blocks, per block
@@ -434,11 +437,11 @@ void QuadTile(const uint8_t* pk, const CanonRow* r, const uint8_t* xu, const Q8A
               int64_t ldy) {
   const int gb = r[0].group_blocks;
   const int64_t nb = r[0].blocks, ng = nb / gb;
-  const uint8_t* xq[4];  // x + 128
+  const uint8_t* xq[4];  // x + 128 (kWide: x itself)
   const float* xd[4];
   const int32_t* xs[4];
   for (int t = 0; t < 4; ++t) {
-    xq[t] = xu + (t0 + t) * x.cols;
+    xq[t] = (kKind == QuadKind::kWide ? reinterpret_cast<const uint8_t*>(x.q) : xu) + (t0 + t) * x.cols;
     xd[t] = x.d + (t0 + t) * x.blocks;
     xs[t] = x.sum + (t0 + t) * x.blocks;
   }
@@ -464,6 +467,22 @@ void QuadTile(const uint8_t* pk, const CanonRow* r, const uint8_t* xu, const Q8A
         const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 128));
         [[maybe_unused]] const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 160));
         const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(pk + nb * kQuadBlockBytes + b * kQuadCorrBytes));
+        if constexpr (kKind == QuadKind::kWide) {
+          __m256i aw[4];
+          for (int k = 0; k < 4; ++k) aw[k] = _mm256_abs_epi8(w[k]);
+          const __m256i ones = _mm256_set1_epi16(1);
+          for (int t = 0; t < 4; ++t) {
+            const uint8_t* xb = xq[t] + b * kQ8Block;
+            __m256i p[4];
+            for (int k = 0; k < 4; ++k) {
+              int64_t q8;
+              __builtin_memcpy(&q8, xb + 8 * k, 8);
+              p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(_mm256_set1_epi64x(q8), w[k])), ones);
+            }
+            lanes[t] = _mm256_add_epi32(lanes[t], _mm256_add_epi32(_mm256_add_epi32(p[0], p[1]), _mm256_add_epi32(p[2], p[3])));
+          }
+          continue;
+        }
         for (int t = 0; t < 4; ++t) {
           const uint8_t* xb = xq[t] + b * kQ8Block;
           __m256i m[4];
@@ -537,12 +556,14 @@ void DotRowsRange(const CanonRow* rows, int nrows, const uint8_t* packed, const 
   int i = 0;
   if (packed != nullptr) {
     const int64_t quad_bytes = QuadBytes(rows[0].blocks);
-    const bool two = rows[0].type == formats::GgmlType::kQ6_K;
+    const bool two = rows[0].type == formats::GgmlType::kQ6_K, wide = rows[0].type == formats::GgmlType::kQ8_0;
     for (; i + 4 <= nrows; i += 4) {
       const uint8_t* pk = packed + (i / 4) * quad_bytes;
       int64_t t = t0;
       for (; t + 4 <= t1; t += 4) {
-        if (two) {
+        if (wide) {
+          QuadTile<QuadKind::kWide>(pk, rows + i, xu, x, t, y + i, ldy);
+        } else if (two) {
           QuadTile<QuadKind::kTwoScales>(pk, rows + i, xu, x, t, y + i, ldy);
         } else {
           QuadTile<QuadKind::kOneScale>(pk, rows + i, xu, x, t, y + i, ldy);
