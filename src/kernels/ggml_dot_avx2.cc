@@ -467,38 +467,35 @@ void QuadTile(const uint8_t* pk, const CanonRow* r, const uint8_t* xu, const Q8A
         const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 128));
         [[maybe_unused]] const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(o + 160));
         const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(pk + nb * kQuadBlockBytes + b * kQuadCorrBytes));
+        [[maybe_unused]] __m256i aw[4];
         if constexpr (kKind == QuadKind::kWide) {
-          __m256i aw[4];
           for (int k = 0; k < 4; ++k) aw[k] = _mm256_abs_epi8(w[k]);
-          const __m256i ones = _mm256_set1_epi16(1);
-          for (int t = 0; t < 4; ++t) {
-            const uint8_t* xb = xq[t] + b * kQ8Block;
-            __m256i p[4];
-            for (int k = 0; k < 4; ++k) {
-              int64_t q8;
-              __builtin_memcpy(&q8, xb + 8 * k, 8);
-              p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(_mm256_set1_epi64x(q8), w[k])), ones);
-            }
-            lanes[t] = _mm256_add_epi32(lanes[t], _mm256_add_epi32(_mm256_add_epi32(p[0], p[1]), _mm256_add_epi32(p[2], p[3])));
-          }
-          continue;
         }
         for (int t = 0; t < 4; ++t) {
           const uint8_t* xb = xq[t] + b * kQ8Block;
-          __m256i m[4];
+          __m256i m[4];  // kWide: int32 sums per register; else int16 pair sums
           for (int k = 0; k < 4; ++k) {
             int64_t q8;
             __builtin_memcpy(&q8, xb + 8 * k, 8);
-            m[k] = _mm256_maddubs_epi16(_mm256_set1_epi64x(q8), w[k]);
+            const __m256i xv = _mm256_set1_epi64x(q8);
+            if constexpr (kKind == QuadKind::kWide) {
+              m[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(xv, w[k])), _mm256_set1_epi16(1));
+            } else {
+              m[k] = _mm256_maddubs_epi16(xv, w[k]);
+            }
           }
           __m256i p;
-          if constexpr (kKind == QuadKind::kTwoScales) {
-            p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(m[0], m[1]), la),
-                                 _mm256_madd_epi16(_mm256_add_epi16(m[2], m[3]), lb));
+          if constexpr (kKind == QuadKind::kWide) {
+            p = _mm256_add_epi32(_mm256_add_epi32(m[0], m[1]), _mm256_add_epi32(m[2], m[3]));
+          } else if constexpr (kKind == QuadKind::kTwoScales) {
+            p = _mm256_sub_epi32(_mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(m[0], m[1]), la),
+                                                  _mm256_madd_epi16(_mm256_add_epi16(m[2], m[3]), lb)),
+                                 corr);
           } else {
-            p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_add_epi16(m[0], m[1]), _mm256_add_epi16(m[2], m[3])), la);
+            p = _mm256_sub_epi32(
+                _mm256_madd_epi16(_mm256_add_epi16(_mm256_add_epi16(m[0], m[1]), _mm256_add_epi16(m[2], m[3])), la), corr);
           }
-          lanes[t] = _mm256_add_epi32(lanes[t], _mm256_sub_epi32(p, corr));
+          lanes[t] = _mm256_add_epi32(lanes[t], p);
         }
       }
       gi[0][j] = _mm256_hadd_epi32(lanes[0], lanes[1]);
