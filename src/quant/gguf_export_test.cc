@@ -333,6 +333,19 @@ TEST(Imatrix, LegacyAndGgufFilesReadAsLlamaQuantizeReadsThem) {
   auto c = ReadImatrix(dir / "c.gguf");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("blk.0.attn_q.weight"), std::string::npos) << c.error().message;
+
+  // An entry with no values (a fuzzed file): refused by name, not read through a null buffer.
+  ::qforge::testing::GgufBuilder none;
+  none.Str("general.type", "imatrix");
+  none.StrArray("imatrix.datasets", {"calib.txt"});
+  none.U32("imatrix.chunk_count", 5);
+  none.U32("imatrix.chunk_size", 512);
+  none.Tensor("blk.0.attn_q.weight.in_sum2", {0, 1}, 0, ::qforge::testing::F32Bytes({}));
+  none.Tensor("blk.0.attn_q.weight.counts", {1, 1}, 0, ::qforge::testing::F32Bytes({1.0f}));
+  WriteBytes(dir / "d.gguf", none.Build());
+  auto d = ReadImatrix(dir / "d.gguf");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("has no values"), std::string::npos) << d.error().message;
   fs::remove_all(dir);
 }
 

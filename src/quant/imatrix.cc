@@ -111,6 +111,7 @@ Result<Imatrix> ReadGgufImatrix(const std::filesystem::path& path) {
       return MakeError("{}: imatrix entry '{}': in_sum2 and counts must be f32", path.string(), name);
     }
     const int64_t nval = p.first->n_elements, ncounts = p.second->n_elements;
+    if (nval < 1) return MakeError("{}: imatrix entry '{}' has no values", path.string(), name);
     if (ncounts < 1 || nval % ncounts != 0) {
       return MakeError("{}: imatrix entry '{}': {} sums do not split into {} matrices", path.string(), name, nval, ncounts);
     }
