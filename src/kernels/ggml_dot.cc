@@ -5,6 +5,8 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <vector>
+#include <algorithm>
 
 namespace qforge::kernels {
 
@@ -108,6 +110,126 @@ CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch) {
   return r;
 }
 
+bool GgmlQuadSupported(formats::GgmlType type) {
+  return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ4_K;
+}
+
+namespace {
+// Quads are chunks of up to 8 groups (q4_0: 32-blocks; q4_k: 256-element super-blocks); a chunk holds
+// each group's interleaved code bytes (and for q4_k its unpacked scales and mins), then the four
+// rows' f16 scales, 8 per row (q4_k: d, then dmin).
+struct QuadGeom {
+  int64_t group_cols, group_bytes, tail_bytes, row_group_bytes;
+};
+QuadGeom QuadGeometry(formats::GgmlType type) {
+  if (type == formats::GgmlType::kQ4_K) return {256, 512 + 32 + 32, 128, 144};
+  return {32, 64, 64, formats::kQ4_0BlockBytes};
+}
+constexpr int64_t kQuadChunkGroups = 8;
+
+// The 12 packed bytes of a q4_k super-block <-> its eight 6-bit scales and mins (a bijection: all
+// 96 bits are used).
+void UnpackK4(const uint8_t* p, uint8_t sc[8], uint8_t mn[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = p[j] & 63;
+    mn[j] = p[j + 4] & 63;
+    sc[j + 4] = static_cast<uint8_t>((p[j + 8] & 0x0f) | ((p[j] >> 6) << 4));
+    mn[j + 4] = static_cast<uint8_t>((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+  }
+}
+void PackK4(const uint8_t sc[8], const uint8_t mn[8], uint8_t* p) {
+  for (int j = 0; j < 4; ++j) {
+    p[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    p[j + 4] = static_cast<uint8_t>((mn[j] & 63) | ((mn[j + 4] >> 4) << 6));
+    p[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0x0f) | ((mn[j + 4] & 0x0f) << 4));
+  }
+}
+}  // namespace
+
+int64_t GgmlQuadBytes(formats::GgmlType type, int64_t cols) {
+  const QuadGeom g = QuadGeometry(type);
+  assert(GgmlQuadSupported(type) && cols % g.group_cols == 0);
+  const int64_t ng = cols / g.group_cols;
+  return ng * g.group_bytes + (ng + kQuadChunkGroups - 1) / kQuadChunkGroups * g.tail_bytes;
+}
+
+// Chunk layouts (n groups in the chunk, group j at j * group_bytes, the scales at n * group_bytes):
+//   q4_0: group j = [r0 r1 r2 r3 code bytes 0-7 | r0 r1 r2 r3 code bytes 8-15]; scales: row i's 8 f16
+//         d at 16 i.
+//   q4_k: group j = for each pair p of 32-blocks (0..3) and c (0..3), 32 bytes at 128 p + 32 c:
+//         [r0 r1 r2 r3 qs bytes 32 p + 8 c .. + 8]; at 512: the 6-bit scales as bytes [sub-block][row];
+//         at 544: the mins as bytes [row][sub-block]; scales: row i's 8 f16 d at 16 i, dmin at 64 + 16 i.
+void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, int64_t cols, uint8_t* dst) {
+  const QuadGeom g = QuadGeometry(type);
+  assert(GgmlQuadSupported(type) && cols % g.group_cols == 0);
+  const int64_t ng = cols / g.group_cols;
+  const bool k4 = type == formats::GgmlType::kQ4_K;
+  uint8_t* o = dst;
+  for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
+    const int64_t n = std::min(kQuadChunkGroups, ng - c0);
+    uint8_t* tail = o + n * g.group_bytes;
+    std::memset(tail, 0, static_cast<size_t>(g.tail_bytes));
+    for (int64_t j = 0; j < n; ++j) {
+      uint8_t* gp = o + j * g.group_bytes;
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* src = row0 + i * stride + (c0 + j) * g.row_group_bytes;
+        if (!k4) {
+          std::memcpy(gp + 8 * i, src + 2, 8);
+          std::memcpy(gp + 32 + 8 * i, src + 10, 8);
+          std::memcpy(tail + 16 * i + 2 * j, src, 2);
+          continue;
+        }
+        for (int p = 0; p < 4; ++p) {
+          for (int c = 0; c < 4; ++c) std::memcpy(gp + 128 * p + 32 * c + 8 * i, src + 16 + 32 * p + 8 * c, 8);
+        }
+        uint8_t sc[8], mn[8];
+        UnpackK4(src + 4, sc, mn);
+        for (int sb = 0; sb < 8; ++sb) {
+          gp[512 + 4 * sb + i] = sc[sb];
+          gp[544 + 8 * i + sb] = mn[sb];
+        }
+        std::memcpy(tail + 16 * i + 2 * j, src, 2);
+        std::memcpy(tail + 64 + 16 * i + 2 * j, src + 2, 2);
+      }
+    }
+    o += n * g.group_bytes + g.tail_bytes;
+  }
+}
+
+void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64_t cols, uint8_t* row) {
+  const QuadGeom g = QuadGeometry(type);
+  assert(GgmlQuadSupported(type) && cols % g.group_cols == 0 && i >= 0 && i < 4);
+  const int64_t ng = cols / g.group_cols;
+  const bool k4 = type == formats::GgmlType::kQ4_K;
+  const uint8_t* o = quad;
+  for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
+    const int64_t n = std::min(kQuadChunkGroups, ng - c0);
+    const uint8_t* tail = o + n * g.group_bytes;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* gp = o + j * g.group_bytes;
+      uint8_t* dst = row + (c0 + j) * g.row_group_bytes;
+      if (!k4) {
+        std::memcpy(dst, tail + 16 * i + 2 * j, 2);
+        std::memcpy(dst + 2, gp + 8 * i, 8);
+        std::memcpy(dst + 10, gp + 32 + 8 * i, 8);
+        continue;
+      }
+      std::memcpy(dst, tail + 16 * i + 2 * j, 2);
+      std::memcpy(dst + 2, tail + 64 + 16 * i + 2 * j, 2);
+      uint8_t sc[8], mn[8];
+      for (int sb = 0; sb < 8; ++sb) {
+        sc[sb] = gp[512 + 4 * sb + i];
+        mn[sb] = gp[544 + 8 * i + sb];
+      }
+      PackK4(sc, mn, dst + 4);
+      for (int p = 0; p < 4; ++p) {
+        for (int c = 0; c < 4; ++c) std::memcpy(dst + 16 + 32 * p + 8 * c, gp + 128 * p + 32 * c + 8 * i, 8);
+      }
+    }
+    o += n * g.group_bytes + g.tail_bytes;
+  }
+}
+
 namespace ref {
 
 void GgmlDecodeRow(formats::GgmlType type, const uint8_t* row, CanonRow& out) { DecodeRowImpl(type, row, out); }
@@ -145,6 +267,20 @@ void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations&
 void GgmlDotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy) {
   for (int i = 0; i < nrows; ++i) GgmlDotRow(rows[i], x, y + i, ldy);
 }
+void GgmlDotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, const Q8Activations& x, float* y,
+                  int64_t ldy) {
+  const int64_t qb = GgmlQuadBytes(type, x.cols);
+  std::vector<uint8_t> row(static_cast<size_t>(*formats::GgmlRowBytes(type, x.cols)));
+  std::vector<uint8_t> scratch(static_cast<size_t>(CanonRowBytes(x.cols)) + 4);
+  const size_t pad = (4 - reinterpret_cast<uintptr_t>(scratch.data()) % 4) % 4;
+  CanonRow canon = MakeCanonRow(x.cols, std::span<uint8_t>(scratch.data() + pad, scratch.size() - pad));
+  for (int64_t q = 0; q < nquads; ++q) {
+    for (int i = 0; i < 4; ++i) {
+      GgmlUnpackQuadRow(type, quads + q * qb, i, x.cols, row.data());
+      GgmlDotRaw(type, row.data(), x, y + 4 * q + i, ldy, canon);
+    }
+  }
+}
 }  // namespace ref
 
 namespace {
@@ -153,6 +289,7 @@ const GgmlDotTable kGgmlDotScalarTable = {.isa = Int8Isa::kScalar,
                                           .dot_row = ref::GgmlDotRow,
                                           .dot_raw = ref::GgmlDotRaw,
                                           .dot_rows = ref::GgmlDotRows,
+                                          .dot_quads = ref::GgmlDotQuads,
                                           .quantize = ref::QuantizeQ8Groups};
 }
 

@@ -85,8 +85,27 @@ struct CanonRow {
   int32_t* wm = nullptr;   // [blocks]
 };
 int64_t CanonRowBytes(int64_t cols);
+
 // Lays a CanonRow for `cols` over `scratch` (>= CanonRowBytes(cols), 4-byte aligned; asserted).
 CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch);
+
+// ---- Four rows repacked once (q4_0, q4_k): the layout a layer keeps for the integer path ----
+// Four consecutive rows of one type interleaved so that one 32-byte load holds the same 8 code bytes
+// of all four rows, in chunks of up to 8 scale groups (q4_0: 32-blocks; q4_k: super-blocks): each
+// group's interleaved code bytes (q4_k: also its 6-bit scales and mins unpacked to bytes), then the
+// four rows' f16 scales of the chunk (exact layouts in ggml_dot.cc). The same bytes as the rows (q4_0:
+// exactly their size in whole chunks; q4_k: +128 bytes per chunk, 3-4%), read as one stream; a
+// kernel decodes each group once for the four rows, whose int16 sums then share the wide multiplies.
+// Whether `type` has this layout here.
+bool GgmlQuadSupported(formats::GgmlType type);
+// Bytes of one quad of rows of `cols` (a multiple of 64: a 64-byte aligned buffer keeps every chunk aligned).
+int64_t GgmlQuadBytes(formats::GgmlType type, int64_t cols);
+// Packs the four rows row0 + i * stride (i = 0..3; GgmlRowBytes(type, cols) bytes each) into dst
+// (GgmlQuadBytes(type, cols) bytes). A pure re-layout: the same bytes, moved.
+void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, int64_t cols, uint8_t* dst);
+// Row i (0..3) of a packed quad back in GGML bytes (GgmlRowBytes(type, cols) bytes): the reference
+// kernels' view and the tests' round trip.
+void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64_t cols, uint8_t* row);
 
 // One ISA's kernels.
 struct GgmlDotTable {
@@ -104,6 +123,11 @@ struct GgmlDotTable {
   // with the loads shared across a register tile of rows and tokens and the tokens taken in chunks
   // that stay in cache.
   void (*dot_rows)(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
+  // dot_raw for the 4 * nquads rows of consecutive packed quads (GgmlQuadSupported types; quad q at
+  // quads + q * GgmlQuadBytes), row r into y[t * ldy + r]: the same bits as dot_raw on each row, at
+  // any token count (the tokens in cache-sized chunks, every quad of the call per chunk).
+  void (*dot_quads)(formats::GgmlType type, const uint8_t* quads, int64_t nquads, const Q8Activations& x, float* y,
+                    int64_t ldy);
   // QuantizeQ8's arithmetic into its three arrays (every ISA: the same bits).
   void (*quantize)(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
                    int32_t* s);
@@ -117,6 +141,8 @@ void GgmlDotRow(const CanonRow& w, const Q8Activations& x, float* y, int64_t ldy
 void GgmlDotRaw(formats::GgmlType type, const uint8_t* row, const Q8Activations& x, float* y, int64_t ldy,
                 CanonRow& scratch);
 void GgmlDotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, int64_t ldy);
+void GgmlDotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, const Q8Activations& x, float* y,
+                  int64_t ldy);
 void QuantizeQ8Groups(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks, int8_t* q, float* d,
                       int32_t* s);
 }  // namespace ref

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -260,6 +261,76 @@ TEST(GgmlDot, RowPanelsGiveEachRowsBits) {
               ASSERT_EQ(0, std::memcmp(&got[t * 5 + i], &want[t * 5 + i], 4)) << Int8IsaName(isa) << " rows " << n << " t " << t << " i " << i;
             } else {
               ASSERT_EQ(got[t * 5 + i], -1.0f) << "wrote outside its rows";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
+  // Four rows packed once (q4_0, q4_k): the layout holds the rows' bytes (unpacking gives them back;
+  // q4_0 rows of whole 8-block chunks take exactly the rows' size); dot_quads over 1-3 quads equals
+  // dot_raw on each row bit for bit, on every ISA, at 1-9 tokens (decode, the tile tails) and 37 (more
+  // than one token chunk), for row lengths with a partial last chunk of groups (q4_0: 11 blocks; q4_k:
+  // 6 and 9 super-blocks) and Qwen2.5-0.5B's 896. Extreme rows too: every code 15 (and q4_k's scales
+  // and mins 63), the largest int16 sums of the kernels' four-register adds, against activations of +-127.
+  Rng rng(29);
+  EXPECT_FALSE(GgmlQuadSupported(GgmlType::kQ6_K));
+  EXPECT_EQ(GgmlQuadBytes(GgmlType::kQ4_0, 512), 4 * *formats::GgmlRowBytes(GgmlType::kQ4_0, 512));
+  const std::pair<GgmlType, std::vector<int64_t>> cases[] = {{GgmlType::kQ4_0, {352, 896}},
+                                                              {GgmlType::kQ4_K, {1536, 2304}}};
+  for (const auto& [type, lengths] : cases) {
+    ASSERT_TRUE(GgmlQuadSupported(type));
+    for (int64_t cols : lengths) {
+      SCOPED_TRACE(std::string(formats::GgmlInfo(type).name) + " cols " + std::to_string(cols));
+      const int64_t rb = *formats::GgmlRowBytes(type, cols), qb = GgmlQuadBytes(type, cols);
+      EXPECT_EQ(qb % 64, 0);
+      const int nq = 3;
+      std::vector<uint8_t> rows;
+      for (int r = 0; r < 4 * nq; ++r) {
+        std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
+        if (r == 5 && type == GgmlType::kQ4_0) {
+          for (int64_t b = 0; b < cols / 32; ++b) std::memset(row.data() + b * 18 + 2, 0xff, 16);
+        }
+        if (r == 5 && type == GgmlType::kQ4_K) {
+          for (int64_t sb = 0; sb < cols / 256; ++sb) std::memset(row.data() + sb * 144 + 4, 0xff, 140);
+        }
+        rows.insert(rows.end(), row.begin(), row.end());
+      }
+      std::vector<uint8_t> quads(static_cast<size_t>(nq * qb), 0xcd);
+      for (int q = 0; q < nq; ++q) {
+        GgmlPackQuad(type, rows.data() + 4 * q * rb, static_cast<size_t>(rb), cols, quads.data() + q * qb);
+      }
+      for (int r = 0; r < 4 * nq; ++r) {
+        std::vector<uint8_t> back(static_cast<size_t>(rb));
+        GgmlUnpackQuadRow(type, quads.data() + (r / 4) * qb, r % 4, cols, back.data());
+        ASSERT_EQ(0, std::memcmp(back.data(), rows.data() + r * rb, static_cast<size_t>(rb))) << "row " << r;
+      }
+      for (int64_t tokens : {1, 2, 3, 4, 5, 6, 7, 8, 9, 37}) {
+        std::vector<float> x(tokens * cols);
+        for (auto& v : x) v = static_cast<float>(rng.Gaussian());
+        for (int64_t j = 0; j < cols; ++j) x[j] = j % 2 ? 1.0f : -1.0f;  // token 0: codes +-127
+        std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
+        const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, GgmlDotGroupBlocks(type), s);
+        const int64_t ld = 4 * nq + 1;
+        std::vector<float> want(static_cast<size_t>(tokens * ld), -1.0f);
+        CanonBuf scratch(cols);
+        for (int r = 0; r < 4 * nq; ++r) ref::GgmlDotRaw(type, rows.data() + r * rb, a, want.data() + r, ld, scratch.row);
+        for (Int8Isa isa : GgmlDotIsas()) {
+          for (int n = 1; n <= nq; ++n) {
+            std::vector<float> got(static_cast<size_t>(tokens * ld), -1.0f);
+            GgmlDotKernels(isa).dot_quads(type, quads.data(), n, a, got.data(), ld);
+            for (int64_t t = 0; t < tokens; ++t) {
+              for (int r = 0; r < ld; ++r) {
+                if (r < 4 * n) {
+                  ASSERT_EQ(0, std::memcmp(&got[t * ld + r], &want[t * ld + r], 4))
+                      << Int8IsaName(isa) << " tokens " << tokens << " quads " << n << " t " << t << " row " << r;
+                } else {
+                  ASSERT_EQ(got[t * ld + r], -1.0f) << "wrote outside its rows";
+                }
+              }
             }
           }
         }

@@ -10,6 +10,7 @@
 #include "formats/group_quant.h"
 #include "io/ct_pack_layout.h"
 #include "io/gptq_layout.h"
+#include "io/mapped_file.h"
 #include "kernels/kernels.h"
 #include "kernels/ggml_dot.h"
 #include "kernels/qmatmul.h"
@@ -335,11 +336,18 @@ struct GgmlBlockLayer : LinearLayer {
   std::span<const uint8_t> bytes;
   size_t row_bytes = 0;
   bool int8 = false;  // through GgmlInt8Method, else GgmlDequantMethod
+  // The integer path of a kernels::GgmlQuadSupported type: rows [0, 4 * nquads) repacked once at load
+  // into quads (quad q at quads + q * quad_bytes, 64-byte aligned in quad_buf); the rows after them
+  // are read from `bytes`.
+  std::vector<uint8_t> quad_buf;
+  const uint8_t* quads = nullptr;
+  int64_t nquads = 0, quad_bytes = 0;
 };
 
-// Asks for row r's bytes while an earlier row is decoded and multiplied: the GGML paths alternate
-// between reading weights and arithmetic, and the hardware prefetcher alone leaves the memory idle
-// during the arithmetic (both paths prefetch the row after next).
+// Asks for row r's bytes while an earlier row is decoded and multiplied: the exact GGML path
+// alternates between reading weights and arithmetic, and the hardware prefetcher alone leaves the
+// memory idle during the arithmetic (it prefetches the row after next; the integer path's kernels
+// prefetch along their runs themselves).
 void PrefetchRow(const GgmlBlockLayer& l, int64_t r) {
   const uint8_t* p = l.bytes.data() + static_cast<size_t>(r) * l.row_bytes;
   for (size_t off = 0; off < l.row_bytes; off += 64) __builtin_prefetch(p + off);
@@ -399,17 +407,16 @@ class GgmlInt8Method : public LinearMethod {
     thread_local std::vector<uint8_t> xbuf;
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
     const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
+    if (l.nquads > 0) return ApplyQuads(l, a, y, pool);
     if (x.rows <= kernels::kGgmlDotFusedTokens) {
       // Decode reads each weight once: a few long runs of rows per thread keep the hardware
       // prefetcher streaming (every row's result is independent of the split, so the bits are too),
-      // and the explicit prefetch runs ~4 KB ahead.
+      // and the kernel prefetches ~2 KB ahead along the run.
       const int64_t grain = std::max<int64_t>(16, (l.out_features + 4 * pool.num_threads() - 1) / (4 * pool.num_threads()));
-      const int64_t ahead = std::max<int64_t>(2, static_cast<int64_t>(4096 / std::max<size_t>(1, l.row_bytes)));
       pool.ParallelFor(l.out_features, grain, [&](int64_t b, int64_t e, int64_t) {
         kernels::CanonRow row;
         CanonRows(in, 1, &row);
         for (int64_t r = b; r < e; ++r) {
-          if (r + ahead < e) PrefetchRow(l, r + ahead);
           k.dot_raw(l.type, l.bytes.data() + static_cast<size_t>(r) * l.row_bytes, a, y.data + r, y.stride, row);
         }
         AddBias(l, x.rows, b, e, y);
@@ -432,6 +439,32 @@ class GgmlInt8Method : public LinearMethod {
 
  private:
   static constexpr int kPanel = 16;
+  // A layer with repacked quads: work units are its quads, then its rows after them (one each). Decode
+  // takes a few long runs of units per thread (the kernel prefetches along a run); prefill a panel of
+  // kPanel / 4 quads per step (the kernel takes every token through it in cache-sized chunks). Each
+  // row's result is the kernels' dot_raw bits whatever the split.
+  static void ApplyQuads(const GgmlBlockLayer& l, const kernels::Q8Activations& a, const MutableMatrixF32& y,
+                         ThreadPool& pool) {
+    const auto& k = kernels::GgmlDotKernels();
+    const int64_t in = l.in_features, units = l.nquads + (l.out_features - 4 * l.nquads);
+    const bool decode = a.tokens <= kernels::kGgmlDotFusedTokens;
+    const int64_t grain = decode ? std::max<int64_t>(4, (units + 4 * pool.num_threads() - 1) / (4 * pool.num_threads()))
+                                 : kPanel / 4;
+    pool.ParallelFor(units, grain, [&](int64_t b, int64_t e, int64_t) {
+      const int64_t qe = std::min(e, l.nquads);
+      if (b < qe) k.dot_quads(l.type, l.quads + b * l.quad_bytes, qe - b, a, y.data + 4 * b, y.stride);
+      kernels::CanonRow rows[kPanel];
+      for (int64_t r0 = 4 * l.nquads + std::max<int64_t>(0, b - l.nquads), r1 = 4 * l.nquads + (e - l.nquads); r0 < r1;
+           r0 += kPanel) {
+        const int n = static_cast<int>(std::min<int64_t>(kPanel, r1 - r0));
+        CanonRows(in, n, rows);
+        for (int i = 0; i < n; ++i) k.decode_row(l.type, l.bytes.data() + static_cast<size_t>(r0 + i) * l.row_bytes, rows[i]);
+        k.dot_rows(rows, n, a, y.data + r0, y.stride);
+      }
+      AddBias(l, a.tokens, b < l.nquads ? 4 * b : 4 * l.nquads + (b - l.nquads),
+              e <= l.nquads ? 4 * e : 4 * l.nquads + (e - l.nquads), y);
+    });
+  }
   // n canonical rows of `cols` over this thread's scratch (valid until its next call).
   static void CanonRows(int64_t cols, int n, kernels::CanonRow* out) {
     thread_local std::vector<uint32_t> buf;  // uint32_t: the canonical row's 4-byte alignment
@@ -494,6 +527,20 @@ class GgmlMethod : public QuantMethodBase {
     l->int8 = int8;
     l->out_features = t->shape[0];
     l->in_features = t->shape[1];
+    if (int8 && kernels::GgmlQuadSupported(t->type) && l->out_features >= 4) {
+      // Repacked once (the same bytes, interleaved four rows at a time); the file's pages of those
+      // rows are then let go (when they are a file's), so the layer is resident once.
+      l->nquads = l->out_features / 4;
+      l->quad_bytes = kernels::GgmlQuadBytes(t->type, l->in_features);
+      l->quad_buf.resize(static_cast<size_t>(l->nquads * l->quad_bytes + 64));
+      uint8_t* base = l->quad_buf.data() + (64 - reinterpret_cast<uintptr_t>(l->quad_buf.data()) % 64) % 64;
+      for (int64_t q = 0; q < l->nquads; ++q) {
+        kernels::GgmlPackQuad(t->type, t->bytes.data() + static_cast<size_t>(4 * q) * l->row_bytes, l->row_bytes,
+                              l->in_features, base + q * l->quad_bytes);
+      }
+      l->quads = base;
+      if (t->file_mapped) io::ReleasePages(t->bytes.subspan(0, static_cast<size_t>(4 * l->nquads) * l->row_bytes));
+    }
     if (allow_bias) QF_TRY(ReadBias(prefix, tensors, l->out_features, &l->bias));
     return std::unique_ptr<LinearLayer>(std::move(l));
   }

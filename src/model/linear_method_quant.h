@@ -52,6 +52,9 @@ struct GgmlTensorRef {
   formats::GgmlType type = formats::GgmlType::kF32;
   Shape shape;
   std::span<const uint8_t> bytes;
+  // The bytes lie in a read-only file mapping (the loader's): a layer that keeps its own copy may let
+  // their pages go (io::ReleasePages). Never for bytes in ordinary memory, which that would zero.
+  bool file_mapped = false;
 };
 // Raw tensors by canonical name (nullopt when absent or not block-quantized).
 using GgmlTensorLookup = std::function<std::optional<GgmlTensorRef>(const std::string& name)>;

@@ -98,7 +98,7 @@ Result<LoadedModel> LoadModel(const std::filesystem::path& path, const LoadOptio
   const GgmlTensorLookup raw = [sp](const std::string& name) -> std::optional<GgmlTensorRef> {
     const io::SourceTensor* t = sp->Find(name);
     if (t == nullptr || t->is_plain() || !t->ggml_type) return std::nullopt;
-    return GgmlTensorRef{*t->ggml_type, t->shape, t->bytes};
+    return GgmlTensorRef{*t->ggml_type, t->shape, t->bytes, /*file_mapped=*/true};  // SourceTensor bytes: the mapping
   };
   if (any_block) {
     if (!method.empty() && method != "none") {
