@@ -111,18 +111,19 @@ CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch) {
 }
 
 bool GgmlQuadSupported(formats::GgmlType type) {
-  return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ4_K;
+  return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ5_0 || type == formats::GgmlType::kQ4_K;
 }
 
 namespace {
-// Quads are chunks of up to 8 groups (q4_0: 32-blocks; q4_k: 256-element super-blocks); a chunk holds
-// each group's interleaved code bytes (and for q4_k its unpacked scales and mins), then the four
-// rows' f16 scales, 8 per row (q4_k: d, then dmin).
+// Quads are chunks of up to 8 groups (q4_0, q5_0: 32-blocks; q4_k: 256-element super-blocks); a chunk
+// holds each group's interleaved code bytes (and for q4_k its unpacked scales and mins), then (q5_0)
+// the high bits and the four rows' f16 scales, 8 per row (q4_k: d, then dmin).
 struct QuadGeom {
   int64_t group_cols, group_bytes, tail_bytes, row_group_bytes;
 };
 QuadGeom QuadGeometry(formats::GgmlType type) {
   if (type == formats::GgmlType::kQ4_K) return {256, 512 + 32 + 32, 128, 144};
+  if (type == formats::GgmlType::kQ5_0) return {32, 64, 128 + 64, 22};
   return {32, 64, 64, formats::kQ4_0BlockBytes};
 }
 constexpr int64_t kQuadChunkGroups = 8;
@@ -156,6 +157,8 @@ int64_t GgmlQuadBytes(formats::GgmlType type, int64_t cols) {
 // Chunk layouts (n groups in the chunk, group j at j * group_bytes, the scales at n * group_bytes):
 //   q4_0: group j = [r0 r1 r2 r3 code bytes 0-7 | r0 r1 r2 r3 code bytes 8-15]; scales: row i's 8 f16
 //         d at 16 i.
+//   q5_0: group j as q4_0 (the low 4 bits); then the high bits, block j's four rows' qh words at 16 j
+//         (128 bytes, zeros past the n-th), and the d as q4_0's at 128 + 16 i.
 //   q4_k: group j = for each pair p of 32-blocks (0..3) and c (0..3), 32 bytes at 128 p + 32 c:
 //         [r0 r1 r2 r3 qs bytes 32 p + 8 c .. + 8]; at 512: the 6-bit scales as bytes [sub-block][row];
 //         at 544: the mins as bytes [row][sub-block]; scales: row i's 8 f16 d at 16 i, dmin at 64 + 16 i.
@@ -163,7 +166,7 @@ void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, in
   const QuadGeom g = QuadGeometry(type);
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0);
   const int64_t ng = cols / g.group_cols;
-  const bool k4 = type == formats::GgmlType::kQ4_K;
+  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0;
   uint8_t* o = dst;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -174,9 +177,11 @@ void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, in
       for (int i = 0; i < 4; ++i) {
         const uint8_t* src = row0 + i * stride + (c0 + j) * g.row_group_bytes;
         if (!k4) {
-          std::memcpy(gp + 8 * i, src + 2, 8);
-          std::memcpy(gp + 32 + 8 * i, src + 10, 8);
-          std::memcpy(tail + 16 * i + 2 * j, src, 2);
+          const int qs = q5 ? 6 : 2;  // q5_0: d, qh, qs; q4_0: d, qs
+          std::memcpy(gp + 8 * i, src + qs, 8);
+          std::memcpy(gp + 32 + 8 * i, src + qs + 8, 8);
+          if (q5) std::memcpy(tail + 16 * j + 4 * i, src + 2, 4);
+          std::memcpy(tail + (q5 ? 128 : 0) + 16 * i + 2 * j, src, 2);
           continue;
         }
         for (int p = 0; p < 4; ++p) {
@@ -200,7 +205,7 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
   const QuadGeom g = QuadGeometry(type);
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0 && i >= 0 && i < 4);
   const int64_t ng = cols / g.group_cols;
-  const bool k4 = type == formats::GgmlType::kQ4_K;
+  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0;
   const uint8_t* o = quad;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -209,9 +214,11 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
       const uint8_t* gp = o + j * g.group_bytes;
       uint8_t* dst = row + (c0 + j) * g.row_group_bytes;
       if (!k4) {
-        std::memcpy(dst, tail + 16 * i + 2 * j, 2);
-        std::memcpy(dst + 2, gp + 8 * i, 8);
-        std::memcpy(dst + 10, gp + 32 + 8 * i, 8);
+        const int qs = q5 ? 6 : 2;
+        std::memcpy(dst, tail + (q5 ? 128 : 0) + 16 * i + 2 * j, 2);
+        if (q5) std::memcpy(dst + 2, tail + 16 * j + 4 * i, 4);
+        std::memcpy(dst + qs, gp + 8 * i, 8);
+        std::memcpy(dst + qs + 8, gp + 32 + 8 * i, 8);
         continue;
       }
       std::memcpy(dst, tail + 16 * i + 2 * j, 2);

@@ -619,9 +619,21 @@ inline __attribute__((always_inline)) __m256i Bcast8(const int8_t* p) {
   return _mm256_set1_epi64x(v);
 }
 
-template <int TT>
+// kQ5: q5_0 quads, the same with each code's fifth bit from the rows' qh words (u = nibble | bit << 4,
+// code + 16: |int16 sum| <= 4 * 2 * 31 * 127 < 2^15) and 16 * (code sum) as the offset.
+template <int TT, bool kQ5>
 void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  // q5_0: register k (codes 8k..8k+7 of each row) takes byte k of each row's qh word, spread to the
+  // row's 8 bytes, and tests bit m in byte m.
+  const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  [[maybe_unused]] __m256i spread[4];
+  for (int k = 0; k < 4; ++k) {
+    spread[k] = _mm256_setr_epi8(k, k, k, k, k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k,
+                                 8 + k, 8 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k, 12 + k, 12 + k,
+                                 12 + k, 12 + k);
+  }
+  constexpr int64_t kTail = kQ5 ? 128 : 0;  // the scales' offset in the chunk's tail
   const int8_t* xq[TT];
   const float* xd[TT];
   const int32_t* xs[TT];
@@ -644,8 +656,19 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
       }
       PrefetchLines(p + 64 * j, 64);
       const __m256i p0 = Load32(p + 64 * j), p1 = Load32(p + 64 * j + 32);
-      const __m256i k0 = _mm256_and_si256(p0, m4), k1 = _mm256_and_si256(p1, m4);
-      const __m256i k2 = _mm256_and_si256(_mm256_srli_epi16(p0, 4), m4), k3 = _mm256_and_si256(_mm256_srli_epi16(p1, 4), m4);
+      __m256i k0 = _mm256_and_si256(p0, m4), k1 = _mm256_and_si256(p1, m4);
+      __m256i k2 = _mm256_and_si256(_mm256_srli_epi16(p0, 4), m4), k3 = _mm256_and_si256(_mm256_srli_epi16(p1, 4), m4);
+      if constexpr (kQ5) {
+        const __m256i qh = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 64 * n + 16 * j)));
+        const auto high = [&](int k) {
+          const __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(qh, spread[k]), bits);
+          return _mm256_and_si256(_mm256_cmpeq_epi8(b, bits), _mm256_set1_epi8(0x10));
+        };
+        k0 = _mm256_or_si256(k0, high(0));
+        k1 = _mm256_or_si256(k1, high(1));
+        k2 = _mm256_or_si256(k2, high(2));
+        k3 = _mm256_or_si256(k3, high(3));
+      }
       for (int t = 0; t < TT; ++t) {
         const int8_t* xb = xq[t] + (b0 + j) * kQ8Block;
         const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(k0, Bcast8(xb)), _mm256_maddubs_epi16(k1, Bcast8(xb + 8)));
@@ -653,8 +676,8 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
         l[t][j] = _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones);
       }
     }
-    const uint8_t* sc = p + 64 * n;
-    PrefetchLines(sc, 64);
+    const uint8_t* sc = p + 64 * n + kTail;
+    PrefetchLines(p + 64 * n, kTail + 64);
     __m256 wd[4];
     for (int i = 0; i < 4; ++i) wd[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16 * i)));
     for (int t = 0; t < TT; ++t) {
@@ -675,13 +698,13 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
       }
       __m256i tr[8];
       Transpose8(l[t], tr);
-      const __m256i off = _mm256_slli_epi32(xsv, 3);
+      const __m256i off = _mm256_slli_epi32(xsv, kQ5 ? 4 : 3);
       for (int i = 0; i < 4; ++i) {
         const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(tr[2 * i], tr[2 * i + 1]), off);
         acc[i][t] = _mm256_fmadd_ps(_mm256_mul_ps(wd[i], xdv), _mm256_cvtepi32_ps(isum), acc[i][t]);
       }
     }
-    p += 64 * n + 64;
+    p += 64 * n + kTail + 64;
   }
   for (int i = 0; i < 4; ++i) {
     for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy + i] = Hsum8(acc[i][t]);
@@ -804,7 +827,13 @@ void QuadTokens(const uint8_t* quad, int64_t ng, const Q8Activations& x, int64_t
 template <int TT>
 struct Q4_0Quad {
   static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT>(q, ng, x, t, y, ldy);
+    Q4_0QuadTile<TT, false>(q, ng, x, t, y, ldy);
+  }
+};
+template <int TT>
+struct Q5_0Quad {
+  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
+    Q4_0QuadTile<TT, true>(q, ng, x, t, y, ldy);
   }
 };
 template <int TT>
@@ -816,14 +845,17 @@ struct Q4_KQuad {
 
 void DotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, const Q8Activations& x, float* y,
               int64_t ldy) {
-  const bool k4 = type == formats::GgmlType::kQ4_K;
-  assert((k4 || type == formats::GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
+  using formats::GgmlType;
+  const bool k4 = type == GgmlType::kQ4_K, q5 = type == GgmlType::kQ5_0;
+  assert((k4 || q5 || type == GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
   const int64_t qb = GgmlQuadBytes(type, x.cols), ng = k4 ? x.blocks / 8 : x.blocks;
   for (int64_t t0 = 0; t0 < x.tokens; t0 += kTokenChunk) {
     const int64_t t1 = std::min(x.tokens, t0 + kTokenChunk);
     for (int64_t q = 0; q < nquads; ++q) {
       if (k4) {
         QuadTokens<Q4_KQuad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+      } else if (q5) {
+        QuadTokens<Q5_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else {
         QuadTokens<Q4_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       }
