@@ -90,7 +90,9 @@ print(sum(t.values()) - (emb if "lm_head.weight" in t else 0))')
 done
 
 {
-  echo "qforge ($qforge${qf_args:+ $qf_args}; tree $(git rev-parse --short HEAD)) vs llama.cpp (llama-cpp-python $peer_version), $threads threads, prompt $prompt, gen $gen, median of $reps"
+  # The tree names the binary's sources only for the default build; QFORGE_BIN is whatever it was built from.
+  if [[ -n ${QFORGE_BIN:-} ]]; then src="QFORGE_BIN; this script's tree $(git rev-parse --short HEAD)"; else src="tree $(git rev-parse --short HEAD)"; fi
+  echo "qforge ($qforge${qf_args:+ $qf_args}; $src) vs llama.cpp (llama-cpp-python $peer_version), $threads threads, prompt $prompt, gen $gen, median of $reps"
   echo "read bandwidth (same run, $threads threads): $read_bw GB/s; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| model | weights read/token (MB) | qforge prefill tok/s | llama.cpp prefill tok/s | ratio | qforge decode tok/s | llama.cpp decode tok/s | ratio | qforge decode GB/s (of read BW) | llama.cpp decode GB/s |"

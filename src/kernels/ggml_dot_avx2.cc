@@ -612,6 +612,27 @@ inline __attribute__((always_inline)) void PrefetchLines(const uint8_t* p, int64
   for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + kPrefetchBytes + off);
 }
 
+// A quad kernel's token rows (TT tokens from t0) and its 4 rows x TT tokens of float lanes (zeroed
+// here; stored at the end as the contract's final sum by QuadStore). Plain local arrays in the
+// kernels, so that the accumulators stay in registers.
+template <int TT>
+inline __attribute__((always_inline)) void QuadStart(const Q8Activations& x, int64_t t0, const int8_t* (&xq)[TT],
+                                                     const float* (&xd)[TT], const int32_t* (&xs)[TT],
+                                                     __m256 (&acc)[4][TT]) {
+  for (int t = 0; t < TT; ++t) {
+    xq[t] = x.q + (t0 + t) * x.cols;
+    xd[t] = x.d + (t0 + t) * x.blocks;
+    xs[t] = x.sum + (t0 + t) * x.blocks;
+    for (auto& a : acc) a[t] = _mm256_setzero_ps();
+  }
+}
+template <int TT>
+inline __attribute__((always_inline)) void QuadStore(const __m256 (&acc)[4][TT], int64_t t0, float* y, int64_t ldy) {
+  for (int i = 0; i < 4; ++i) {
+    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy + i] = Hsum8(acc[i][t]);
+  }
+}
+
 // The 8 activation bytes at p in every 64-bit lane (one vpbroadcastq from memory).
 inline __attribute__((always_inline)) __m256i Bcast8(const int8_t* p) {
   int64_t v;
@@ -638,12 +659,7 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
   const float* xd[TT];
   const int32_t* xs[TT];
   __m256 acc[4][TT];
-  for (int t = 0; t < TT; ++t) {
-    xq[t] = x.q + (t0 + t) * x.cols;
-    xd[t] = x.d + (t0 + t) * x.blocks;
-    xs[t] = x.sum + (t0 + t) * x.blocks;
-    for (auto& a : acc) a[t] = _mm256_setzero_ps();
-  }
+  QuadStart<TT>(x, t0, xq, xd, xs, acc);
   const uint8_t* p = quad;
   for (int64_t b0 = 0; b0 < nb; b0 += 8) {
     const int n = nb - b0 < 8 ? static_cast<int>(nb - b0) : 8;
@@ -706,9 +722,7 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
     }
     p += 64 * n + kTail + 64;
   }
-  for (int i = 0; i < 4; ++i) {
-    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy + i] = Hsum8(acc[i][t]);
-  }
+  QuadStore<TT>(acc, t0, y, ldy);
 }
 
 // q4_k quads: per super-block, each pair of 32-blocks is four loads whose low nibbles are the first
@@ -728,12 +742,7 @@ void Q4_KQuadTile(const uint8_t* quad, int64_t nsb, const Q8Activations& x, int6
   const float* xd[TT];
   const int32_t* xs[TT];
   __m256 acc[4][TT];
-  for (int t = 0; t < TT; ++t) {
-    xq[t] = x.q + (t0 + t) * x.cols;
-    xd[t] = x.d + (t0 + t) * x.blocks;
-    xs[t] = x.sum + (t0 + t) * x.blocks;
-    for (auto& a : acc) a[t] = _mm256_setzero_ps();
-  }
+  QuadStart<TT>(x, t0, xq, xd, xs, acc);
   const uint8_t* p = quad;
   for (int64_t s0 = 0; s0 < nsb; s0 += 8) {
     const int n = nsb - s0 < 8 ? static_cast<int>(nsb - s0) : 8;
@@ -807,9 +816,7 @@ void Q4_KQuadTile(const uint8_t* quad, int64_t nsb, const Q8Activations& x, int6
     }
     p += 576 * n + 128;
   }
-  for (int i = 0; i < 4; ++i) {
-    for (int t = 0; t < TT; ++t) y[(t0 + t) * ldy + i] = Hsum8(acc[i][t]);
-  }
+  QuadStore<TT>(acc, t0, y, ldy);
 }
 
 // Tokens [t0, t1) of one quad, four at a time.
