@@ -2,11 +2,11 @@
 // reference and ISA dispatch (ggml_dot.h).
 #include "kernels/ggml_dot.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
 #include <vector>
-#include <algorithm>
 
 namespace qforge::kernels {
 

@@ -3,6 +3,8 @@
 // (exact: each int16 pair is at most 2 * 128 * 127 < 32767); a group's lanes are reduced with seven
 // other groups' at once (Reduce8) and scaled into lane q % 8 as the contract says. Prefill (dot_rows):
 // four rows interleaved (QuadTile) so that the int16 sums of several 8-code chunks share one madd.
+// Layers of q4_0, q5_0 and q4_k keep their rows repacked in that interleave (quads): dot_quads serves
+// their decode and prefill straight from it.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -594,19 +596,13 @@ void DotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, 
   }
 }
 
-// ---- Four rows repacked once (q4_0 quads, ggml_dot.h) ----
-// Per block, two loads give the four rows' 32 code bytes; the low and high nibbles are the four
-// registers of 8 codes each (codes 0-7, 8-15, 16-23, 24-31 of every row) that a token's broadcast
-// activation bytes multiply: maddubs(unsigned code u = code + 8, signed x), the four int16 sums added
-// (|sum| <= 4 * 2 * 15 * 127 < 2^15) and widened by one madd into [r0 r0 r1 r1 r2 r2 r3 r3]. After 8
-// blocks a transpose puts block j in lane j of each row's group sums, 8 * (the block's activation code
-// sum) comes off (the offset), and the float steps are RunGroups': the same bits as dot_raw on each row.
+// ---- Four rows repacked once (quads, ggml_dot.h): q4_0, q5_0, q4_k ----
 // How far ahead of the group being multiplied the decode kernels (quads and the fused rows) ask for
 // the weights. A thread's run of quads or rows lies in one piece, so the stream is sequential and the
 // lines are asked for a few at a time as the kernel goes. At decode this beat both no software
 // prefetch and asking for a whole row or quad ahead at once (bursts fill the core's miss buffers and
-// stall its loads): A/B runs interleaved on the 2-core AMD EPYC of docs/results.md, 1.5B Q4_K_M and
-// 0.5B decode +6-25%, in a noisy machine's ranges.
+// stall its loads): A/B runs interleaved on the 2-core AMD EPYC of docs/results.md put the 1.5B
+// Q4_K_M decode at 14-15 tok/s with bursts, 16-17 with no software prefetch, 18-20 with this.
 constexpr int64_t kPrefetchBytes = 2048;
 inline __attribute__((always_inline)) void PrefetchLines(const uint8_t* p, int64_t bytes) {
   for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + kPrefetchBytes + off);
@@ -640,6 +636,12 @@ inline __attribute__((always_inline)) __m256i Bcast8(const int8_t* p) {
   return _mm256_set1_epi64x(v);
 }
 
+// q4_0 quads: per block, two loads give the four rows' 32 code bytes; the low and high nibbles are the four
+// registers of 8 codes each (codes 0-7, 8-15, 16-23, 24-31 of every row) that a token's broadcast
+// activation bytes multiply: maddubs(unsigned code u = code + 8, signed x), the four int16 sums added
+// (|sum| <= 4 * 2 * 15 * 127 < 2^15) and widened by one madd into [r0 r0 r1 r1 r2 r2 r3 r3]. After 8
+// blocks a transpose puts block j in lane j of each row's group sums, 8 * (the block's activation code
+// sum) comes off (the offset), and the float steps are RunGroups': the same bits as dot_raw on each row.
 // kQ5: q5_0 quads, the same with each code's fifth bit from the rows' qh words (u = nibble | bit << 4,
 // code + 16: |int16 sum| <= 4 * 2 * 31 * 127 < 2^15) and 16 * (code sum) as the offset.
 template <int TT, bool kQ5>
