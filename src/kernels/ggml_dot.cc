@@ -111,11 +111,12 @@ CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch) {
 }
 
 bool GgmlQuadSupported(formats::GgmlType type) {
-  return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ5_0 || type == formats::GgmlType::kQ4_K;
+  return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ5_0 || type == formats::GgmlType::kQ8_0 ||
+         type == formats::GgmlType::kQ4_K;
 }
 
 namespace {
-// Quads are chunks of up to 8 groups (q4_0, q5_0: 32-blocks; q4_k: 256-element super-blocks); a chunk
+// Quads are chunks of up to 8 groups (q4_0, q5_0, q8_0: 32-blocks; q4_k: 256-element super-blocks); a chunk
 // holds each group's interleaved code bytes (and for q4_k its unpacked scales and mins), then (q5_0)
 // the high bits and the four rows' f16 scales, 8 per row (q4_k: d, then dmin).
 struct QuadGeom {
@@ -124,6 +125,7 @@ struct QuadGeom {
 QuadGeom QuadGeometry(formats::GgmlType type) {
   if (type == formats::GgmlType::kQ4_K) return {256, 512 + 32 + 32, 128, 144};
   if (type == formats::GgmlType::kQ5_0) return {32, 64, 128 + 64, 22};
+  if (type == formats::GgmlType::kQ8_0) return {32, 128, 64, 34};
   return {32, 64, 64, formats::kQ4_0BlockBytes};
 }
 constexpr int64_t kQuadChunkGroups = 8;
@@ -159,6 +161,7 @@ int64_t GgmlQuadBytes(formats::GgmlType type, int64_t cols) {
 //         d at 16 i.
 //   q5_0: group j as q4_0 (the low 4 bits); then the high bits, block j's four rows' qh words at 16 j
 //         (128 bytes, zeros past the n-th), and the d as q4_0's at 128 + 16 i.
+//   q8_0: group j = for k = 0..3, 32 bytes at 32 k: [r0 r1 r2 r3 codes 8 k .. 8 k + 7]; scales as q4_0's.
 //   q4_k: group j = for each pair p of 32-blocks (0..3) and c (0..3), 32 bytes at 128 p + 32 c:
 //         [r0 r1 r2 r3 qs bytes 32 p + 8 c .. + 8]; at 512: the 6-bit scales as bytes [sub-block][row];
 //         at 544: the mins as bytes [row][sub-block]; scales: row i's 8 f16 d at 16 i, dmin at 64 + 16 i.
@@ -166,7 +169,7 @@ void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, in
   const QuadGeom g = QuadGeometry(type);
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0);
   const int64_t ng = cols / g.group_cols;
-  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0;
+  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0, q8 = type == formats::GgmlType::kQ8_0;
   uint8_t* o = dst;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -176,6 +179,11 @@ void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, in
       uint8_t* gp = o + j * g.group_bytes;
       for (int i = 0; i < 4; ++i) {
         const uint8_t* src = row0 + i * stride + (c0 + j) * g.row_group_bytes;
+        if (q8) {
+          for (int k = 0; k < 4; ++k) std::memcpy(gp + 32 * k + 8 * i, src + 2 + 8 * k, 8);
+          std::memcpy(tail + 16 * i + 2 * j, src, 2);
+          continue;
+        }
         if (!k4) {
           const int qs = q5 ? 6 : 2;  // q5_0: d, qh, qs; q4_0: d, qs
           std::memcpy(gp + 8 * i, src + qs, 8);
@@ -205,7 +213,7 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
   const QuadGeom g = QuadGeometry(type);
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0 && i >= 0 && i < 4);
   const int64_t ng = cols / g.group_cols;
-  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0;
+  const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0, q8 = type == formats::GgmlType::kQ8_0;
   const uint8_t* o = quad;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -213,6 +221,11 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* gp = o + j * g.group_bytes;
       uint8_t* dst = row + (c0 + j) * g.row_group_bytes;
+      if (q8) {
+        std::memcpy(dst, tail + 16 * i + 2 * j, 2);
+        for (int k = 0; k < 4; ++k) std::memcpy(dst + 2 + 8 * k, gp + 32 * k + 8 * i, 8);
+        continue;
+      }
       if (!k4) {
         const int qs = q5 ? 6 : 2;
         std::memcpy(dst, tail + (q5 ? 128 : 0) + 16 * i + 2 * j, 2);

@@ -89,11 +89,11 @@ int64_t CanonRowBytes(int64_t cols);
 // Lays a CanonRow for `cols` over `scratch` (>= CanonRowBytes(cols), 4-byte aligned; asserted).
 CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch);
 
-// ---- Four rows repacked once (q4_0, q5_0, q4_k): the layout a layer keeps for the integer path ----
+// ---- Four rows repacked once (q4_0, q5_0, q8_0, q4_k): the layout a layer keeps for the integer path ----
 // Four consecutive rows of one type interleaved so that one 32-byte load holds the same 8 code bytes
-// of all four rows, in chunks of up to 8 scale groups (q4_0, q5_0: 32-blocks; q4_k: super-blocks): each
+// of all four rows, in chunks of up to 8 scale groups (32-blocks; q4_k: super-blocks): each
 // group's interleaved code bytes (q5_0: then its high bits; q4_k: its 6-bit scales and mins as bytes), then the
-// four rows' f16 scales of the chunk (exact layouts in ggml_dot.cc). The same bytes as the rows (q4_0, q5_0:
+// four rows' f16 scales of the chunk (exact layouts in ggml_dot.cc). The same bytes as the rows (q4_0, q5_0, q8_0:
 // exactly their size in whole chunks; q4_k: +128 bytes per chunk, 3-4%), read as one stream; a
 // kernel decodes each group once for the four rows, whose int16 sums then share the wide multiplies.
 // Whether `type` has this layout here.

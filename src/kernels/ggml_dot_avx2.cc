@@ -3,7 +3,7 @@
 // (exact: each int16 pair is at most 2 * 128 * 127 < 32767); a group's lanes are reduced with seven
 // other groups' at once (Reduce8) and scaled into lane q % 8 as the contract says. Prefill (dot_rows):
 // four rows interleaved (QuadTile) so that the int16 sums of several 8-code chunks share one madd.
-// Layers of q4_0, q5_0 and q4_k keep their rows repacked in that interleave (quads): dot_quads serves
+// Layers of q4_0, q5_0, q8_0 and q4_k keep their rows repacked in that interleave (quads): dot_quads serves
 // their decode and prefill straight from it.
 #include <immintrin.h>
 
@@ -596,7 +596,7 @@ void DotRows(const CanonRow* rows, int nrows, const Q8Activations& x, float* y, 
   }
 }
 
-// ---- Four rows repacked once (quads, ggml_dot.h): q4_0, q5_0, q4_k ----
+// ---- Four rows repacked once (quads, ggml_dot.h): q4_0, q5_0, q8_0, q4_k ----
 // How far ahead of the group being multiplied the decode kernels (quads and the fused rows) ask for
 // the weights. A thread's run of quads or rows lies in one piece, so the stream is sequential and the
 // lines are asked for a few at a time as the kernel goes. At decode this beat both no software
@@ -644,7 +644,11 @@ inline __attribute__((always_inline)) __m256i Bcast8(const int8_t* p) {
 // sum) comes off (the offset), and the float steps are RunGroups': the same bits as dot_raw on each row.
 // kQ5: q5_0 quads, the same with each code's fifth bit from the rows' qh words (u = nibble | bit << 4,
 // code + 16: |int16 sum| <= 4 * 2 * 31 * 127 < 2^15) and 16 * (code sum) as the offset.
-template <int TT, bool kQ5>
+// kQ8: q8_0 quads: the four rows' signed codes in four 32-byte loads per block, multiplied as dot_raw
+// does (maddubs(|w|, sign(x, w)), each register widened by its own madd: one register's pair sums
+// already reach 2 * 128 * 127), no offset.
+enum class LegacyQuad { kQ4, kQ5, kQ8 };
+template <int TT, LegacyQuad kKind>
 void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   // q5_0: register k (codes 8k..8k+7 of each row) takes byte k of each row's qh word, spread to the
@@ -656,7 +660,9 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
                                  8 + k, 8 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k, 12 + k, 12 + k,
                                  12 + k, 12 + k);
   }
-  constexpr int64_t kTail = kQ5 ? 128 : 0;  // the scales' offset in the chunk's tail
+  constexpr bool kQ5 = kKind == LegacyQuad::kQ5, kQ8 = kKind == LegacyQuad::kQ8;
+  constexpr int64_t kTail = kQ5 ? 128 : 0;         // the scales' offset in the chunk's tail
+  constexpr int64_t kGroupBytes = kQ8 ? 128 : 64;  // code bytes per block
   const int8_t* xq[TT];
   const float* xd[TT];
   const int32_t* xs[TT];
@@ -672,7 +678,23 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
         for (int t = 0; t < TT; ++t) l[t][j] = _mm256_setzero_si256();
         continue;
       }
-      PrefetchLines(p + 64 * j, 64);
+      PrefetchLines(p + kGroupBytes * j, kGroupBytes);
+      if constexpr (kQ8) {
+        __m256i w[4], aw[4];
+        for (int k = 0; k < 4; ++k) {
+          w[k] = Load32(p + 128 * j + 32 * k);
+          aw[k] = _mm256_abs_epi8(w[k]);
+        }
+        for (int t = 0; t < TT; ++t) {
+          const int8_t* xb = xq[t] + (b0 + j) * kQ8Block;
+          __m256i m[4];
+          for (int k = 0; k < 4; ++k) {
+            m[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(Bcast8(xb + 8 * k), w[k])), ones);
+          }
+          l[t][j] = _mm256_add_epi32(_mm256_add_epi32(m[0], m[1]), _mm256_add_epi32(m[2], m[3]));
+        }
+        continue;
+      }
       const __m256i p0 = Load32(p + 64 * j), p1 = Load32(p + 64 * j + 32);
       __m256i k0 = _mm256_and_si256(p0, m4), k1 = _mm256_and_si256(p1, m4);
       __m256i k2 = _mm256_and_si256(_mm256_srli_epi16(p0, 4), m4), k3 = _mm256_and_si256(_mm256_srli_epi16(p1, 4), m4);
@@ -694,8 +716,8 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
         l[t][j] = _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones);
       }
     }
-    const uint8_t* sc = p + 64 * n + kTail;
-    PrefetchLines(p + 64 * n, kTail + 64);
+    const uint8_t* sc = p + kGroupBytes * n + kTail;
+    PrefetchLines(p + kGroupBytes * n, kTail + 64);
     __m256 wd[4];
     for (int i = 0; i < 4; ++i) wd[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16 * i)));
     for (int t = 0; t < TT; ++t) {
@@ -716,13 +738,13 @@ void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64
       }
       __m256i tr[8];
       Transpose8(l[t], tr);
-      const __m256i off = _mm256_slli_epi32(xsv, kQ5 ? 4 : 3);
+      const __m256i off = kQ8 ? _mm256_setzero_si256() : _mm256_slli_epi32(xsv, kQ5 ? 4 : 3);
       for (int i = 0; i < 4; ++i) {
         const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(tr[2 * i], tr[2 * i + 1]), off);
         acc[i][t] = _mm256_fmadd_ps(_mm256_mul_ps(wd[i], xdv), _mm256_cvtepi32_ps(isum), acc[i][t]);
       }
     }
-    p += 64 * n + kTail + 64;
+    p += kGroupBytes * n + kTail + 64;
   }
   QuadStore<TT>(acc, t0, y, ldy);
 }
@@ -836,13 +858,19 @@ void QuadTokens(const uint8_t* quad, int64_t ng, const Q8Activations& x, int64_t
 template <int TT>
 struct Q4_0Quad {
   static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT, false>(q, ng, x, t, y, ldy);
+    Q4_0QuadTile<TT, LegacyQuad::kQ4>(q, ng, x, t, y, ldy);
   }
 };
 template <int TT>
 struct Q5_0Quad {
   static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT, true>(q, ng, x, t, y, ldy);
+    Q4_0QuadTile<TT, LegacyQuad::kQ5>(q, ng, x, t, y, ldy);
+  }
+};
+template <int TT>
+struct Q8_0Quad {
+  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
+    Q4_0QuadTile<TT, LegacyQuad::kQ8>(q, ng, x, t, y, ldy);
   }
 };
 template <int TT>
@@ -855,8 +883,8 @@ struct Q4_KQuad {
 void DotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, const Q8Activations& x, float* y,
               int64_t ldy) {
   using formats::GgmlType;
-  const bool k4 = type == GgmlType::kQ4_K, q5 = type == GgmlType::kQ5_0;
-  assert((k4 || q5 || type == GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
+  const bool k4 = type == GgmlType::kQ4_K, q5 = type == GgmlType::kQ5_0, q8 = type == GgmlType::kQ8_0;
+  assert((k4 || q5 || q8 || type == GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
   const int64_t qb = GgmlQuadBytes(type, x.cols), ng = k4 ? x.blocks / 8 : x.blocks;
   for (int64_t t0 = 0; t0 < x.tokens; t0 += kTokenChunk) {
     const int64_t t1 = std::min(x.tokens, t0 + kTokenChunk);
@@ -865,6 +893,8 @@ void DotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, cons
         QuadTokens<Q4_KQuad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else if (q5) {
         QuadTokens<Q5_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+      } else if (q8) {
+        QuadTokens<Q8_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else {
         QuadTokens<Q4_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       }

@@ -270,17 +270,18 @@ TEST(GgmlDot, RowPanelsGiveEachRowsBits) {
 }
 
 TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
-  // Four rows packed once (q4_0, q5_0, q4_k): the layout holds the rows' bytes (unpacking gives them back;
+  // Four rows packed once (q4_0, q5_0, q8_0, q4_k): the layout holds the rows' bytes (unpacking gives them back;
   // q4_0 rows of whole 8-block chunks take exactly the rows' size); dot_quads over 1-3 quads equals
   // dot_raw on each row bit for bit, on every ISA, at 1-9 tokens (decode, the tile tails) and 37 (more
-  // than one token chunk), for row lengths with a partial last chunk of groups (q4_0, q5_0: 11 blocks; q4_k:
-  // 6 and 9 super-blocks) and Qwen2.5-0.5B's 896. Extreme rows too: every code 15 (q5_0: 31; q4_k's
+  // than one token chunk), for row lengths with a partial last chunk of groups (q4_0, q5_0, q8_0: 11 blocks; q4_k:
+  // 6 and 9 super-blocks) and Qwen2.5-0.5B's 896 (q8_0: Gemma 3's 640). Extreme rows too: every code 15 (q5_0: 31; q8_0: -128; q4_k's
   // scales and mins 63), the largest int16 sums of the kernels' four-register adds, against activations of +-127.
   Rng rng(29);
   EXPECT_FALSE(GgmlQuadSupported(GgmlType::kQ6_K));
   EXPECT_EQ(GgmlQuadBytes(GgmlType::kQ4_0, 512), 4 * *formats::GgmlRowBytes(GgmlType::kQ4_0, 512));
   const std::pair<GgmlType, std::vector<int64_t>> cases[] = {{GgmlType::kQ4_0, {352, 896}},
                                                               {GgmlType::kQ5_0, {352, 896}},
+                                                              {GgmlType::kQ8_0, {352, 640}},
                                                               {GgmlType::kQ4_K, {1536, 2304}}};
   for (const auto& [type, lengths] : cases) {
     ASSERT_TRUE(GgmlQuadSupported(type));
@@ -294,6 +295,9 @@ TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
         std::vector<uint8_t> row = RandomGgmlRow(type, cols, rng);
         if (r == 5 && type == GgmlType::kQ4_0) {
           for (int64_t b = 0; b < cols / 32; ++b) std::memset(row.data() + b * 18 + 2, 0xff, 16);
+        }
+        if (r == 5 && type == GgmlType::kQ8_0) {
+          for (int64_t b = 0; b < cols / 32; ++b) std::memset(row.data() + b * 34 + 2, 0x80, 32);  // -128
         }
         if (r == 5 && type == GgmlType::kQ5_0) {
           for (int64_t b = 0; b < cols / 32; ++b) std::memset(row.data() + b * 22 + 2, 0xff, 20);
