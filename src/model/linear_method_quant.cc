@@ -339,7 +339,7 @@ struct GgmlBlockLayer : LinearLayer {
   // The integer path of a kernels::GgmlQuadSupported type: rows [0, 4 * nquads) repacked once at load
   // into quads (quad q at quads + q * quad_bytes, 64-byte aligned in quad_buf); the rows after them
   // are read from `bytes`.
-  std::vector<uint8_t> quad_buf;
+  std::unique_ptr<uint8_t[]> quad_buf;  // not zero-filled: the packing writes every byte it uses
   const uint8_t* quads = nullptr;
   int64_t nquads = 0, quad_bytes = 0;
 };
@@ -532,14 +532,26 @@ class GgmlMethod : public QuantMethodBase {
       // rows are then let go (when they are a file's), so the layer is resident once.
       l->nquads = l->out_features / 4;
       l->quad_bytes = kernels::GgmlQuadBytes(t->type, l->in_features);
-      l->quad_buf.resize(static_cast<size_t>(l->nquads * l->quad_bytes + 64));
-      uint8_t* base = l->quad_buf.data() + (64 - reinterpret_cast<uintptr_t>(l->quad_buf.data()) % 64) % 64;
-      for (int64_t q = 0; q < l->nquads; ++q) {
-        kernels::GgmlPackQuad(t->type, t->bytes.data() + static_cast<size_t>(4 * q) * l->row_bytes, l->row_bytes,
-                              l->in_features, base + q * l->quad_bytes);
+      // Uninitialised (new[], not a vector): its pages are touched only as the packing fills them.
+      l->quad_buf.reset(new uint8_t[static_cast<size_t>(l->nquads * l->quad_bytes + 64)]);
+      uint8_t* base = l->quad_buf.get() + (64 - reinterpret_cast<uintptr_t>(l->quad_buf.get()) % 64) % 64;
+      // The source pages go as the packing passes them (about every MB), so that a large tensor (Gemma
+      // 3's 178 MB tied head) is not resident twice at the peak; the whole span once more at the end
+      // for the pages that straddled two steps.
+      const size_t quad_src = 4 * l->row_bytes;
+      const int64_t step = std::max<int64_t>(1, static_cast<int64_t>((size_t{1} << 20) / quad_src));
+      for (int64_t q0 = 0; q0 < l->nquads; q0 += step) {
+        const int64_t q1 = std::min(l->nquads, q0 + step);
+        for (int64_t q = q0; q < q1; ++q) {
+          kernels::GgmlPackQuad(t->type, t->bytes.data() + static_cast<size_t>(q) * quad_src, l->row_bytes,
+                                l->in_features, base + q * l->quad_bytes);
+        }
+        if (t->file_mapped) {
+          io::ReleasePages(t->bytes.subspan(static_cast<size_t>(q0) * quad_src, static_cast<size_t>(q1 - q0) * quad_src));
+        }
       }
       l->quads = base;
-      if (t->file_mapped) io::ReleasePages(t->bytes.subspan(0, static_cast<size_t>(4 * l->nquads) * l->row_bytes));
+      if (t->file_mapped) io::ReleasePages(t->bytes.subspan(0, static_cast<size_t>(l->nquads) * quad_src));
     }
     if (allow_bias) QF_TRY(ReadBias(prefix, tensors, l->out_features, &l->bias));
     return std::unique_ptr<LinearLayer>(std::move(l));
