@@ -855,23 +855,15 @@ void QuadTokens(const uint8_t* quad, int64_t ng, const Q8Activations& x, int64_t
     default: break;
   }
 }
-template <int TT>
-struct Q4_0Quad {
-  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT, LegacyQuad::kQ4>(q, ng, x, t, y, ldy);
-  }
-};
-template <int TT>
-struct Q5_0Quad {
-  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT, LegacyQuad::kQ5>(q, ng, x, t, y, ldy);
-  }
-};
-template <int TT>
-struct Q8_0Quad {
-  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-    Q4_0QuadTile<TT, LegacyQuad::kQ8>(q, ng, x, t, y, ldy);
-  }
+// The kernels as QuadTokens' tile parameter.
+template <LegacyQuad kKind>
+struct LegacyQuadOf {
+  template <int TT>
+  struct Tile {
+    static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
+      Q4_0QuadTile<TT, kKind>(q, ng, x, t, y, ldy);
+    }
+  };
 };
 template <int TT>
 struct Q4_KQuad {
@@ -892,11 +884,11 @@ void DotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, cons
       if (k4) {
         QuadTokens<Q4_KQuad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else if (q5) {
-        QuadTokens<Q5_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+        QuadTokens<LegacyQuadOf<LegacyQuad::kQ5>::Tile>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else if (q8) {
-        QuadTokens<Q8_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+        QuadTokens<LegacyQuadOf<LegacyQuad::kQ8>::Tile>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else {
-        QuadTokens<Q4_0Quad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+        QuadTokens<LegacyQuadOf<LegacyQuad::kQ4>::Tile>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       }
     }
   }
