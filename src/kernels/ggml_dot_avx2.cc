@@ -649,7 +649,7 @@ inline __attribute__((always_inline)) __m256i Bcast8(const int8_t* p) {
 // already reach 2 * 128 * 127), no offset.
 enum class LegacyQuad { kQ4, kQ5, kQ8 };
 template <int TT, LegacyQuad kKind>
-void Q4_0QuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
+void LegacyQuadTile(const uint8_t* quad, int64_t nb, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   // q5_0: register k (codes 8k..8k+7 of each row) takes byte k of each row's qh word, spread to the
   // row's 8 bytes, and tests bit m in byte m.
@@ -861,7 +861,7 @@ struct LegacyQuadOf {
   template <int TT>
   struct Tile {
     static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
-      Q4_0QuadTile<TT, kKind>(q, ng, x, t, y, ldy);
+      LegacyQuadTile<TT, kKind>(q, ng, x, t, y, ldy);
     }
   };
 };
