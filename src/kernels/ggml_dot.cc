@@ -69,7 +69,7 @@ void QuantizeQ8Groups(const float* x, int64_t tokens, int64_t ldx, int64_t cols,
 }  // namespace ref
 
 Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
-                         std::span<uint8_t> scratch) {
+                         std::span<uint8_t> scratch, bool unsigned_view) {
   assert(group_blocks >= 1 && cols % (kQ8Block * group_blocks) == 0);
   assert(static_cast<int64_t>(scratch.size()) >= Q8ActivationBytes(tokens, cols));
   const int64_t blocks = cols / kQ8Block;
@@ -78,7 +78,7 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
   auto* s = reinterpret_cast<int32_t*>(scratch.data() + Align64(tokens * cols) + Align64(tokens * blocks * 4));
   GgmlDotKernels().quantize(x, tokens, ldx, cols, group_blocks, q, d, s);
   Q8Activations a{tokens, cols, blocks, group_blocks, q, d, s};
-  if (tokens > kGgmlDotFusedTokens) {  // the prefill kernels' unsigned view
+  if (unsigned_view && tokens > kGgmlDotFusedTokens) {  // the prefill panels' unsigned view
     auto* qu = scratch.data() + Align64(tokens * cols) + 2 * Align64(tokens * blocks * 4);
     for (int64_t i = 0; i < tokens * cols; ++i) qu[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;
     a.qu = qu;

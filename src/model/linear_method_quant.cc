@@ -406,7 +406,10 @@ class GgmlInt8Method : public LinearMethod {
     const int64_t in = l.in_features;
     thread_local std::vector<uint8_t> xbuf;
     xbuf.resize(static_cast<size_t>(kernels::Q8ActivationBytes(x.rows, in)));
-    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type), xbuf);
+    // Quads need no unsigned view of the activations; only rows outside them (dot_rows) do.
+    const bool rows_outside_quads = l.out_features > 4 * l.nquads;
+    const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type),
+                                                         xbuf, rows_outside_quads);
     if (l.nquads > 0) return ApplyQuads(l, a, y, pool);
     if (x.rows <= kernels::kGgmlDotFusedTokens) {
       // Decode reads each weight once: a few long runs of rows per thread keep the hardware
