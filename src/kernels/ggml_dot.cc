@@ -30,7 +30,7 @@ const char* GgmlDotSupportedNames() { return "q8_0, q4_0, q5_0, q4_k, q6_k"; }
 
 int64_t Q8ActivationBytes(int64_t tokens, int64_t cols) {
   const int64_t blocks = cols / kQ8Block;
-  return Align64(tokens * cols) * 2 + Align64(tokens * blocks * 4) * 2;
+  return Align64(tokens * cols) * 2 + Align64(tokens * blocks * 4) * 2 + Align64(tokens * (cols / 16) * 2);
 }
 
 int GgmlDotGroupBlocks(formats::GgmlType type) {
@@ -83,6 +83,15 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
     for (int64_t i = 0; i < tokens * cols; ++i) qu[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;
     a.qu = qu;
   }
+  if (group_blocks == 8) {  // the q6_k quads' 16-value sums
+    auto* s16 = reinterpret_cast<int16_t*>(scratch.data() + 2 * Align64(tokens * cols) + 2 * Align64(tokens * blocks * 4));
+    for (int64_t i = 0; i < tokens * cols / 16; ++i) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += q[16 * i + j];
+      s16[i] = static_cast<int16_t>(sum);
+    }
+    a.sum16 = s16;
+  }
   return a;
 }
 
@@ -112,18 +121,19 @@ CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch) {
 
 bool GgmlQuadSupported(formats::GgmlType type) {
   return type == formats::GgmlType::kQ4_0 || type == formats::GgmlType::kQ5_0 || type == formats::GgmlType::kQ8_0 ||
-         type == formats::GgmlType::kQ4_K;
+         type == formats::GgmlType::kQ4_K || type == formats::GgmlType::kQ6_K;
 }
 
 namespace {
-// Quads are chunks of up to 8 groups (q4_0, q5_0, q8_0: 32-blocks; q4_k: 256-element super-blocks); a chunk
-// holds each group's interleaved code bytes (and for q4_k its unpacked scales and mins), then (q5_0)
-// the high bits and the four rows' f16 scales, 8 per row (q4_k: d, then dmin).
+// Quads are chunks of up to 8 groups (q4_0, q5_0, q8_0: 32-blocks; q4_k, q6_k: 256-element super-blocks); a
+// chunk holds each group's interleaved code bytes (and for q4_k its unpacked scales and mins, for q6_k its
+// scales), then (q5_0) the high bits and the four rows' f16 scales, 8 per row (q4_k: d, then dmin).
 struct QuadGeom {
   int64_t group_cols, group_bytes, tail_bytes, row_group_bytes;
 };
 QuadGeom QuadGeometry(formats::GgmlType type) {
   if (type == formats::GgmlType::kQ4_K) return {256, 512 + 32 + 32, 128, 144};
+  if (type == formats::GgmlType::kQ6_K) return {256, 768 + 64, 64, 210};
   if (type == formats::GgmlType::kQ5_0) return {32, 64, 128 + 64, 22};
   if (type == formats::GgmlType::kQ8_0) return {32, 128, 64, 34};
   return {32, 64, 64, formats::kQ4_0BlockBytes};
@@ -165,11 +175,16 @@ int64_t GgmlQuadBytes(formats::GgmlType type, int64_t cols) {
 //   q4_k: group j = for each pair p of 32-blocks (0..3) and c (0..3), 32 bytes at 128 p + 32 c:
 //         [r0 r1 r2 r3 qs bytes 32 p + 8 c .. + 8]; at 512: the 6-bit scales as bytes [sub-block][row];
 //         at 544: the mins as bytes [row][sub-block]; scales: row i's 8 f16 d at 16 i, dmin at 64 + 16 i.
+//   q6_k: group j = for c = 0..23, 32 bytes at 32 c: [r0 r1 r2 r3 bytes 8 c .. 8 c + 7 of ql, then qh] (the
+//         super-block's first 192 bytes: ql chunks at 0-511, qh chunks at 512-767); at 768, per pair m
+//         of 16-value sub-blocks (0..7), 8 bytes: [r0 r1 r2 r3 int8 scales 2 m, 2 m + 1]; scales: row
+//         i's 8 f16 d at 16 i.
 void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, int64_t cols, uint8_t* dst) {
   const QuadGeom g = QuadGeometry(type);
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0);
   const int64_t ng = cols / g.group_cols;
   const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0, q8 = type == formats::GgmlType::kQ8_0;
+  const bool k6 = type == formats::GgmlType::kQ6_K;
   uint8_t* o = dst;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -182,6 +197,12 @@ void GgmlPackQuad(formats::GgmlType type, const uint8_t* row0, size_t stride, in
         if (q8) {
           for (int k = 0; k < 4; ++k) std::memcpy(gp + 32 * k + 8 * i, src + 2 + 8 * k, 8);
           std::memcpy(tail + 16 * i + 2 * j, src, 2);
+          continue;
+        }
+        if (k6) {
+          for (int c = 0; c < 24; ++c) std::memcpy(gp + 32 * c + 8 * i, src + 8 * c, 8);
+          for (int m = 0; m < 8; ++m) std::memcpy(gp + 768 + 8 * m + 2 * i, src + 192 + 2 * m, 2);
+          std::memcpy(tail + 16 * i + 2 * j, src + 208, 2);
           continue;
         }
         if (!k4) {
@@ -214,6 +235,7 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
   assert(GgmlQuadSupported(type) && cols % g.group_cols == 0 && i >= 0 && i < 4);
   const int64_t ng = cols / g.group_cols;
   const bool k4 = type == formats::GgmlType::kQ4_K, q5 = type == formats::GgmlType::kQ5_0, q8 = type == formats::GgmlType::kQ8_0;
+  const bool k6 = type == formats::GgmlType::kQ6_K;
   const uint8_t* o = quad;
   for (int64_t c0 = 0; c0 < ng; c0 += kQuadChunkGroups) {
     const int64_t n = std::min(kQuadChunkGroups, ng - c0);
@@ -224,6 +246,12 @@ void GgmlUnpackQuadRow(formats::GgmlType type, const uint8_t* quad, int i, int64
       if (q8) {
         std::memcpy(dst, tail + 16 * i + 2 * j, 2);
         for (int k = 0; k < 4; ++k) std::memcpy(dst + 2 + 8 * k, gp + 32 * k + 8 * i, 8);
+        continue;
+      }
+      if (k6) {
+        for (int c = 0; c < 24; ++c) std::memcpy(dst + 8 * c, gp + 32 * c + 8 * i, 8);
+        for (int m = 0; m < 8; ++m) std::memcpy(dst + 192 + 2 * m, gp + 768 + 8 * m + 2 * i, 2);
+        std::memcpy(dst + 208, tail + 16 * i + 2 * j, 2);
         continue;
       }
       if (!k4) {

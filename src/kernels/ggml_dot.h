@@ -63,6 +63,9 @@ struct Q8Activations {
   // [tokens, cols]: q + 128 as unsigned bytes (QuantizeQ8 adds it above kGgmlDotFusedTokens tokens, for
   // the prefill kernels; nullptr otherwise).
   const uint8_t* qu = nullptr;
+  // [tokens, cols / 16]: code sum of each 16 values (group_blocks 8 only, else nullptr): the q6_k quads'
+  // offset term (exact: |sum| <= 16 * 127).
+  const int16_t* sum16 = nullptr;
 };
 // Bytes of scratch QuantizeQ8 needs.
 int64_t Q8ActivationBytes(int64_t tokens, int64_t cols);
@@ -91,12 +94,13 @@ int64_t CanonRowBytes(int64_t cols);
 // Lays a CanonRow for `cols` over `scratch` (>= CanonRowBytes(cols), 4-byte aligned; asserted).
 CanonRow MakeCanonRow(int64_t cols, std::span<uint8_t> scratch);
 
-// ---- Four rows repacked once (q4_0, q5_0, q8_0, q4_k): the layout a layer keeps for the integer path ----
+// ---- Four rows repacked once (q4_0, q5_0, q8_0, q4_k, q6_k): the layout a layer keeps for the integer path ----
 // Four consecutive rows of one type interleaved so that one 32-byte load holds the same 8 code bytes
 // of all four rows, in chunks of up to 8 scale groups (32-blocks; q4_k: super-blocks): each
-// group's interleaved code bytes (q5_0: then its high bits; q4_k: its 6-bit scales and mins as bytes), then the
-// four rows' f16 scales of the chunk (exact layouts in ggml_dot.cc). The same bytes as the rows (q4_0, q5_0, q8_0:
-// exactly their size in whole chunks; q4_k: +128 bytes per chunk, 3-4%), read as one stream; a
+// group's interleaved code bytes (q5_0: then its high bits; q4_k: its 6-bit scales and mins as bytes; q6_k: its
+// low and high code bits, then its int8 scales), then the four rows' f16 scales of the chunk (exact layouts in
+// ggml_dot.cc). The same bytes as the rows (q4_0, q5_0, q8_0, q6_k: exactly their size in whole chunks; q4_k:
+// +128 bytes per chunk, 3-4%), read as one stream; a
 // kernel decodes each group once for the four rows, whose int16 sums then share the wide multiplies.
 // Whether `type` has this layout here.
 bool GgmlQuadSupported(formats::GgmlType type);

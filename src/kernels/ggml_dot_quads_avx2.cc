@@ -1,4 +1,4 @@
-// AVX2 kernels over GGML rows repacked four at a time (quads, ggml_dot.h): q4_0, q5_0, q8_0 and q4_k,
+// AVX2 kernels over GGML rows repacked four at a time (quads, ggml_dot.h): q4_0, q5_0, q8_0, q4_k and q6_k,
 // decode and prefill, with dot_raw's bits for each row.
 #include <immintrin.h>
 
@@ -240,6 +240,107 @@ void Q4_KQuadTile(const uint8_t* quad, int64_t nsb, const Q8Activations& x, int6
   QuadStore<TT>(acc, t0, y, ldy);
 }
 
+// q6_k quads: per super-block, 32-block b (half h = b / 4, k = b % 4 of dequantize_row_q6_K) of the four
+// rows is four registers of 8 codes each: the low (k < 2) or high nibbles of the ql chunks 8 h + 4 (k & 1) + c
+// with bits 2 k, 2 k + 1 of the qh chunks 4 h + c as bits 4, 5: unsigned codes u = code + 32 (0..63).
+// maddubs(u, x) per register, two registers' int16 sums added (|sum| <= 2 * 2 * 63 * 127 < 2^15) and one
+// madd with each sub-block's lane scales (the rows' signed scales in int16 lanes, spread from the stored
+// bytes). The offset 32 * sum over sub-blocks s of scale_s * (the token's 16-value code sum s) is four madds
+// of the scales (int16) with the sums (x.sum16) per super-block, taken off the group's integer sum. Then
+// the transpose and float steps of Q4_KQuadTile without a min term: dot_raw's bits for each row.
+template <int TT>
+void Q6_KQuadTile(const uint8_t* quad, int64_t nsb, const Q8Activations& x, int64_t t0, float* y, int64_t ldy) {
+  const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+  // Row i's scale of sub-block 2 m (+ 1: byte 2 i + 1) of the pair's 8 broadcast bytes into the high byte of
+  // int16 lanes 4 i .. 4 i + 3 (an arithmetic shift by 8 then sign-extends it).
+  const __m256i spread_a = _mm256_setr_epi8(-1, 0, -1, 0, -1, 0, -1, 0, -1, 2, -1, 2, -1, 2, -1, 2, -1, 4, -1, 4, -1, 4, -1,
+                                            4, -1, 6, -1, 6, -1, 6, -1, 6);
+  const __m256i spread_b = _mm256_add_epi8(spread_a, _mm256_set1_epi16(0x0100));
+  // The offset's sums: [sums 4 kk, 4 kk + 1] in each of the low half's four dword pairs, [4 kk + 2, 4 kk + 3] in the high's.
+  __m256i pick[4];
+  for (int kk = 0; kk < 4; ++kk) pick[kk] = _mm256_setr_epi32(2 * kk, 2 * kk, 2 * kk, 2 * kk, 2 * kk + 1, 2 * kk + 1, 2 * kk + 1, 2 * kk + 1);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const int8_t* xq[TT];
+  const float* xd[TT];
+  const int32_t* xs[TT];
+  const int16_t* x16[TT];
+  __m256 acc[4][TT];
+  QuadStart<TT>(x, t0, xq, xd, xs, acc);
+  for (int t = 0; t < TT; ++t) x16[t] = x.sum16 + (t0 + t) * (x.cols / 16);
+  const uint8_t* p = quad;
+  for (int64_t s0 = 0; s0 < nsb; s0 += 8) {
+    const int n = nsb - s0 < 8 ? static_cast<int>(nsb - s0) : 8;
+    __m256i gi[TT][8];
+#pragma GCC unroll 1
+    for (int j = 0; j < 8; ++j) {
+      if (j >= n) {
+        for (int t = 0; t < TT; ++t) gi[t][j] = _mm256_setzero_si256();
+        continue;
+      }
+      const uint8_t* g = p + 832 * j;
+      PrefetchLines(g, 832);
+      const int64_t b0 = (s0 + j) * 8;  // the super-block's first 32-block
+      __m256i lanes[TT];
+      for (int t = 0; t < TT; ++t) lanes[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int b = 0; b < 8; ++b) {
+        const int h = b / 4, k = b % 4;
+        const uint8_t* ql = g + 32 * (8 * h + 4 * (k & 1));
+        const uint8_t* qh = g + 512 + 128 * h;
+        __m256i u[4];
+        for (int c = 0; c < 4; ++c) {
+          const __m256i l = Load32(ql + 32 * c), hb = Load32(qh + 32 * c);
+          const __m256i lo = _mm256_and_si256(k < 2 ? l : _mm256_srli_epi16(l, 4), m4);
+          const __m256i hs = k == 0 ? _mm256_slli_epi16(hb, 4)
+                             : k == 1 ? _mm256_slli_epi16(hb, 2)
+                             : k == 2 ? hb
+                                      : _mm256_srli_epi16(hb, 2);
+          u[c] = _mm256_or_si256(lo, _mm256_and_si256(hs, m30));
+        }
+        int64_t pair;
+        __builtin_memcpy(&pair, g + 768 + 8 * b, 8);
+        const __m256i bc = _mm256_set1_epi64x(pair);
+        const __m256i la = _mm256_srai_epi16(_mm256_shuffle_epi8(bc, spread_a), 8);
+        const __m256i lb = _mm256_srai_epi16(_mm256_shuffle_epi8(bc, spread_b), 8);
+        for (int t = 0; t < TT; ++t) {
+          const int8_t* xb = xq[t] + (b0 + b) * kQ8Block;
+          const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(u[0], Bcast8(xb)), _mm256_maddubs_epi16(u[1], Bcast8(xb + 8)));
+          const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(u[2], Bcast8(xb + 16)), _mm256_maddubs_epi16(u[3], Bcast8(xb + 24)));
+          lanes[t] = _mm256_add_epi32(lanes[t], _mm256_add_epi32(_mm256_madd_epi16(s01, la), _mm256_madd_epi16(s23, lb)));
+        }
+      }
+      // The scales as int16, pairs 2 kk and 2 kk + 1: [r0 (s, s + 1) r1 r2 r3 | the next pair's].
+      __m256i sc[4];
+      for (int kk = 0; kk < 4; ++kk) sc[kk] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 768 + 16 * kk)));
+      for (int t = 0; t < TT; ++t) {
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x16[t] + (s0 + j) * 16));
+        __m256i off = _mm256_setzero_si256();
+        for (int kk = 0; kk < 4; ++kk) off = _mm256_add_epi32(off, _mm256_madd_epi16(sc[kk], _mm256_permutevar8x32_epi32(sums, pick[kk])));
+        // [r0 r1 r2 r3 | r0 r1 r2 r3] -> [r0 r0 r1 r1 r2 r2 r3 r3], times 32.
+        gi[t][j] = _mm256_sub_epi32(lanes[t], _mm256_slli_epi32(_mm256_permutevar8x32_epi32(off, order), 5));
+      }
+    }
+    const uint8_t* sc = p + 832 * n;
+    PrefetchLines(sc, 64);
+    __m256 wd[4];
+    for (int i = 0; i < 4; ++i) wd[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16 * i)));
+    for (int t = 0; t < TT; ++t) {
+      float xg[8];
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) xg[j] = j < n ? xd[t][(s0 + j) * 8] : 0.0f;
+      const __m256 xdv = _mm256_setr_ps(xg[0], xg[1], xg[2], xg[3], xg[4], xg[5], xg[6], xg[7]);
+      __m256i tr[8];
+      Transpose8(gi[t], tr);
+      for (int i = 0; i < 4; ++i) {
+        const __m256i isum = _mm256_add_epi32(tr[2 * i], tr[2 * i + 1]);
+        acc[i][t] = _mm256_fmadd_ps(_mm256_mul_ps(wd[i], xdv), _mm256_cvtepi32_ps(isum), acc[i][t]);
+      }
+    }
+    p += 832 * n + 64;
+  }
+  QuadStore<TT>(acc, t0, y, ldy);
+}
+
 // Tokens [t0, t1) of one quad, four at a time.
 template <template <int> class Tile>
 void QuadTokens(const uint8_t* quad, int64_t ng, const Q8Activations& x, int64_t t0, int64_t t1, float* y, int64_t ldy) {
@@ -268,6 +369,12 @@ struct Q4_KQuad {
     Q4_KQuadTile<TT>(q, ng, x, t, y, ldy);
   }
 };
+template <int TT>
+struct Q6_KQuad {
+  static void Run(const uint8_t* q, int64_t ng, const Q8Activations& x, int64_t t, float* y, int64_t ldy) {
+    Q6_KQuadTile<TT>(q, ng, x, t, y, ldy);
+  }
+};
 
 }  // namespace
 
@@ -275,13 +382,17 @@ void DotQuads(formats::GgmlType type, const uint8_t* quads, int64_t nquads, cons
               int64_t ldy) {
   using formats::GgmlType;
   const bool k4 = type == GgmlType::kQ4_K, q5 = type == GgmlType::kQ5_0, q8 = type == GgmlType::kQ8_0;
-  assert((k4 || q5 || q8 || type == GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
-  const int64_t qb = GgmlQuadBytes(type, x.cols), ng = k4 ? x.blocks / 8 : x.blocks;
+  const bool k6 = type == GgmlType::kQ6_K;
+  assert((k4 || k6 || q5 || q8 || type == GgmlType::kQ4_0) && x.group_blocks == GgmlDotGroupBlocks(type));
+  assert(!k6 || x.sum16 != nullptr);
+  const int64_t qb = GgmlQuadBytes(type, x.cols), ng = k4 || k6 ? x.blocks / 8 : x.blocks;
   for (int64_t t0 = 0; t0 < x.tokens; t0 += kTokenChunk) {
     const int64_t t1 = std::min(x.tokens, t0 + kTokenChunk);
     for (int64_t q = 0; q < nquads; ++q) {
       if (k4) {
         QuadTokens<Q4_KQuad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
+      } else if (k6) {
+        QuadTokens<Q6_KQuad>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else if (q5) {
         QuadTokens<LegacyQuadOf<LegacyQuad::kQ5>::Tile>(quads + q * qb, ng, x, t0, t1, y + 4 * q, ldy);
       } else if (q8) {

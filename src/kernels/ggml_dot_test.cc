@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -270,19 +271,22 @@ TEST(GgmlDot, RowPanelsGiveEachRowsBits) {
 }
 
 TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
-  // Four rows packed once (q4_0, q5_0, q8_0, q4_k): the layout holds the rows' bytes (unpacking gives them back;
+  // Four rows packed once (q4_0, q5_0, q8_0, q4_k, q6_k): the layout holds the rows' bytes (unpacking gives them back;
   // q4_0 rows of whole 8-block chunks take exactly the rows' size); dot_quads over 1-3 quads equals
   // dot_raw on each row bit for bit, on every ISA, at 1-9 tokens (decode, the tile tails) and 37 (more
   // than one token chunk), for row lengths with a partial last chunk of groups (q4_0, q5_0, q8_0: 11 blocks; q4_k:
   // 6 and 9 super-blocks) and Qwen2.5-0.5B's 896 (q8_0: Gemma 3's 640). Extreme rows too: every code 15 (q5_0: 31; q8_0: -128; q4_k's
-  // scales and mins 63), the largest int16 sums of the kernels' four-register adds, against activations of +-127.
+  // scales and mins 63; q6_k: 63 with scales -128, and 0 (code -32) with scales -128 in the next row), the largest
+  // int16 sums of the kernels' register adds, against activations of +-127.
   Rng rng(29);
-  EXPECT_FALSE(GgmlQuadSupported(GgmlType::kQ6_K));
+  EXPECT_FALSE(GgmlQuadSupported(GgmlType::kQ4_1));
   EXPECT_EQ(GgmlQuadBytes(GgmlType::kQ4_0, 512), 4 * *formats::GgmlRowBytes(GgmlType::kQ4_0, 512));
+  EXPECT_EQ(GgmlQuadBytes(GgmlType::kQ6_K, 2048), 4 * *formats::GgmlRowBytes(GgmlType::kQ6_K, 2048));
   const std::pair<GgmlType, std::vector<int64_t>> cases[] = {{GgmlType::kQ4_0, {352, 896}},
                                                               {GgmlType::kQ5_0, {352, 896}},
                                                               {GgmlType::kQ8_0, {352, 640}},
-                                                              {GgmlType::kQ4_K, {1536, 2304}}};
+                                                              {GgmlType::kQ4_K, {1536, 2304}},
+                                                              {GgmlType::kQ6_K, {1536, 2304}}};
   for (const auto& [type, lengths] : cases) {
     ASSERT_TRUE(GgmlQuadSupported(type));
     for (int64_t cols : lengths) {
@@ -305,6 +309,12 @@ TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
         if (r == 5 && type == GgmlType::kQ4_K) {
           for (int64_t sb = 0; sb < cols / 256; ++sb) std::memset(row.data() + sb * 144 + 4, 0xff, 140);
         }
+        if ((r == 5 || r == 6) && type == GgmlType::kQ6_K) {
+          for (int64_t sb = 0; sb < cols / 256; ++sb) {
+            std::memset(row.data() + sb * 210, r == 5 ? 0xff : 0x00, 192);
+            std::memset(row.data() + sb * 210 + 192, 0x80, 16);
+          }
+        }
         rows.insert(rows.end(), row.begin(), row.end());
       }
       std::vector<uint8_t> quads(static_cast<size_t>(nq * qb), 0xcd);
@@ -320,6 +330,9 @@ TEST(GgmlDot, QuadsRoundTripAndGiveEachRowsBits) {
         std::vector<float> x(tokens * cols);
         for (auto& v : x) v = static_cast<float>(rng.Gaussian());
         for (int64_t j = 0; j < cols; ++j) x[j] = j % 2 ? 1.0f : -1.0f;  // token 0: codes +-127
+        for (int64_t t = 1; t < std::min<int64_t>(tokens, 3); ++t) {
+          for (int64_t j = 0; j < cols; ++j) x[t * cols + j] = t == 1 ? 1.0f : -1.0f;  // every code 127, then -127
+        }
         std::vector<uint8_t> s(static_cast<size_t>(Q8ActivationBytes(tokens, cols)));
         const Q8Activations a = QuantizeQ8(x.data(), tokens, cols, cols, GgmlDotGroupBlocks(type), s);
         const int64_t ld = 4 * nq + 1;
