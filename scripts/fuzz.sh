@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes qforge's loaders with libFuzzer under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    SECONDS per target (default 60); all targets by default
+#   QFORGE_FUZZ_PARALLEL=N runs N targets at a time (default 1).
 # Builds the "fuzz" preset (clang-14), makes seed corpora from ../shared/models (and models/ when
 # scripts/get-models.sh has fetched the real models), runs each target for SECONDS, and prints a
 # Markdown table: executions, coverage (edges), corpus size and crashes per target. The growing corpus
@@ -34,11 +35,11 @@ fi
 fuzz/make_seeds.sh "$S" "$SHARED" "$Q" "${real[@]}"
 
 # ---- run ----
-echo "| target | seconds | executions | coverage (edges) | features | corpus | crashes |"
-echo "|---|---|---|---|---|---|---|"
-status=0
-for t in "${TARGETS[@]}"; do
-  log="$B/fuzz_$t.log"
+# QFORGE_FUZZ_PARALLEL targets at a time (default 1; one core each): each writes its table row and exit
+# status beside its log, and the rows are printed in target order at the end.
+parallel="${QFORGE_FUZZ_PARALLEL:-1}"
+run_target() {
+  local t=$1 log="$B/fuzz_$1.log" before after rc execs cov ft corpus crashes
   before=$(ls "$B/crashes" | grep -c "^$t-" || true)
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -52,11 +53,24 @@ for t in "${TARGETS[@]}"; do
   ft=$(grep -oE '(DONE|pulse|NEW|REDUCE|INITED) +cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | awk '{print $5}')
   corpus=$(ls "$B/corpus/$t" | wc -l)
   crashes=$((after - before))
-  echo "| $t | $SECONDS_PER | ${execs:-?} | ${cov:-?} | ${ft:-?} | $corpus | $crashes |"
-  if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then
+  echo "| $t | $SECONDS_PER | ${execs:-?} | ${cov:-?} | ${ft:-?} | $corpus | $crashes |" > "$B/row_$t.md"
+  if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then echo 1 > "$B/rc_$t"; else echo 0 > "$B/rc_$t"; fi
+}
+for t in "${TARGETS[@]}"; do
+  rm -f "$B/row_$t.md" "$B/rc_$t"
+  run_target "$t" &
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+done
+wait
+echo "| target | seconds | executions | coverage (edges) | features | corpus | crashes |"
+echo "|---|---|---|---|---|---|---|"
+status=0
+for t in "${TARGETS[@]}"; do
+  cat "$B/row_$t.md"
+  if [ "$(cat "$B/rc_$t" 2>/dev/null || echo 1)" != 0 ]; then
     status=1
-    echo "fuzz: $t failed (exit $rc); log $log:" >&2
-    grep -E "ERROR|SUMMARY|runtime error|#[0-9]+ 0x" "$log" | head -20 >&2
+    echo "fuzz: $t failed; log $B/fuzz_$t.log:" >&2
+    grep -E "ERROR|SUMMARY|runtime error|#[0-9]+ 0x" "$B/fuzz_$t.log" | head -20 >&2
   fi
 done
 exit $status
