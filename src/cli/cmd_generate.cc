@@ -34,7 +34,7 @@ struct GenerateArgs {
 int RunGenerate(const CLI::App& app, const GenerateArgs& a) {
   auto loaded = model::LoadModel(a.model, {.ggml_matmul = a.matmul, .ggml_matmul_must_apply = a.matmul_given});
   if (!loaded.ok()) return ReportError(app, loaded.error());
-  auto tok = io::LoadTokenizerForModel(a.model, a.tokenizer);
+  auto tok = io::LoadTokenizerForModel(*loaded->source, a.tokenizer);
   if (!tok.ok()) return ReportError(app, tok.error());
   const io::Tokenizer& t = **tok;
   // An empty prompt starts from BOS alone; otherwise BOS as the vocabulary adds it.

@@ -28,7 +28,7 @@ int RunPpl(const CLI::App& app, const PplArgs& a) {
   if (!text.ok()) return ReportError(app, text.error());
   auto loaded = model::LoadModel(a.model, {.ggml_matmul = a.matmul});
   if (!loaded.ok()) return ReportError(app, loaded.error());
-  auto tok = io::LoadTokenizerForModel(a.model, a.tokenizer);
+  auto tok = io::LoadTokenizerForModel(*loaded->source, a.tokenizer);
   if (!tok.ok()) return ReportError(app, tok.error());
   ThreadPool pool(a.threads);
   eval::PplOptions opt{.ctx = a.ctx, .protocol = a.protocol, .max_chunks = a.max_chunks, .kv_cache = a.kv_cache};

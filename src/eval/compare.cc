@@ -645,9 +645,10 @@ Result<CompareResult> Compare(const CompareOptions& options, const CompareProgre
         if (rows[i].is_null() || rows[i].value("status", "") != "ok") continue;
         const fs::path model = ModelPathOf(o, configs[i]);
         auto loaded = model::LoadModel(model);
-        auto tok = io::LoadTokenizerForModel(model, o.eval.tokenizer);
+        if (!loaded.ok()) continue;
+        auto tok = io::LoadTokenizerForModel(*loaded->source, o.eval.tokenizer);
         auto text = ReadTextLikeLlamaCpp(o.eval.texts.front().string());
-        if (!loaded.ok() || !tok.ok() || !text.ok()) continue;
+        if (!tok.ok() || !text.ok()) continue;
         const std::vector<int32_t> ids = (*tok)->Encode(*text);
         auto sp = MeasureSpeed(*loaded->model, ids, o.eval.prompt_tokens, o.eval.gen_tokens, o.eval.reps, pool);
         if (!sp.ok()) continue;

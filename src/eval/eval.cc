@@ -153,7 +153,7 @@ Result<EvalReport> EvaluateModel(const std::filesystem::path& model_path, const 
 
   say(fmt::format("loading {}", model_path.string()));
   QF_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadModel(model_path, {.ggml_matmul = o.matmul}));
-  QF_ASSIGN_OR_RETURN(std::unique_ptr<io::Tokenizer> tok, io::LoadTokenizerForModel(model_path, o.tokenizer));
+  QF_ASSIGN_OR_RETURN(std::unique_ptr<io::Tokenizer> tok, io::LoadTokenizerForModel(*loaded.source, o.tokenizer));
   const model::LlamaModel& m = *loaded.model;
   const bool add_bos = tok->adds_bos() && tok->bos_id() >= 0;
   std::vector<std::vector<int32_t>> tokens;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
+#include "io/model_source.h"
 #include "io/tokenizer_bpe.h"
 #include "io/tokenizer_llama_spm.h"
 
@@ -178,6 +179,14 @@ Result<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const std::filesystem::
   }
   return MakeError("{}: cannot tell the tokenizer format (expected a directory, .gguf, .model, .json or .bin)",
                    p.string());
+}
+
+Result<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const ModelSource& source,
+                                                         const std::filesystem::path& tokenizer_path) {
+  if (tokenizer_path.empty() && source.gguf() != nullptr && source.path().extension() == ".gguf") {
+    return LoadGgufTokenizer(*source.gguf());
+  }
+  return LoadTokenizerForModel(source.path(), tokenizer_path);
 }
 
 }  // namespace qforge::io

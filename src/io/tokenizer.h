@@ -30,6 +30,7 @@
 namespace qforge::io {
 
 class GgufFile;
+class ModelSource;
 
 // Token attributes, numbered as GGUF's tokenizer.ggml.token_type (llama.cpp llama_token_type), which
 // follows SentencePiece's ModelProto.SentencePiece.Type.
@@ -146,6 +147,11 @@ Result<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::filesystem::path& 
 //                 read with the vocab size from the checkpoint header, or any of the above)
 // tokenizer_path, when not empty, is used instead of looking beside the model.
 Result<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const std::filesystem::path& model_path,
+                                                         const std::filesystem::path& tokenizer_path = {});
+// The same for a model already open as `source`: a *.gguf model's embedded vocabulary is read from the
+// open file rather than parsed a second time (Gemma 3's 262k-token vocabulary is ~80 MB of parsed
+// metadata, which a second parse would hold beside the loaded weights).
+Result<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const ModelSource& source,
                                                          const std::filesystem::path& tokenizer_path = {});
 
 }  // namespace qforge::io
