@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
+#include "io/model_source.h"
 #include "io/tokenizer.h"
 #include "testing/shared_data.h"
 
@@ -233,6 +234,29 @@ TEST(TokenizerGolden, Stories260KFragmentGguf) {
   const auto ids = tok->Encode(text);
   EXPECT_EQ(ids, ReferenceIds());
   EXPECT_EQ(tok->Decode(ids), text);
+}
+
+TEST(TokenizerGolden, OpenModelSourceGivesThePathsTokenizer) {
+  // A GGUF model's vocabulary read from the open source equals the one read by path (the reference ids);
+  // a HF directory and an explicit tokenizer path go through the path rules.
+  const std::string text = TinyStoriesLf();
+  auto gsrc = ModelSource::Open(SharedPath("models/stories260K/stories260K.gguf"));
+  ASSERT_TRUE(gsrc.ok()) << gsrc.error().message;
+  ASSERT_NE(gsrc->gguf(), nullptr);
+  auto from_source = Must(LoadTokenizerForModel(*gsrc));
+  auto from_path = Must(LoadTokenizerForModel(SharedPath("models/stories260K/stories260K.gguf")));
+  EXPECT_EQ(from_source->kind(), "gguf-llama");
+  EXPECT_EQ(from_path->kind(), "gguf-llama");
+  EXPECT_EQ(from_source->vocab_size(), 512);
+  EXPECT_EQ(from_source->adds_bos(), from_path->adds_bos());
+  EXPECT_EQ(from_source->Encode(text), ReferenceIds());
+  auto overridden = Must(LoadTokenizerForModel(*gsrc, SharedPath("models/stories260K/hf")));
+  EXPECT_EQ(overridden->kind(), "sentencepiece");
+  auto hsrc = ModelSource::Open(SharedPath("models/stories260K/hf"));
+  ASSERT_TRUE(hsrc.ok()) << hsrc.error().message;
+  auto hf = Must(LoadTokenizerForModel(*hsrc));
+  EXPECT_EQ(hf->kind(), "sentencepiece");
+  EXPECT_EQ(hf->Encode(text), ReferenceIds());
 }
 
 TEST(TokenizerGolden, ConcurrentEncodeIsDeterministic) {
