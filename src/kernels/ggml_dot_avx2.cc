@@ -3,7 +3,7 @@
 // (exact: each int16 pair is at most 2 * 128 * 127 < 32767); a group's lanes are reduced with seven
 // other groups' at once (Reduce8) and scaled into lane q % 8 as the contract says. Prefill (dot_rows):
 // four rows interleaved (QuadTile) so that the int16 sums of several 8-code chunks share one madd.
-// Layers of q4_0, q5_0, q8_0 and q4_k keep their rows repacked in that interleave (quads): dot_quads
+// Layers of q4_0, q5_0, q8_0, q4_k and q6_k keep their rows repacked in that interleave (quads): dot_quads
 // (ggml_dot_quads_avx2.cc) serves their decode and prefill straight from it.
 #include <immintrin.h>
 
