@@ -69,7 +69,7 @@ void QuantizeQ8Groups(const float* x, int64_t tokens, int64_t ldx, int64_t cols,
 }  // namespace ref
 
 Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
-                         std::span<uint8_t> scratch, bool unsigned_view) {
+                         std::span<uint8_t> scratch, bool unsigned_view, bool sums16) {
   assert(group_blocks >= 1 && cols % (kQ8Block * group_blocks) == 0);
   assert(static_cast<int64_t>(scratch.size()) >= Q8ActivationBytes(tokens, cols));
   const int64_t blocks = cols / kQ8Block;
@@ -83,7 +83,7 @@ Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t co
     for (int64_t i = 0; i < tokens * cols; ++i) qu[i] = static_cast<uint8_t>(q[i]) ^ 0x80u;
     a.qu = qu;
   }
-  if (group_blocks == 8) {  // the q6_k quads' 16-value sums
+  if (sums16 && group_blocks == 8) {  // the q6_k quads' 16-value sums
     auto* s16 = reinterpret_cast<int16_t*>(scratch.data() + 2 * Align64(tokens * cols) + 2 * Align64(tokens * blocks * 4));
     for (int64_t i = 0; i < tokens * cols / 16; ++i) {
       int sum = 0;

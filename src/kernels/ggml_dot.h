@@ -72,9 +72,10 @@ int64_t Q8ActivationBytes(int64_t tokens, int64_t cols);
 // Quantizes x[tokens, cols] (row stride ldx) in groups of 32 * group_blocks values into `scratch`
 // (>= Q8ActivationBytes, asserted).
 // `unsigned_view`: also write `qu` (above kGgmlDotFusedTokens tokens) for dot_rows' four-row panels;
-// a caller that multiplies only repacked quads has no use for it. It changes no result.
+// a caller that multiplies only repacked quads has no use for it. `sums16`: also write `sum16` (group_blocks 8),
+// which only q6_k quads read. Neither changes a result.
 Q8Activations QuantizeQ8(const float* x, int64_t tokens, int64_t ldx, int64_t cols, int group_blocks,
-                         std::span<uint8_t> scratch, bool unsigned_view = true);
+                         std::span<uint8_t> scratch, bool unsigned_view = true, bool sums16 = true);
 
 // A decoded weight row (views into caller scratch of CanonRowBytes(cols)).
 struct CanonRow {

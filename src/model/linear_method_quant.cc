@@ -409,7 +409,8 @@ class GgmlInt8Method : public LinearMethod {
     // Quads need no unsigned view of the activations; only rows outside them (dot_rows) do.
     const bool rows_outside_quads = l.out_features > 4 * l.nquads;
     const kernels::Q8Activations a = kernels::QuantizeQ8(x.data, x.rows, x.stride, in, kernels::GgmlDotGroupBlocks(l.type),
-                                                         xbuf, rows_outside_quads);
+                                                         xbuf, rows_outside_quads,
+                                                         l.nquads > 0 && l.type == formats::GgmlType::kQ6_K);
     if (l.nquads > 0) return ApplyQuads(l, a, y, pool);
     if (x.rows <= kernels::kGgmlDotFusedTokens) {
       // Decode reads each weight once: a few long runs of rows per thread keep the hardware
